@@ -11,6 +11,12 @@ import unicodedata
 
 MAX_WORDS = 8
 
+# Letters that Unicode decomposition does not reduce to ASCII.
+_TRANSLITERATION = str.maketrans({
+    "ı": "i", "İ": "I", "ß": "ss", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
+    "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th",
+})
+
 # Words that carry no meaning at the start of a title and only make slugs longer.
 _LEADING_ARTICLES = {"the", "a", "an"}
 # ...and at the end, where a cut at MAX_WORDS would leave them dangling.
@@ -26,7 +32,7 @@ def slugify(text: str, max_words: int = MAX_WORDS) -> str:
     'turkiye-social-inclusion-training-program'
     """
     text = re.sub(r"<[^>]+>", " ", text)  # inline HTML such as <i>
-    text = text.replace("ı", "i").replace("İ", "I").replace("ß", "ss")
+    text = text.translate(_TRANSLITERATION)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     words = re.findall(r"[a-z0-9]+", text.lower())
     while words and words[0] in _LEADING_ARTICLES:
