@@ -1,0 +1,372 @@
+"""The ``icgraph`` command line: one command per thing a user does, in the order they do it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from icgraph import __version__
+from icgraph.config import Settings
+
+STORE_OPTION = click.option(
+    "--store",
+    "store",
+    type=click.Path(path_type=Path),
+    envvar="ICGRAPH_STORE",
+    show_envvar=True,
+    help="Oxigraph store directory (default: .icgraph/store in the project).",
+)
+
+
+def _settings(store: Path | None = None) -> Settings:
+    settings = Settings()
+    if store is not None:
+        settings.store = store
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.secho(f"Error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="icgraph")
+def main() -> None:
+    """icgraph: good practices in intercultural integration and multilevel governance, as linked data.
+
+    Build the graph, check it, query it, serve it.
+    """
+
+
+@main.command()
+@STORE_OPTION
+@click.option("--strict", is_flag=True, help="Fail on any source line the parser cannot place.")
+def build(store: Path | None, strict: bool) -> None:
+    """Parse the sources, map the curation, infer, validate (SHACL) and load the store.
+
+    Nothing is published unless SHACL finds no violation: the previous store stays in place.
+    """
+    from icgraph.build import BuildError, build as run_build
+    from icgraph.ingest.compendium import SourceError
+    from icgraph.mapping.curation import CurationError
+    from icgraph.validate import format_report
+
+    settings = _settings(store)
+    try:
+        result = run_build(settings, strict=strict)
+    except (SourceError, CurationError) as error:
+        _fail(str(error))
+    except BuildError as error:
+        if error.validation is not None:
+            click.echo(format_report(error.validation, "text"), err=True)
+        _fail(str(error))
+    for problem in result.problems:
+        click.secho(f"warning: {problem}", fg="yellow", err=True)
+    report = result.validation
+    triples = sum(len(g) for g in result.graphs.values())
+    click.echo(f"Built {triples} triples in {len(result.graphs)} named graphs; store: {settings.store}")
+    click.echo(
+        "SHACL: {v} violations, {w} warnings, {i} infos (details: icgraph validate)".format(
+            v=len(report.violations), w=len(report.warnings), i=len(report.infos)
+        )
+    )
+    click.echo("Stages: " + ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items()))
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "ttl", "json"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Fail on any source line the parser cannot place.")
+def validate(fmt: str, strict: bool) -> None:
+    """Validate the data against the SHACL shapes and print the report (exit 1 on a violation)."""
+    from icgraph.build import build_dataset
+    from icgraph.ingest.compendium import SourceError
+    from icgraph.mapping.curation import CurationError
+    from icgraph.validate import format_report
+
+    try:
+        result = build_dataset(_settings(), strict=strict)
+    except (SourceError, CurationError) as error:
+        _fail(str(error))
+    click.echo(format_report(result.validation, fmt))
+    if not result.validation.conforms:
+        sys.exit(1)
+
+
+@main.command()
+@STORE_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--query-timeout", type=float, envvar="ICGRAPH_QUERY_TIMEOUT", help="Seconds before a query is stopped (default 30).")
+@click.option("--update-token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Enable SPARQL Update with the bearer token in this file.")
+def serve(store: Path | None, host: str, port: int, query_timeout: float | None, update_token_file: Path | None) -> None:
+    """Serve the SPARQL endpoint and the linked-data site on the store."""
+    from icgraph.server.app import serve as run_server
+
+    settings = _settings(store)
+    if query_timeout is not None:
+        settings.query_timeout = query_timeout
+    if update_token_file is not None:
+        settings.update_token = update_token_file.read_text(encoding="utf-8").strip()
+    if not settings.store.exists():
+        _fail(f"no store at {settings.store}; run `icgraph build` first, or pass --store / set ICGRAPH_STORE")
+    run_server(settings, host=host, port=port)
+
+
+@main.command()
+@click.argument("query")
+@STORE_OPTION
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "xml", "ttl", "nt"]), default="table", show_default=True)
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter of a library query (repeatable).")
+def query(query: str, store: Path | None, fmt: str, params: tuple[str, ...]) -> None:
+    """Run QUERY (a .rq file, or the name of a query in queries/) on the store."""
+    import pyoxigraph as ox
+
+    from icgraph.queries import QueryParameterError, load_library, parse_parameters, parse_query_file
+    from icgraph.results import format_results
+    from icgraph.store import StoreError, open_store
+
+    settings = _settings(store)
+    path = Path(query)
+    try:
+        if path.suffix == ".rq" or path.exists():
+            if not path.exists():
+                _fail(f"no query file {path}")
+            library_query = parse_query_file(path)
+        else:
+            library = load_library(settings.queries_dir)
+            if query not in library:
+                _fail(f"no query named {query!r} in {settings.queries_dir}; `icgraph queries` lists them")
+            library_query = library[query]
+        bindings = library_query.bindings(parse_parameters(list(params)))
+    except QueryParameterError as error:
+        _fail(str(error), code=2)
+    try:
+        db = open_store(settings.store)
+    except StoreError as error:
+        _fail(str(error))
+    try:
+        results = db.query(library_query.text, use_default_graph_as_union=True, substitutions=bindings or None)
+    except SyntaxError as error:
+        _fail(f"{library_query.path}: {error}", code=2)
+    except (OSError, RuntimeError) as error:
+        _fail(f"{library_query.path}: {error}", code=2)
+    sys.stdout.buffer.write(format_results(results, fmt))
+    sys.stdout.flush()
+
+
+@main.command("queries")
+def list_queries() -> None:
+    """List the queries of the library with their summaries and parameters."""
+    from icgraph.queries import load_library
+
+    for name, item in load_library(_settings().queries_dir).items():
+        params = " ".join(f"{p.name}={p.default or '?'}" for p in item.parameters)
+        click.echo(f"{name:40} {item.summary}" + (f"  [{params}]" if params else ""))
+
+
+@main.command()
+@STORE_OPTION
+def stats(store: Path | None) -> None:
+    """Triples per named graph and entities per class."""
+    from icgraph.stats import store_statistics
+    from icgraph.store import StoreError, open_store
+
+    try:
+        db = open_store(_settings(store).store)
+    except StoreError as error:
+        _fail(str(error))
+    statistics = store_statistics(db)
+    click.echo("Triples per named graph")
+    for graph, count in statistics.triples_per_graph.items():
+        click.echo(f"  {count:>8}  {graph}")
+    click.echo(f"  {statistics.total_triples:>8}  (all)")
+    click.echo("Entities per class")
+    for cls, count in statistics.entities_per_class.items():
+        click.echo(f"  {count:>8}  {cls}")
+
+
+_DATASET_FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["trig", "nq", "ttl", "nt", "jsonld"]), default="trig", show_default=True
+)
+_DATASET_OUTPUT = click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: standard output)."
+)
+
+
+@main.group(invoke_without_command=True)
+@STORE_OPTION
+@_DATASET_FORMAT
+@_DATASET_OUTPUT
+@click.pass_context
+def export(ctx: click.Context, store: Path | None, fmt: str, output: Path | None) -> None:
+    """Export the data: the whole dataset (the default), the actor network, or a query result as a table.
+
+    `icgraph export --format trig -o FILE` is short for `icgraph export dataset --format trig -o FILE`.
+    """
+    if ctx.invoked_subcommand is not None:
+        given = [name for name in ("fmt", "output") if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            _fail(f"put --format / --output after the subcommand: icgraph export {ctx.invoked_subcommand} --format ...", code=2)
+        ctx.obj = store
+        return
+    _export_dataset(store, fmt, output)
+
+
+@export.command("dataset")
+@STORE_OPTION
+@_DATASET_FORMAT
+@_DATASET_OUTPUT
+@click.pass_context
+def export_dataset(ctx: click.Context, store: Path | None, fmt: str, output: Path | None) -> None:
+    """The whole dataset: TriG / N-Quads keep the named graphs; Turtle, N-Triples, JSON-LD give the union."""
+    _export_dataset(store or ctx.obj, fmt, output)
+
+
+def _export_dataset(store: Path | None, fmt: str, output: Path | None) -> None:
+    from icgraph.export import export_store
+    from icgraph.store import StoreError, open_store
+
+    try:
+        db = open_store(_settings(store).store)
+    except StoreError as error:
+        _fail(str(error))
+    if output is None:
+        export_store(db, fmt, sys.stdout.buffer)
+    else:
+        with output.open("wb") as stream:
+            export_store(db, fmt, stream)
+
+
+@main.group()
+def report() -> None:
+    """Reports for people who review the data."""
+
+
+@report.command("curation")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write Markdown here (default: standard output).")
+def report_curation(output: Path | None) -> None:
+    """Per practice: its actors, roles and levels next to the source lines that support them."""
+    from icgraph.review import curation_report
+
+    text = curation_report(_settings())
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+# --- analysis: the actor network, query tables and figures (icgraph.analysis; needs the `analysis` extra) ---
+
+
+def _analysis():
+    try:
+        from icgraph import analysis
+    except ImportError as error:  # pandas / networkx / matplotlib missing
+        _fail(f"{error}; install the analysis extra: pip install -e '.[analysis]'")
+    return analysis
+
+
+def _analysis_store(store: Path | None):
+    from icgraph.store import StoreError, open_store
+
+    try:
+        return open_store(_settings(store).store)
+    except StoreError as error:
+        _fail(str(error))
+
+
+@export.command("network")
+@STORE_OPTION
+@click.option("--format", "fmt", type=click.Choice(["graphml", "gexf", "csv"]), default="graphml", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path),
+              help="File to write (a folder for csv: nodes.csv + edges.csv). Default: icgraph-network.FORMAT "
+                   "(icgraph-network/ for csv).")
+@click.option("--practices-only", is_flag=True, help="Leave out ties that come only from partnerships.")
+@click.pass_context
+def export_network(ctx: click.Context, store: Path | None, fmt: str, output: Path | None, practices_only: bool) -> None:
+    """The actor cooperation network (organisations that share a practice or a partnership).
+
+    GraphML and GEXF open in Gephi, Cytoscape, yEd and networkx; lists (the practices an edge stands
+    for, its role pairs) are joined with spaces. Attributes: docs/analysis.md.
+    """
+    import networkx as nx
+
+    analysis = _analysis()
+    db = _analysis_store(store or ctx.obj)
+    graph = analysis.network_for_export(analysis.cooperation_network(db, partnerships=not practices_only))
+    output = output or Path("icgraph-network" if fmt == "csv" else f"icgraph-network.{fmt}")
+    if fmt == "csv":
+        output.mkdir(parents=True, exist_ok=True)
+        nodes, edges = analysis.network_tables(graph)
+        nodes.to_csv(output / "nodes.csv", index=False)
+        edges.to_csv(output / "edges.csv", index=False)
+        written = f"{output / 'nodes.csv'} and {output / 'edges.csv'}"
+    elif fmt == "graphml":
+        nx.write_graphml(graph, output)
+        written = str(output)
+    else:
+        nx.write_gexf(graph, output)
+        written = str(output)
+    click.echo(f"{graph.number_of_nodes()} actors, {graph.number_of_edges()} ties -> {written}")
+
+
+@export.command("table")
+@click.argument("query")
+@STORE_OPTION
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
+              help="Default: from the --output suffix (.parquet, else csv).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter of a library query (repeatable).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+@click.pass_context
+def export_table(ctx: click.Context, query: str, store: Path | None, fmt: str | None, params: tuple[str, ...], output: Path) -> None:
+    """The result of QUERY (a library query name or a .rq file) as a CSV or Parquet table.
+
+    Parquet keeps the column types (integers, years, booleans, dates); it needs pyarrow (the analysis extra).
+    """
+    from icgraph.queries import QueryParameterError, parse_parameters
+
+    analysis = _analysis()
+    fmt = fmt or ("parquet" if output.suffix == ".parquet" else "csv")
+    text = query
+    if query.endswith(".rq"):
+        if not Path(query).exists():
+            _fail(f"no query file {query}")
+        text = Path(query).read_text(encoding="utf-8")
+    try:
+        table = analysis.run_query(text, _analysis_store(store or ctx.obj), **parse_parameters(list(params)))
+    except KeyError as error:
+        _fail(str(error.args[0]))
+    except QueryParameterError as error:
+        _fail(str(error), code=2)
+    except SyntaxError as error:
+        _fail(f"{query}: {error}", code=2)
+    if fmt == "parquet":
+        try:
+            table.to_parquet(output, index=False)
+        except ImportError:
+            _fail("writing Parquet needs pyarrow: pip install -e '.[analysis]'")
+    else:
+        table.to_csv(output, index=False)
+    click.echo(f"{len(table)} rows, {len(table.columns)} columns -> {output}")
+
+
+@main.command()
+@STORE_OPTION
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write into (default: docs/figures in the project).")
+def figures(store: Path | None, output: Path | None) -> None:
+    """Draw the governance-mapping figures as PNG and SVG: practices by principle and country, level-pair
+    matrix, actor network coloured by level, timeline of practices."""
+    analysis = _analysis()
+    settings = _settings(store)
+    db = _analysis_store(store)
+    output = output or settings.project_dir / "docs" / "figures"
+    for path in analysis.write_figures(output, db, settings):
+        click.echo(f"{path.stat().st_size // 1024:>5} KB  {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,284 @@
+"""Map the curation layer (``data/curation/*.yaml``) to RDF through its JSON-LD context.
+
+The YAML files are what a domain expert reads and corrects; this module only
+(1) checks that every entry uses known keys and names entities that exist,
+(2) gives entries the ``@id`` the format implies (participations, groups,
+memberships, funding, outcomes) and (3) hands the result to the JSON-LD parser
+with ``data/curation/context.jsonld``. It builds no triple by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from rdflib import Graph
+
+from icgraph.mapping.places import enrich_places
+from icgraph.namespaces import COMPENDIUM, PREFIXES, SOURCE
+from icgraph.slugs import slugify
+
+SECTIONS = ("places", "actors", "practices", "memberships", "partnerships", "affiliations")
+
+#: Keys a curator may write in each section (beyond the common ones); nested objects have their own.
+_SECTION_KEYS = {
+    "places": {"id", "kind", "name", "alias", "originalName", "country", "within", "iso", "lines", "source", "note", "ambiguity"},
+    "actors": {"id", "kind", "name", "alias", "originalName", "level", "country", "place", "parent", "lines", "source", "note", "ambiguity"},
+    "practices": {"practice", "implementedIn", "targetGroups", "participants", "funding", "outcomes", "participationNote", "note", "ambiguity", "lines", "source"},
+    "memberships": {"member", "organization", "role", "start", "end", "lines", "source", "note", "ambiguity", "represents", "position"},
+    "partnerships": {"id", "name", "kind", "partners", "practice", "start", "end", "lines", "source", "note", "ambiguity", "alias", "originalName"},
+    "affiliations": {"person", "organization", "lines", "source", "note"},
+}
+_PARTICIPANT_KEYS = {"actor", "group", "role", "lines", "source", "note", "ambiguity"}
+_GROUP_KEYS = {"name", "kind", "level", "note"}
+_FUNDING_KEYS = {"amount", "currency", "asPrinted", "funder", "lines", "source", "note", "ambiguity"}
+_OUTCOME_KEYS = {"text", "value", "unit", "lines", "source", "note", "ambiguity"}
+
+_CURIE = re.compile(r"^(actor|place|practice|partnership):([A-Za-z0-9._-]+)$")
+
+
+class CurationError(ValueError):
+    """The curation files cannot be mapped; the message lists every problem with its file and entry."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("data/curation has %d problem(s):\n  " % len(problems) + "\n  ".join(problems))
+
+
+@dataclass
+class Curation:
+    """The curation files, merged: one list of entries per section, each entry remembering its file."""
+
+    entries: dict[str, list[tuple[str, dict]]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
+
+    def ids(self, section: str, key: str = "id") -> set[str]:
+        return {entry[key] for _, entry in self.entries[section] if key in entry}
+
+
+def read_curation(folder: Path) -> Curation:
+    """Read every ``*.yaml`` file of ``folder`` (sorted, so the result is deterministic)."""
+    curation = Curation()
+    problems: list[str] = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            problems.append(f"{path.name}: not valid YAML: {error}")
+            continue
+        if not isinstance(document, dict):
+            problems.append(f"{path.name}: expected a mapping of sections ({', '.join(SECTIONS)})")
+            continue
+        for section, items in document.items():
+            if section not in SECTIONS:
+                problems.append(f"{path.name}: unknown section '{section}'; use one of {', '.join(SECTIONS)}")
+                continue
+            for item in items or []:
+                if not isinstance(item, dict):
+                    problems.append(f"{path.name}: {section}: entry {item!r} is not a mapping")
+                    continue
+                curation.entries[section].append((path.name, item))
+    if problems:
+        raise CurationError(problems)
+    return curation
+
+
+def map_curation(folder: Path, known_practices: Iterable[str] = (), extra_known: Iterable[str] = ()) -> Graph:
+    """Map ``data/curation`` to one RDF graph (the build stores it as ``graph:curation``).
+
+    ``known_practices`` are the ``practice:SLUG`` CURIEs the parser produced; ``extra_known`` are further
+    CURIEs defined elsewhere (e.g. persons of the meeting report). A reference to anything undefined is an error.
+    """
+    curation = read_curation(folder)
+    context = json.loads((folder / "context.jsonld").read_text(encoding="utf-8"))
+    problems = _check(curation, set(known_practices), set(extra_known))
+    if problems:
+        raise CurationError(problems)
+
+    enrich_places([entry for _, entry in curation.entries["places"]])
+
+    graph = Graph()
+    for section in SECTIONS:
+        nodes = [_to_jsonld(section, entry) for _, entry in curation.entries[section]]
+        if not nodes:
+            continue
+        document = {"@context": [context["common"], context[section]], "@graph": nodes}
+        graph.parse(data=json.dumps(document), format="json-ld")
+    return graph
+
+
+def _source(entry: dict) -> str:
+    source = entry.get("source")
+    if source is None:
+        return str(COMPENDIUM)
+    return str(SOURCE[source.removeprefix("source:")])
+
+
+def _local(curie: str) -> str:
+    return curie.split(":", 1)[1]
+
+
+def _practice_iri(curie: str) -> str:
+    return "https://w3id.org/icgraph/id/practice/" + _local(curie)
+
+
+_PREFIXED = re.compile(r"^([a-z]+):([^\s/][^\s]*)$")
+
+
+def _expand(value):
+    """Expand CURIEs (``level:local``) to IRIs before JSON-LD sees them.
+
+    The context's term names (``level``, ``place``, ``role``...) are also prefix names, and in JSON-LD a
+    term definition shadows a prefix of the same name; expanding first keeps the YAML readable.
+    """
+    if isinstance(value, str):
+        match = _PREFIXED.match(value)
+        if match and match.group(1) in PREFIXES:
+            return PREFIXES[match.group(1)] + match.group(2)
+        return value
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: (v if k in _VERBATIM_KEYS else _expand(v)) for k, v in value.items()}
+    return value
+
+
+#: Keys whose values are text, never CURIEs (a note may well start with "Note: ...").
+_VERBATIM_KEYS = {"name", "alias", "note", "ambiguity", "text", "asPrinted", "participationNote", "position", "unit", "originalName"}
+
+
+def _to_jsonld(section: str, entry: dict) -> dict:
+    return _expand(_shape(section, entry))
+
+
+def _shape(section: str, entry: dict) -> dict:
+    """Give an entry the ``@id``s and ``@type``s its section implies; leave the rest to the context."""
+    node = dict(entry)
+    node["source"] = _source(entry)
+    if section == "places":
+        node.setdefault("kind", "Place")
+        # A place lies in its parent region, or else in its country: the hierarchy has no gaps.
+        if "within" not in node and node.get("country") and node["kind"] != "Country":
+            node["within"] = node["country"]
+    if section == "practices":
+        base = _practice_iri(entry["practice"])
+        node["participants"] = [_participation(base, entry["practice"], p) for p in entry.get("participants") or []]
+        node["funding"] = [
+            {**f, "@id": f"{base}#funding-{n}", "@type": "schema:MonetaryAmount", "source": _source(f)}
+            for n, f in enumerate(entry.get("funding") or [], start=1)
+        ]
+        node["outcomes"] = [
+            {**o, "@id": f"{base}#outcome-{n}", "@type": "QuantitativeOutcome", "source": _source(o)}
+            for n, o in enumerate(entry.get("outcomes") or [], start=1)
+        ]
+    elif section == "memberships":
+        role = _local(entry["role"])
+        node["@id"] = (
+            f"https://w3id.org/icgraph/id/membership/{_local(entry['organization'])}/{_local(entry['member'])}/{role}"
+        )
+        node["@type"] = "org:Membership"
+    elif section == "partnerships":
+        node["@type"] = "Partnership"
+        if "kind" in node:
+            node["partnershipKind"] = node.pop("kind")
+    return node
+
+
+def _participation(base: str, practice: str, participant: dict) -> dict:
+    node = {k: v for k, v in participant.items() if k != "group"}
+    role = _local(participant["role"])
+    if "group" in participant:
+        group = participant["group"]
+        group_id = f"{base}#group-{slugify(group['name'])}"
+        node["group"] = {
+            "@id": group_id,
+            "@type": "ActorGroup",
+            "name": group["name"],
+            "memberKind": group["kind"],
+            "level": group["level"],
+            **({"note": group["note"]} if "note" in group else {}),
+        }
+        agent = "group-" + slugify(group["name"])
+    else:
+        agent = _local(participant["actor"])
+    node["@id"] = f"{base}#p-{agent}-{role}"
+    node["@type"] = "Participation"
+    node["ofPractice"] = practice
+    node["source"] = _source(participant)
+    return node
+
+
+def _check(curation: Curation, known_practices: set[str], extra_known: set[str]) -> list[str]:
+    """Every problem with the curation files: unknown keys, duplicate ids, dangling references."""
+    problems: list[str] = []
+    defined = curation.ids("places") | curation.ids("actors") | curation.ids("partnerships") | extra_known
+    defined |= known_practices
+    seen: dict[str, str] = {}
+    for section in ("places", "actors", "partnerships"):
+        for filename, entry in curation.entries[section]:
+            ident = entry.get("id")
+            if not ident:
+                problems.append(f"{filename}: {section}: entry without 'id': {entry!r:.80}")
+                continue
+            if ident in seen:
+                problems.append(f"{filename}: {ident} is already defined in {seen[ident]}; keep one entry and merge the other into it")
+            seen[ident] = filename
+    curated_practices: dict[str, str] = {}
+    for filename, entry in curation.entries["practices"]:
+        practice = entry.get("practice", "?")
+        if practice in curated_practices:
+            problems.append(f"{filename}: {practice} is already curated in {curated_practices[practice]}; merge the two entries")
+        curated_practices[practice] = filename
+        if known_practices and practice not in known_practices:
+            problems.append(f"{filename}: {practice} is not a practice of the compendium; use a slug from the parsed table of contents")
+
+    def refs(filename: str, where: str, value) -> None:
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, str) and _CURIE.match(v) and v not in defined:
+                problems.append(f"{filename}: {where} names {v}, which no curation file defines; define it or fix the id")
+
+    identity = {"practices": "practice", "affiliations": "person"}
+    for section in SECTIONS:
+        allowed = _SECTION_KEYS[section]
+        for filename, entry in curation.entries[section]:
+            label = entry.get("id") or entry.get("practice") or entry.get("member") or entry.get("person") or "?"
+            for key in entry:
+                if key not in allowed:
+                    problems.append(f"{filename}: {section}: {label}: unknown key '{key}'; allowed: {', '.join(sorted(allowed))}")
+            for key, value in entry.items():
+                if key != identity.get(section, "id"):
+                    refs(filename, f"{label}.{key}", value)
+            if section == "practices":
+                for p in entry.get("participants") or []:
+                    unknown = set(p) - _PARTICIPANT_KEYS
+                    if unknown:
+                        problems.append(f"{filename}: {label}: participant has unknown key(s) {sorted(unknown)}")
+                    if ("actor" in p) == ("group" in p):
+                        problems.append(f"{filename}: {label}: a participant needs exactly one of 'actor' or 'group': {p!r:.80}")
+                    if "role" not in p:
+                        problems.append(f"{filename}: {label}: participant {p.get('actor') or p.get('group')} has no role")
+                    if "group" in p:
+                        group = p["group"]
+                        if not isinstance(group, dict) or not {"name", "kind", "level"} <= set(group) or set(group) - _GROUP_KEYS:
+                            problems.append(f"{filename}: {label}: group needs name, kind and level (only): {group!r:.80}")
+                    refs(filename, f"{label}.participants", p.get("actor"))
+                for f in entry.get("funding") or []:
+                    if set(f) - _FUNDING_KEYS:
+                        problems.append(f"{filename}: {label}: funding has unknown key(s) {sorted(set(f) - _FUNDING_KEYS)}")
+                    refs(filename, f"{label}.funding", f.get("funder"))
+                for o in entry.get("outcomes") or []:
+                    if set(o) - _OUTCOME_KEYS:
+                        problems.append(f"{filename}: {label}: outcome has unknown key(s) {sorted(set(o) - _OUTCOME_KEYS)}")
+            if section == "memberships":
+                for key in ("member", "organization", "role"):
+                    if key not in entry:
+                        problems.append(f"{filename}: memberships: {label}: missing '{key}'")
+            if section == "actors":
+                for key in ("kind", "name", "level"):
+                    if key not in entry:
+                        problems.append(f"{filename}: actors: {label}: missing '{key}'; every actor needs a kind, a name and a level")
+    return problems

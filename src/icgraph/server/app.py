@@ -1,0 +1,71 @@
+"""The web application: `create_app(settings)` builds it, `serve(settings, host, port)` runs it.
+
+Routers are split by resource (`sparql`, `graph_store`); add more with
+``app.include_router(...)`` on the returned app, or to `ROUTERS`. A browser page for
+GET /sparql (the query editor) plugs in as ``app.state.query_editor = async_fn(request)``.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import PlainTextResponse
+
+from icgraph.config import Settings
+from icgraph.server import graph_store, sparql
+from icgraph.server.security import EndpointError, RequestSizeLimit, update_token
+from icgraph.server.workers import StorePool
+
+ROUTERS = [sparql.router, graph_store.router]
+
+
+async def endpoint_error(request: Request, error: EndpointError) -> PlainTextResponse:
+    """Every refusal as plain text that says why (SPARQL clients show the body as it is)."""
+    return PlainTextResponse(error.message + "\n", status_code=error.status, headers=error.headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The icgraph application over the store ``settings.store``; the worker pool starts with it."""
+    settings = settings or Settings()
+    token = update_token(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool = StorePool(settings, writable=token is not None)
+        await pool.start()
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="icgraph",
+        summary="Council of Europe intercultural practices as linked data: SPARQL 1.1 endpoint and Graph Store.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.update_token = token
+    app.add_exception_handler(EndpointError, endpoint_error)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    # CORS for reading: no credentials, and no Authorization header or write methods across origins.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_credentials=False,
+        allow_methods=["GET", "HEAD", "POST"],
+        allow_headers=["Accept", "Content-Type"],
+        expose_headers=["Content-Length", "Retry-After"],
+        max_age=3600,
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the application with uvicorn until interrupted."""
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5)

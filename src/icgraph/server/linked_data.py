@@ -1,0 +1,1045 @@
+"""Linked-data publication: every IRI of the namespace dereferences, in HTML and in RDF.
+
+Routes (the server maps ``https://w3id.org/icgraph/`` onto its own host):
+
+- ``/id/{kind}/{slug}`` (and concept schemes ``/id/level``, memberships ``/id/membership/a/b/c``, ...):
+  the IRI names a *thing* (a practice, an organisation, a place), not a document, so it answers
+  **303 See Other** to the document that describes it, chosen by the Accept header:
+  ``/id/...html``, ``.ttl``, ``.jsonld``, ``.nt``, ``.rdf`` (W3C "Cool URIs for the Semantic Web",
+  section 4.3, "303 URIs forwarding to different documents"). The suffixed URLs answer 200 directly
+  and are the stable links to quote. Hash IRIs (``practice:X#p-...``) are described by the owner's
+  document, where the HTML page carries an anchor for each.
+- ``/def`` (the ontology), ``/graph/{name}`` (named graphs), ``/.well-known/void`` (the dataset
+  description): these IRIs name *documents*, so they answer **200 with Content-Location** naming the
+  suffixed variant that was chosen (Cool URIs, section 4.1, hash URIs with content negotiation).
+- ``/downloads`` and ``/downloads/icgraph.{trig,nq,ttl,jsonld}``: the dumps.
+
+Every negotiated answer carries ``Vary: Accept``. The RDF of an entity is one CONSTRUCT
+(`describe_query`): the triples whose subject is the entity or one of its hash sub-entities (with the
+blank nodes they point to), plus the labels and governance levels of the objects. The same triples
+feed every RDF format, the JSON-LD embedded in the HTML page, and the "query that regenerates this
+page" link to /sparql.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, VOID, XSD
+
+from icgraph.export import EXPORT_FORMATS, export_store
+from icgraph.namespaces import (
+    COMPENDIUM,
+    GRAPH,
+    ICG,
+    ID,
+    MEETING_REPORT,
+    ONTOLOGY_GRAPH,
+    PREFIXES,
+    ROOT,
+)
+from icgraph.results import compact
+from icgraph.server.negotiation import GRAPH_FORMATS, Format, NotAcceptable, choose_format
+from icgraph.server.templating import templates
+
+router = APIRouter(tags=["linked data"])
+
+# --------------------------------------------------------------------------------------------
+#   Formats: negotiation.py's table, plus HTML for people
+# --------------------------------------------------------------------------------------------
+
+HTML = Format("html", "page", "text/html", ("application/xhtml+xml",), ("htm",))
+_RDF = {f.key: f for f in GRAPH_FORMATS}
+#: What an entity, /def, a graph and the VoID document can be read as; the first is the default
+#: for ``*/*`` or no Accept (a browser or a bare ``curl``).
+DOCUMENT_FORMATS: tuple[Format, ...] = (HTML, _RDF["ttl"], _RDF["jsonld"], _RDF["nt"], _RDF["rdf"])
+SUFFIXES = {f.key: f for f in DOCUMENT_FORMATS}
+FORMAT_NAMES = {"html": "HTML", "ttl": "Turtle", "jsonld": "JSON-LD", "nt": "N-Triples", "rdf": "RDF/XML"}
+
+#: The dumps: file name -> (export format, media type, description).
+DUMPS = {
+    "icgraph.trig": ("trig", "application/trig", "TriG: every named graph, with its name"),
+    "icgraph.nq": ("nq", "application/n-quads", "N-Quads: every named graph, one quad per line"),
+    "icgraph.ttl": ("ttl", "text/turtle", "Turtle: the union of the graphs (what SPARQL queries see)"),
+    "icgraph.jsonld": ("jsonld", "application/ld+json", "JSON-LD: the union of the graphs"),
+}
+
+LICENSE = "https://creativecommons.org/licenses/by/4.0/"
+VOID_IRI = ROOT + ".well-known/void"
+DATASET = URIRef(VOID_IRI + "#icgraph")
+
+# --------------------------------------------------------------------------------------------
+#   The description of an entity: one CONSTRUCT, used for every format
+# --------------------------------------------------------------------------------------------
+
+#: Properties copied for every IRI the description points to, so that links can be labelled and
+#: organisations grouped by governance level without another request.
+SUMMARY_PROPERTIES = ("skos:prefLabel", "rdfs:label", "dct:title", "foaf:name", "icg:governanceLevel")
+
+_DESCRIBE = """\
+# The description of <{iri}>: every triple whose subject is the entity or one of its hash
+# sub-entities (#source, #ref-N, #p-..., #group-..., #funding-N, #outcome-N, ...), the blank
+# nodes they point to (lists included), and the labels and governance levels of the objects.
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX dct: <http://purl.org/dc/terms/>
+PREFIX foaf: <http://xmlns.com/foaf/0.1/>
+PREFIX icg: <https://w3id.org/icgraph/def#>
+CONSTRUCT {{ ?s ?p ?o . ?o ?summary ?value . }}
+WHERE {{
+  {{ BIND(<{iri}> AS ?part) }}
+  UNION {{ <{iri}> !rdf:type/(!rdf:type)? ?part FILTER(isIRI(?part) && STRSTARTS(STR(?part), "{iri}#")) }}
+  UNION {{ ?part !rdf:type <{iri}> FILTER(STRSTARTS(STR(?part), "{iri}#")) }}
+  ?part (!rdf:type/rdf:rest*)? ?s
+  FILTER(?s = ?part || isBlank(?s))
+  ?s ?p ?o .
+  OPTIONAL {{ ?o ?summary ?value FILTER(?summary IN ({summary})) }}
+}}
+"""
+
+_GRAPH_CONTENT = """\
+# The triples of the named graph <{graph}>.
+CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}
+"""
+
+
+def describe_query(iri: str) -> str:
+    """The CONSTRUCT that describes ``iri`` (see the module docstring); run it with the union default graph."""
+    return _DESCRIBE.format(iri=iri, summary=", ".join(SUMMARY_PROPERTIES))
+
+
+def graph_query(graph: str) -> str:
+    """The CONSTRUCT that returns the content of a named graph (/graph/{name} and /def)."""
+    return _GRAPH_CONTENT.format(graph=graph)
+
+
+def run_construct(store: ox.Store, query: str) -> list[ox.Triple]:
+    """The triples of a CONSTRUCT, without duplicates, in a stable order."""
+    triples = set(store.query(query, use_default_graph_as_union=True))
+    return sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+
+
+def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
+    return ox.serialize(triples, format=fmt.oxigraph, prefixes=None if fmt.key == "nt" else PREFIXES) or b""
+
+
+# --------------------------------------------------------------------------------------------
+#   Per-application cache (the store is read-only: a result stays true until the store changes)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cache:
+    store_id: int
+    descriptions: OrderedDict = field(default_factory=OrderedDict)
+    labels: dict[str, str] | None = None
+    ranks: dict[str, int] | None = None
+    void: Graph | None = None
+    dumps_dir: Path | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_MAX_DESCRIPTIONS = 2048
+
+
+def _cache(request: Request) -> _Cache:
+    store = request.app.state.store
+    cache = getattr(request.app.state, "linked_data_cache", None)
+    if cache is None or cache.store_id != id(store):
+        cache = _Cache(store_id=id(store))
+        request.app.state.linked_data_cache = cache
+    return cache
+
+
+def _store(request: Request) -> ox.Store:
+    return request.app.state.store
+
+
+def _describe(request: Request, iri: str) -> list[ox.Triple]:
+    cache = _cache(request)
+    triples = cache.descriptions.get(iri)
+    if triples is None:
+        triples = run_construct(_store(request), describe_query(iri))
+        cache.descriptions[iri] = triples
+        if len(cache.descriptions) > _MAX_DESCRIPTIONS:
+            cache.descriptions.popitem(last=False)
+    return triples
+
+
+_LABEL_PRIORITY = {p: i for i, p in enumerate(("skos:prefLabel", "dct:title", "rdfs:label", "foaf:name"))}
+
+
+def _labels(request: Request) -> dict[str, str]:
+    """IRI -> the label a person reads (prefLabel, then title, label, name; English first)."""
+    cache = _cache(request)
+    if cache.labels is None:
+        query = (
+            "SELECT ?s ?p ?label WHERE { VALUES ?p { skos:prefLabel dct:title rdfs:label foaf:name } "
+            "?s ?p ?label FILTER(isIRI(?s)) }"
+        )
+        best: dict[str, tuple[tuple[int, int], str]] = {}
+        for row in _store(request).query(query, prefixes=PREFIXES, use_default_graph_as_union=True):
+            label = row["label"]
+            lang = getattr(label, "language", None)
+            key = (_LABEL_PRIORITY[compact(row["p"])], 0 if lang in (None, "en") else 1)
+            subject = row["s"].value
+            if subject not in best or key < best[subject][0]:
+                best[subject] = (key, label.value)
+        cache.labels = {s: v for s, (_, v) in best.items()}
+        cache.ranks = {
+            row["c"].value: int(row["rank"].value)
+            for row in _store(request).query(
+                "SELECT ?c ?rank WHERE { ?c icg:rank ?rank }", prefixes=PREFIXES, use_default_graph_as_union=True
+            )
+        }
+    return cache.labels
+
+
+def _select(request: Request, query: str, **bindings: str) -> list[dict[str, Any]]:
+    """A SELECT over the union graph, with IRIs bound to variables; rows as {name: term}."""
+    for name, iri in bindings.items():  # IRIs of the store only (the route checked the entity exists)
+        query = re.sub(rf"\?{name}\b", f"<{ox.NamedNode(iri).value}>", query)
+    solutions = _store(request).query(query, prefixes=PREFIXES, use_default_graph_as_union=True)
+    names = [v.value for v in solutions.variables]
+    return [{n: row[n] for n in names} for row in solutions]
+
+
+def _exists(request: Request, iri: str) -> bool:
+    return bool(_store(request).query(f"ASK {{ <{iri}> ?p ?o }}", use_default_graph_as_union=True))
+
+
+# --------------------------------------------------------------------------------------------
+#   Reading a description in templates
+# --------------------------------------------------------------------------------------------
+
+
+def local_path(iri: str) -> str:
+    """Where the server serves an IRI of the namespace (links in pages point here)."""
+    return "/" + iri[len(ROOT):] if iri.startswith(ROOT) else iri
+
+
+def _curie(term: ox.NamedNode) -> str:
+    return compact(term)
+
+
+class Node:
+    """One subject of a description: ``node["dct:title"]`` is the list of its values."""
+
+    def __init__(self, view: "View", term):
+        self.view = view
+        self.term = term
+        self.iri = term.value if isinstance(term, ox.NamedNode) else None
+        self.props: dict[str, list] = defaultdict(list)
+
+    @property
+    def fragment(self) -> str:
+        return self.iri.split("#", 1)[1] if self.iri and "#" in self.iri else ""
+
+    def __getitem__(self, curie: str) -> list:
+        return self.props.get(curie, [])
+
+    def one(self, curie: str):
+        values = self[curie]
+        return values[0] if values else None
+
+    def nodes(self, curie: str) -> list["Node"]:
+        """The values of ``curie`` that are described in the same document (sub-entities, blank nodes)."""
+        found = [self.view.nodes[v] for v in self[curie] if v in self.view.nodes]
+        return sorted(found, key=lambda n: _natural(n.iri or ""))
+
+    def has_type(self, curie: str) -> bool:
+        return any(_curie(t) == curie for t in self["rdf:type"])
+
+    @property
+    def label(self) -> str:
+        return self.view.label(self.term)
+
+    @property
+    def href(self) -> str:
+        return local_path(self.iri) if self.iri else ""
+
+
+def _natural(text: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+class View:
+    """The description of one entity, for the templates, with helpers to label and link terms."""
+
+    def __init__(self, iri: str, triples: list[ox.Triple], labels: dict[str, str], ranks: dict[str, int]):
+        self.iri = iri
+        self.triples = triples
+        self.global_labels = labels
+        self.ranks = ranks
+        self.nodes: dict[Any, Node] = {}
+        self.summary: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        subjects = {t.subject for t in triples}
+        for t in triples:
+            self.nodes.setdefault(t.subject, Node(self, t.subject)).props[_curie(t.predicate)].append(t.object)
+        for node in self.nodes.values():
+            for values in node.props.values():
+                values.sort(key=lambda v: _natural(v.value if hasattr(v, "value") else str(v)))
+        del subjects
+        self.entity = self.nodes.get(ox.NamedNode(iri)) or Node(self, ox.NamedNode(iri))
+
+    # --- labels and links -------------------------------------------------------------------
+    def label(self, term) -> str:
+        if term is None:
+            return ""
+        if isinstance(term, ox.Literal):
+            return term.value
+        if isinstance(term, ox.NamedNode):
+            node = self.nodes.get(term)
+            if node is not None:
+                for p in ("skos:prefLabel", "dct:title", "rdfs:label", "foaf:name"):
+                    values = node[p]
+                    if values:
+                        english = [v for v in values if getattr(v, "language", None) in (None, "en")]
+                        return (english or values)[0].value
+            if term.value in self.global_labels:
+                return self.global_labels[term.value]
+            return compact(term)
+        return str(term)
+
+    def href(self, term) -> str:
+        return local_path(term.value) if isinstance(term, ox.NamedNode) else ""
+
+    def link(self, term, text: str | None = None) -> Markup:
+        """An IRI as a link with its label; a literal as escaped text."""
+        if term is None:
+            return Markup("")
+        if isinstance(term, ox.NamedNode):
+            label = text or self.label(term)
+            return Markup('<a href="{}">{}</a>').format(self.href(term), label)
+        if isinstance(term, ox.Literal):
+            return Markup("{}").format(term.value)
+        return Markup("{}").format(str(term))
+
+    def value(self, term) -> Markup:
+        """A term as shown in the statements table: links for IRIs, language tags and datatypes for literals."""
+        if isinstance(term, ox.Literal):
+            extra = ""
+            if term.language:
+                extra = f" @{term.language}"
+            elif term.datatype.value != str(XSD.string):
+                extra = f" ({compact(term.datatype)})"
+            return Markup('{}<span class="muted">{}</span>').format(term.value, extra)
+        if isinstance(term, ox.NamedNode):
+            curie = compact(term)
+            label = self.label(term)
+            shown = label if label == curie else f"{label} ({curie})"
+            return self.link(term, shown)
+        return Markup("<em>{}</em>").format(f"_:{getattr(term, 'value', term)}")
+
+    def level(self, term) -> Markup:
+        """A governance level as a badge (text, not only colour)."""
+        if term is None:
+            return Markup('<span class="muted">level not stated</span>')
+        slug = term.value.rsplit("/", 1)[-1]
+        return Markup('<a class="level level-{}" href="{}">{}</a>').format(slug, self.href(term), self.label(term))
+
+    def level_of(self, term):
+        """The governance level of an agent named in the description (or None)."""
+        node = self.nodes.get(term)
+        return node.one("icg:governanceLevel") if node else None
+
+    def rank(self, level) -> int:
+        return self.ranks.get(level.value, 99) if level is not None else 100
+
+    def text(self, term) -> Markup:
+        """A long text (purpose, process, ...) as paragraphs, line breaks kept."""
+        if term is None:
+            return Markup("")
+        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", term.value) if p.strip()]
+        return Markup("").join(
+            Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in p.split("\n"))) for p in paragraphs
+        )
+
+    @property
+    def statements(self) -> list[tuple[Node, list[tuple[str, ox.NamedNode, list]]]]:
+        """Subjects (the entity first, then its parts) with their properties, for the statements table."""
+        ordered = [self.entity] + sorted(
+            (n for n in self.nodes.values() if n is not self.entity and n.iri and n.iri.startswith(self.iri + "#")),
+            key=lambda n: _natural(n.iri),
+        )
+        ordered += [n for n in self.nodes.values() if n.iri is None]
+        result = []
+        for node in ordered:
+            props = sorted(node.props.items(), key=lambda kv: (kv[0] != "rdf:type", kv[0]))
+            result.append((node, [(p, ox.NamedNode(_expand(p)), values) for p, values in props]))
+        return result
+
+
+def _expand(curie: str) -> str:
+    if curie.startswith("<") and curie.endswith(">"):
+        return curie[1:-1]
+    prefix, _, local = curie.partition(":")
+    return PREFIXES.get(prefix, "") + local
+
+
+# --------------------------------------------------------------------------------------------
+#   Responses
+# --------------------------------------------------------------------------------------------
+
+
+def _negotiate(request: Request, offer: tuple[Format, ...] = DOCUMENT_FORMATS) -> Format:
+    return choose_format("page", request.headers.get("accept"), request.query_params.get("format"), offer=offer)
+
+
+def _wants_html(request: Request) -> bool:
+    try:
+        return _negotiate(request).key == "html"
+    except NotAcceptable:
+        return False
+
+
+def not_found(request: Request, message: str) -> Response:
+    """404 as an HTML page for browsers, as plain text for everyone else."""
+    headers = {"Vary": "Accept"}
+    if _wants_html(request):
+        return templates.TemplateResponse(
+            request, "ld/not_found.html", {"message": message, "path": request.url.path}, status_code=404, headers=headers
+        )
+    return PlainTextResponse(message + "\n", status_code=404, headers=headers)
+
+
+def not_acceptable(error: NotAcceptable) -> Response:
+    return PlainTextResponse(str(error) + "\n", status_code=406, headers={"Vary": "Accept"})
+
+
+def _rdf_response(body: bytes, fmt: Format, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, media_type=fmt.content_type, headers=headers or {})
+
+
+def _split_suffix(path: str) -> tuple[str, Format | None]:
+    stem, dot, ext = path.rpartition(".")
+    if dot and ext in SUFFIXES and "/" not in ext:
+        return stem, SUFFIXES[ext]
+    return path, None
+
+
+def _format_links(base: str) -> list[dict[str, str]]:
+    return [{"key": f.key, "name": FORMAT_NAMES[f.key], "href": f"{base}.{f.key}", "type": f.media_type} for f in DOCUMENT_FORMATS]
+
+
+def _sparql_link(query: str) -> str:
+    return "/sparql?" + urlencode({"query": query})
+
+
+def _jsonld_script(triples: list[ox.Triple]) -> Markup:
+    """JSON-LD for a <script> element (``</`` escaped so the element cannot be closed early)."""
+    text = serialize(triples, _RDF["jsonld"]).decode("utf-8")
+    return Markup(text.replace("</", "<\\/"))
+
+
+# --------------------------------------------------------------------------------------------
+#   /id/...: entities (303 to the document in the chosen format)
+# --------------------------------------------------------------------------------------------
+
+
+@router.api_route("/id/{path:path}", methods=["GET", "HEAD"], summary="Dereference an entity IRI (303 to its description)")
+async def entity(request: Request, path: str) -> Response:
+    iri = str(ID) + path
+    if path and _exists(request, iri):
+        try:
+            fmt = _negotiate(request)
+        except NotAcceptable as error:
+            return not_acceptable(error)
+        return RedirectResponse(f"/id/{quote(path)}.{fmt.key}", status_code=303, headers={"Vary": "Accept"})
+    stem, fmt = _split_suffix(path)
+    if fmt is None or not stem or not _exists(request, str(ID) + stem):
+        return not_found(request, f"No entity {iri} in icgraph. Search for it at /search or browse /practices.")
+    iri = str(ID) + stem
+    triples = await run_in_threadpool(_describe, request, iri)
+    if fmt is HTML:
+        return await run_in_threadpool(_entity_page, request, iri, triples)
+    return _rdf_response(serialize(triples, fmt), fmt, {"Link": f'<{local_path(iri)}>; rel="describes"'})
+
+
+#: Page template per type (the first that the entity has wins).
+_TEMPLATES = (
+    ("icg:Practice", "ld/practice.html", "Practice"),
+    ("icg:Meeting", "ld/meeting.html", "Meeting"),
+    ("icg:WorkingGroup", "ld/actor.html", "Working group"),
+    ("icg:Network", "ld/actor.html", "Network"),
+    ("foaf:Person", "ld/actor.html", "Person"),
+    ("org:Organization", "ld/actor.html", "Organisation"),
+    ("icg:Place", "ld/place.html", "Place"),
+    ("skos:ConceptScheme", "ld/scheme.html", "Concept scheme"),
+    ("skos:Concept", "ld/concept.html", "Concept"),
+    ("icg:Partnership", "ld/partnership.html", "Partnership"),
+    ("org:Membership", "ld/generic.html", "Membership"),
+)
+
+
+def _entity_page(request: Request, iri: str, triples: list[ox.Triple]) -> Response:
+    labels = _labels(request)
+    view = View(iri, triples, labels, _cache(request).ranks or {})
+    template, kind = "ld/generic.html", "Resource"
+    for curie, name, title in _TEMPLATES:
+        if view.entity.has_type(curie):
+            template, kind = name, title
+            break
+    if kind == "Resource" and view.entity["rdf:type"]:
+        kind = view.label(view.entity["rdf:type"][0])
+    context = {
+        "view": view,
+        "e": view.entity,
+        "kind": kind,
+        "title": view.label(view.entity.term),
+        "iri": iri,
+        "formats": _format_links(local_path(iri)),
+        "sparql": _sparql_link(describe_query(iri)),
+        "query": describe_query(iri),
+        "jsonld": _jsonld_script(triples),
+    }
+    context.update(_CONTEXT.get(template, lambda r, v: {})(request, view))
+    return templates.TemplateResponse(request, template, context, headers={"Link": f'<{local_path(iri)}>; rel="describes"'})
+
+
+# --- what each kind of page adds to its description (incoming links, neighbours) -------------
+
+
+def _source_excerpt(request: Request, source, start, end) -> list[tuple[int, str]]:
+    """The lines ``start``-``end`` of a source document, numbered, from data/sources."""
+    if source is None or start is None:
+        return []
+    slug = source.value.rsplit("/", 1)[-1]
+    folder = request.app.state.settings.sources_dir
+    files = sorted(folder.glob(f"{slug}*.txt"))
+    if not files:
+        return []
+    lines = _read_lines(files[0])
+    first, last = int(start.value), int((end or start).value)
+    return [(n, lines[n - 1]) for n in range(first, min(last, len(lines)) + 1)]
+
+
+_LINES: dict[Path, list[str]] = {}
+
+
+def _read_lines(path: Path) -> list[str]:
+    if path not in _LINES:
+        _LINES[path] = path.read_text(encoding="utf-8").splitlines()
+    return _LINES[path]
+
+
+def _practice_context(request: Request, view: View) -> dict[str, Any]:
+    e = view.entity
+    by_level: dict[Any, list] = defaultdict(list)
+    for part in e.nodes("icg:hasParticipation"):
+        agent = part.one("icg:agent")
+        agent_node = view.nodes.get(agent)
+        generic = agent_node is not None and agent_node.has_type("icg:ActorGroup")
+        level = view.level_of(agent)
+        by_level[level].append({"part": part, "agent": agent, "generic": generic, "roles": part["icg:role"]})
+    levels = sorted(by_level, key=view.rank)
+    groups = [(level, sorted(by_level[level], key=lambda r: view.label(r["agent"]).lower())) for level in levels]
+    derivation = (e.nodes("prov:qualifiedDerivation") or [None])[0]
+    excerpt = []
+    if derivation is not None:
+        excerpt = _source_excerpt(
+            request, derivation.one("prov:entity"), derivation.one("icg:startLine"), derivation.one("icg:endLine")
+        )
+    partnerships = _select(
+        request,
+        "SELECT DISTINCT ?p ?kind WHERE { ?p icg:withinPractice ?entity OPTIONAL { ?p icg:partnershipKind ?kind } } ORDER BY ?p",
+        entity=view.iri,
+    )
+    return {"participation_groups": groups, "derivation": derivation, "excerpt": excerpt, "partnerships": partnerships}
+
+
+def _actor_context(request: Request, view: View) -> dict[str, Any]:
+    iri = view.iri
+    practices = _select(
+        request,
+        """SELECT ?practice ?role ?part WHERE { ?part icg:agent ?entity ; icg:practice ?practice ; icg:role ?role }
+           ORDER BY ?practice ?role""",
+        entity=iri,
+    )
+    memberships = _select(
+        request,
+        """SELECT ?m ?org ?role ?start ?end WHERE { ?m org:member ?entity ; org:organization ?org
+             OPTIONAL { ?m org:role ?role } OPTIONAL { ?m icg:startYear ?start } OPTIONAL { ?m icg:endYear ?end } }
+           ORDER BY ?org ?role""",
+        entity=iri,
+    )
+    members = _select(
+        request,
+        """SELECT ?m ?member ?role ?level ?represents ?attendance WHERE { ?m org:organization ?entity ; org:member ?member
+             OPTIONAL { ?m org:role ?role } OPTIONAL { ?member icg:governanceLevel ?level }
+             OPTIONAL { ?m icg:represents ?represents } OPTIONAL { ?m icg:attendance ?attendance } }
+           ORDER BY ?member ?role""",
+        entity=iri,
+    )
+    subs = _select(request, "SELECT DISTINCT ?sub WHERE { ?sub org:subOrganizationOf ?entity } ORDER BY ?sub", entity=iri)
+    partners = _select(
+        request,
+        """SELECT ?other ?level (GROUP_CONCAT(DISTINCT STR(?practice); separator=" ") AS ?practices)
+           WHERE { ?p1 icg:agent ?entity ; icg:practice ?practice . ?p2 icg:practice ?practice ; icg:agent ?other .
+                   ?other a org:Organization . FILTER(?other != ?entity) OPTIONAL { ?other icg:governanceLevel ?level } }
+           GROUP BY ?other ?level ORDER BY ?other""",
+        entity=iri,
+    )
+    partnerships = _select(
+        request, "SELECT DISTINCT ?p WHERE { ?p icg:partner ?entity } ORDER BY ?p", entity=iri
+    )
+    for row in partners:
+        row["practices"] = [ox.NamedNode(p) for p in row["practices"].value.split()]
+    partners.sort(key=lambda r: (view.rank(r["level"]), view.label(r["other"]).lower()))
+    alt = [v for v in view.entity["skos:altLabel"]]
+    return {
+        "practices": practices,
+        "memberships": memberships,
+        "members": members,
+        "subs": subs,
+        "partners": partners,
+        "partnerships": partnerships,
+        "aliases": [a for a in alt if a.language in (None, "en")],
+        "original_names": [a for a in alt if a.language not in (None, "en")],
+        "meetings": view.entity["icg:hasMeeting"],
+    }
+
+
+def _place_context(request: Request, view: View) -> dict[str, Any]:
+    iri = view.iri
+    return {
+        "actors": _select(
+            request,
+            """SELECT DISTINCT ?actor ?level WHERE { { ?actor dct:spatial ?entity } UNION { ?actor icg:country ?entity }
+                 ?actor a org:Organization OPTIONAL { ?actor icg:governanceLevel ?level } } ORDER BY ?actor""",
+            entity=iri,
+        ),
+        "implemented": _select(
+            request, "SELECT DISTINCT ?practice WHERE { ?practice icg:implementedIn ?entity } ORDER BY ?practice", entity=iri
+        ),
+        "listed": _select(
+            request,
+            "SELECT DISTINCT ?practice WHERE { ?practice a icg:Practice ; icg:country ?entity } ORDER BY ?practice",
+            entity=iri,
+        ),
+        "subplaces": _select(
+            request,
+            "SELECT DISTINCT ?place WHERE { ?place schema:containedInPlace ?entity } ORDER BY ?place",
+            entity=iri,
+        ),
+    }
+
+
+#: How many users of a concept to list per property (level:local is used thousands of times).
+_USES_SHOWN = 200
+
+
+def _concept_context(request: Request, view: View) -> dict[str, Any]:
+    rows = _select(
+        request,
+        """SELECT ?p (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x ?p ?entity FILTER(?p != skos:inScheme) } GROUP BY ?p ORDER BY ?p""",
+        entity=view.iri,
+    )
+    uses = []
+    for row in rows:
+        users = _select(
+            request,
+            f"""SELECT DISTINCT ?x WHERE {{ ?x ?p ?entity FILTER NOT EXISTS {{ ?x a icg:CooperationEdge }} }}
+                ORDER BY ?x LIMIT {_USES_SHOWN}""",
+            entity=view.iri,
+            p=row["p"].value,
+        )
+        uses.append({"property": row["p"], "count": int(row["n"].value), "users": [r["x"] for r in users]})
+    return {"uses": uses, "shown": _USES_SHOWN}
+
+
+def _scheme_context(request: Request, view: View) -> dict[str, Any]:
+    return {
+        "concepts": _select(
+            request,
+            """SELECT ?c ?notation ?definition ?rank WHERE { ?c skos:inScheme ?entity
+                 OPTIONAL { ?c skos:notation ?notation } OPTIONAL { ?c skos:definition ?definition }
+                 OPTIONAL { ?c icg:rank ?rank } } ORDER BY ?rank ?c""",
+            entity=view.iri,
+        )
+    }
+
+
+def _meeting_context(request: Request, view: View) -> dict[str, Any]:
+    held_by = _select(request, "SELECT ?wg WHERE { ?wg icg:hasMeeting ?entity }", entity=view.iri)
+    return {"held_by": [r["wg"] for r in held_by]}
+
+
+def _partnership_context(request: Request, view: View) -> dict[str, Any]:
+    partners = sorted(view.entity["icg:partner"], key=lambda a: (view.rank(view.level_of(a)), view.label(a).lower()))
+    return {"partners": partners}
+
+
+_CONTEXT = {
+    "ld/practice.html": _practice_context,
+    "ld/actor.html": _actor_context,
+    "ld/place.html": _place_context,
+    "ld/concept.html": _concept_context,
+    "ld/scheme.html": _scheme_context,
+    "ld/meeting.html": _meeting_context,
+    "ld/partnership.html": _partnership_context,
+}
+
+
+# --------------------------------------------------------------------------------------------
+#   Documents: /def and /graph/{name} (200 with Content-Location)
+# --------------------------------------------------------------------------------------------
+
+
+def _graph_names(request: Request) -> list[str]:
+    return sorted(g.value for g in _store(request).named_graphs() if isinstance(g, ox.NamedNode))
+
+
+def _document(request: Request, base: str, suffix: Format | None) -> tuple[Format | None, Response | None]:
+    """The format of a document request: the suffix, else Accept (the response gets Content-Location)."""
+    if suffix is not None:
+        return suffix, None
+    try:
+        return _negotiate(request), None
+    except NotAcceptable as error:
+        return None, not_acceptable(error)
+
+
+def _negotiated_headers(base: str, fmt: Format, suffix: Format | None) -> dict[str, str]:
+    if suffix is not None:
+        return {}
+    return {"Content-Location": f"{base}.{fmt.key}", "Vary": "Accept"}
+
+
+@router.api_route("/def", methods=["GET", "HEAD"], summary="The ontology document (HTML or RDF by Accept)")
+@router.api_route("/def.{ext}", methods=["GET", "HEAD"], include_in_schema=False)
+async def ontology(request: Request, ext: str | None = None) -> Response:
+    suffix = SUFFIXES.get(ext) if ext else None
+    if ext and suffix is None:
+        return not_found(request, f"The ontology is not available as .{ext}; use one of {', '.join(SUFFIXES)}.")
+    fmt, refusal = _document(request, "/def", suffix)
+    if refusal:
+        return refusal
+    headers = _negotiated_headers("/def", fmt, suffix)
+    query = graph_query(str(ONTOLOGY_GRAPH))
+    triples = await run_in_threadpool(run_construct, _store(request), query)
+    if fmt is not HTML:
+        return _rdf_response(serialize(triples, fmt), fmt, headers)
+    try:  # the ontology documentation, when its module is there
+        from icgraph.ontology_docs import render_ontology_docs
+    except ImportError:
+        render_ontology_docs = None
+    if render_ontology_docs is not None:
+        html = await run_in_threadpool(render_ontology_docs, request.app.state.settings)
+        return Response(html, media_type="text/html; charset=utf-8", headers=headers)
+    view = View(str(ONTOLOGY_GRAPH), triples, _labels(request), _cache(request).ranks or {})
+    terms = []
+    for node in view.nodes.values():
+        if node.iri and node.iri.startswith(str(ICG)):
+            terms.append(node)
+    terms.sort(key=lambda n: (not n.has_type("owl:Class"), n.iri.lower()))
+    ontology_node = view.nodes.get(ox.NamedNode(ROOT + "def"))
+    context = {
+        "view": view,
+        "terms": terms,
+        "ontology": ontology_node,
+        "formats": _format_links("/def"),
+        "sparql": _sparql_link(query),
+        "query": query,
+        "jsonld": _jsonld_script(triples),
+    }
+    return templates.TemplateResponse(request, "ld/ontology.html", context, headers=headers)
+
+
+@router.api_route("/graph/{name}", methods=["GET", "HEAD"], summary="A named graph (HTML summary, or its triples in RDF)")
+async def named_graph(request: Request, name: str) -> Response:
+    stem, suffix = _split_suffix(name)
+    graph = str(GRAPH) + stem
+    if graph not in _graph_names(request):
+        return not_found(request, f"No named graph {str(GRAPH) + name} in icgraph; see /.well-known/void for the list.")
+    base = f"/graph/{stem}"
+    fmt, refusal = _document(request, base, suffix)
+    if refusal:
+        return refusal
+    headers = _negotiated_headers(base, fmt, suffix)
+    query = graph_query(graph)
+    if fmt is not HTML:
+        triples = await run_in_threadpool(run_construct, _store(request), query)
+        return _rdf_response(serialize(triples, fmt), fmt, headers)
+    void = await run_in_threadpool(_void, request)
+    subset = _void_subset(void, URIRef(graph))
+    description = Graph()
+    for triple in void.triples((URIRef(graph), None, None)):
+        description.add(triple)
+    for partition in void.objects(URIRef(graph), VOID.classPartition):
+        for triple in void.triples((partition, None, None)):
+            description.add(triple)
+    context = {
+        "name": stem,
+        "graph": graph,
+        "subset": subset,
+        "formats": _format_links(base),
+        "sparql": _sparql_link(query),
+        "query": query,
+        "jsonld": Markup(description.serialize(format="json-ld").replace("</", "<\\/")),
+    }
+    return templates.TemplateResponse(request, "ld/graph.html", context, headers=headers)
+
+
+# --------------------------------------------------------------------------------------------
+#   Dumps
+# --------------------------------------------------------------------------------------------
+
+
+def _dump_path(request: Request, name: str) -> Path:
+    """The dump file: the build's own when present, else written once from the store (export_store)."""
+    settings = request.app.state.settings
+    built = Path(settings.build_dir) / name
+    if built.is_file():
+        return built
+    cache = _cache(request)
+    with cache.lock:
+        if cache.dumps_dir is None:
+            cache.dumps_dir = Path(tempfile.mkdtemp(prefix="icgraph-dumps-"))
+        target = cache.dumps_dir / name
+        if not target.is_file():
+            partial = target.with_suffix(target.suffix + ".partial")
+            with partial.open("wb") as stream:
+                _export(_store(request), DUMPS[name][0], stream)
+            partial.replace(target)
+    return target
+
+
+def _export(store: ox.Store, fmt: str, stream) -> None:
+    try:
+        export_store(store, fmt, stream)
+    except TypeError:
+        # BLOCKER (reported): export_store's union formats call QueryTriples.serialize(prefixes=...),
+        # which pyoxigraph 0.5 does not accept. Same output, written by ox.serialize.
+        stream.seek(0)
+        stream.truncate()
+        rdf_format, _ = EXPORT_FORMATS[fmt]
+        triples = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+        ox.serialize(triples, stream, rdf_format, prefixes=PREFIXES if fmt in ("ttl", "jsonld") else None)
+
+
+def _human_size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+@router.api_route("/downloads", methods=["GET", "HEAD"], summary="The dumps of the dataset, with sizes and formats")
+async def downloads(request: Request) -> Response:
+    files = []
+    for name, (fmt, media_type, description) in DUMPS.items():
+        path = await run_in_threadpool(_dump_path, request, name)
+        size = path.stat().st_size
+        files.append({"name": name, "href": f"/downloads/{name}", "type": media_type, "description": description,
+                      "size": _human_size(size), "bytes": size})
+    graphs = [{"iri": g, "name": g[len(str(GRAPH)):], "href": local_path(g)} for g in _graph_names(request)]
+    return templates.TemplateResponse(
+        request, "ld/downloads.html", {"files": files, "graphs": graphs, "formats": DOCUMENT_FORMATS[1:]}
+    )
+
+
+@router.api_route("/downloads/{name}", methods=["GET", "HEAD"], summary="One dump of the dataset")
+async def download(request: Request, name: str) -> Response:
+    if name not in DUMPS:
+        return not_found(request, f"No download {name}; the dumps are {', '.join(DUMPS)} (see /downloads).")
+    path = await run_in_threadpool(_dump_path, request, name)
+    media_type = next(f.content_type for f in GRAPH_FORMATS if f.key == DUMPS[name][0])
+    return FileResponse(path, media_type=media_type, filename=name, content_disposition_type="inline")
+
+
+# --------------------------------------------------------------------------------------------
+#   VoID + DCAT: /.well-known/void
+# --------------------------------------------------------------------------------------------
+
+_VOCABULARY_NAMES = {v: k for k, v in PREFIXES.items()}
+
+
+def _vocabulary(iri: str) -> str | None:
+    """The namespace of a term, if it is a vocabulary we know (namespaces.PREFIXES)."""
+    for namespace in sorted(_VOCABULARY_NAMES, key=len, reverse=True):
+        if iri.startswith(namespace):
+            return namespace
+    return None
+
+
+def _void(request: Request) -> Graph:
+    cache = _cache(request)
+    with cache.lock:
+        if cache.void is None:
+            cache.void = build_void(_store(request), Path(request.app.state.settings.build_dir))
+    return cache.void
+
+
+def _count(store: ox.Store, query: str, **kw) -> list:
+    return list(store.query(query, prefixes=PREFIXES, **kw))
+
+
+def build_void(store: ox.Store, build_dir: Path) -> Graph:
+    """The VoID + DCAT description of the dataset, with every count computed from the store."""
+    g = Graph()
+    for prefix, iri in PREFIXES.items():
+        g.bind(prefix, iri)
+    g.bind("dcat", DCAT)
+    d = DATASET
+    g.add((d, RDF.type, VOID.Dataset))
+    g.add((d, RDF.type, DCAT.Dataset))
+    g.add((d, DCTERMS.title, Literal("icgraph: intercultural integration and multilevel governance practices", lang="en")))
+    g.add((d, DCTERMS.description, Literal(
+        "The good practices in intercultural integration and multilevel governance of the Council of Europe's "
+        "Compendium CDADI(2024)39 and the meeting report GT-ADI-INT(2020)4, as linked data: practices, the "
+        "organisations that take part in them with their roles and governance levels, places, partnerships, "
+        "memberships, and the working group's meetings.", lang="en")))
+    g.add((d, DCTERMS.license, URIRef(LICENSE)))
+    publisher = URIRef(VOID_IRI + "#publisher")
+    g.add((d, DCTERMS.publisher, publisher))
+    g.add((publisher, RDF.type, FOAF.Organization))
+    g.add((publisher, FOAF.name, Literal("icgraph contributors")))
+    for source in (COMPENDIUM, MEETING_REPORT):
+        g.add((d, PROV.wasDerivedFrom, URIRef(str(source))))
+        g.add((d, DCTERMS.source, URIRef(str(source))))
+    g.add((d, VOID.sparqlEndpoint, URIRef(ROOT + "sparql")))
+    g.add((d, VOID.uriSpace, Literal(str(ID))))
+    g.add((d, VOID.rootResource, URIRef(ROOT + "def")))
+    g.add((d, DCAT.landingPage, URIRef(ROOT)))
+
+    for name, (fmt, media_type, description) in DUMPS.items():
+        url = URIRef(ROOT + "downloads/" + name)
+        dist = URIRef(VOID_IRI + "#dump-" + fmt)
+        g.add((d, VOID.dataDump, url))
+        g.add((d, DCAT.distribution, dist))
+        g.add((dist, RDF.type, DCAT.Distribution))
+        g.add((dist, DCTERMS.title, Literal(description, lang="en")))
+        g.add((dist, DCAT.downloadURL, url))
+        g.add((dist, DCAT.accessURL, URIRef(ROOT + "downloads")))
+        g.add((dist, DCAT.mediaType, URIRef("https://www.iana.org/assignments/media-types/" + media_type)))
+        g.add((dist, DCTERMS.license, URIRef(LICENSE)))
+        if (build_dir / name).is_file():
+            g.add((dist, DCAT.byteSize, Literal((build_dir / name).stat().st_size, datatype=XSD.nonNegativeInteger)))
+
+    union = {"use_default_graph_as_union": True}
+    # the union of the graphs, as SPARQL sees it: a triple in two graphs counts once
+    (total,) = _count(store, "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }", **union)
+    g.add((d, VOID.triples, Literal(int(total["n"].value))))
+    (entities,) = _count(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o FILTER(isIRI(?s)) }", **union)
+    g.add((d, VOID.entities, Literal(int(entities["n"].value))))
+
+    vocabularies = set()
+    for row in _count(store, "SELECT DISTINCT ?t WHERE { { ?s ?t ?o } UNION { ?s a ?t } }", **union):
+        namespace = _vocabulary(row["t"].value)
+        if namespace and not namespace.startswith(str(ID)) and namespace != str(GRAPH):
+            vocabularies.add(namespace)
+    for namespace in sorted(vocabularies):
+        g.add((d, VOID.vocabulary, URIRef(namespace)))
+
+    for graph in sorted(g_.value for g_ in store.named_graphs() if isinstance(g_, ox.NamedNode)):
+        subset = URIRef(graph)
+        in_graph = {"default_graph": [ox.NamedNode(graph)]}
+        g.add((d, VOID.subset, subset))
+        g.add((subset, RDF.type, VOID.Dataset))
+        g.add((subset, RDFS.label, Literal(graph[len(str(GRAPH)):])))
+        (row,) = _count(store, "SELECT (COUNT(*) AS ?n) (COUNT(DISTINCT ?p) AS ?props) WHERE { ?s ?p ?o }", **in_graph)
+        g.add((subset, VOID.triples, Literal(int(row["n"].value))))
+        g.add((subset, VOID.properties, Literal(int(row["props"].value))))
+        (row,) = _count(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o FILTER(isIRI(?s)) }", **in_graph)
+        g.add((subset, VOID.entities, Literal(int(row["n"].value))))
+        for row in _count(store, "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c ORDER BY ?c", **in_graph):
+            partition = URIRef(f"{VOID_IRI}#{graph[len(str(GRAPH)):]}-class-{_slug(compact(row['c']))}")
+            g.add((subset, VOID.classPartition, partition))
+            g.add((partition, VOID["class"], URIRef(row["c"].value)))
+            g.add((partition, VOID.entities, Literal(int(row["n"].value))))
+
+    examples = _count(
+        store,
+        """SELECT ?x WHERE { { SELECT ?x WHERE { ?x a icg:Practice } ORDER BY ?x LIMIT 2 }
+             UNION { SELECT ?x WHERE { ?x a icg:Network } ORDER BY ?x LIMIT 1 }
+             UNION { SELECT ?x WHERE { ?x a icg:LocalAuthority } ORDER BY ?x LIMIT 1 }
+             UNION { SELECT ?x WHERE { ?x a icg:Country } ORDER BY ?x LIMIT 1 }
+             UNION { SELECT ?x WHERE { ?x a icg:Meeting } ORDER BY ?x LIMIT 1 } }""",
+        **union,
+    )
+    for row in examples:
+        g.add((d, VOID.exampleResource, URIRef(row["x"].value)))
+    return g
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
+
+
+def _void_subset(void: Graph, subset: URIRef) -> dict[str, Any]:
+    classes = []
+    for partition in void.objects(subset, VOID.classPartition):
+        cls = void.value(partition, VOID["class"])
+        classes.append({"class": cls, "curie": compact(ox.NamedNode(str(cls))), "href": local_path(str(cls)),
+                        "entities": int(void.value(partition, VOID.entities))})
+    classes.sort(key=lambda c: (-c["entities"], c["curie"]))
+    return {
+        "iri": str(subset),
+        "name": str(void.value(subset, RDFS.label)),
+        "href": local_path(str(subset)),
+        "triples": int(void.value(subset, VOID.triples)),
+        "entities": int(void.value(subset, VOID.entities)),
+        "properties": int(void.value(subset, VOID.properties)),
+        "classes": classes,
+    }
+
+
+_RDFLIB_FORMATS = {"ttl": "turtle", "jsonld": "json-ld", "nt": "nt", "rdf": "xml"}
+
+
+@router.api_route("/.well-known/void", methods=["GET", "HEAD"], summary="VoID and DCAT description of the dataset")
+@router.api_route("/.well-known/void.{ext}", methods=["GET", "HEAD"], include_in_schema=False)
+async def void_description(request: Request, ext: str | None = None) -> Response:
+    suffix = SUFFIXES.get(ext) if ext else None
+    if ext and suffix is None:
+        return not_found(request, f"The dataset description is not available as .{ext}; use one of {', '.join(SUFFIXES)}.")
+    base = "/.well-known/void"
+    fmt, refusal = _document(request, base, suffix)
+    if refusal:
+        return refusal
+    headers = _negotiated_headers(base, fmt, suffix)
+    void = await run_in_threadpool(_void, request)
+    if fmt is not HTML:
+        body = void.serialize(format=_RDFLIB_FORMATS[fmt.key], encoding="utf-8")
+        return _rdf_response(body, fmt, headers)
+    d = DATASET
+    context = {
+        "title": str(void.value(d, DCTERMS.title)),
+        "description": str(void.value(d, DCTERMS.description)),
+        "license": LICENSE,
+        "triples": int(void.value(d, VOID.triples)),
+        "entities": int(void.value(d, VOID.entities)),
+        "subsets": [_void_subset(void, s) for s in sorted(void.objects(d, VOID.subset))],
+        "vocabularies": [{"iri": str(v), "prefix": _VOCABULARY_NAMES.get(str(v), "")} for v in sorted(void.objects(d, VOID.vocabulary))],
+        "dumps": [{"name": n, "href": f"/downloads/{n}", "type": t} for n, (_, t, _) in DUMPS.items()],
+        "examples": [{"iri": str(x), "href": local_path(str(x))} for x in sorted(void.objects(d, VOID.exampleResource))],
+        "sources": [{"iri": str(s), "href": local_path(str(s))} for s in sorted(void.objects(d, PROV.wasDerivedFrom))],
+        "formats": _format_links(base),
+        "jsonld": Markup(void.serialize(format="json-ld").replace("</", "<\\/")),
+    }
+    return templates.TemplateResponse(request, "ld/void.html", context, headers=headers)
+
+
+__all__ = ["router", "describe_query", "graph_query", "run_construct", "build_void", "local_path", "DUMPS"]
+
+# Silence "imported but unused" for names kept for readers of this module.
+_ = (json, shutil, BNode, cached_property)

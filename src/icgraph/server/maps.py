@@ -1,0 +1,290 @@
+"""The data behind /map: actors in tiers by governance level, and practices placed on a map.
+
+`load_map_data(store)` reads everything once (the store of a running server never changes);
+`governance_map(data, ...)` and `practice_places(data, ...)` filter it in Python, so the
+same filters serve the JSON API, the page and the tests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pycountry
+import pyoxigraph as ox
+
+from icgraph.namespaces import ACTOR, LEVEL, PARTNERSHIP, PLACE, PRACTICE, PRINCIPLE, sparql_prefixes
+
+#: Nodes per row of a tier before the tier wraps onto another row.
+ROW_CAPACITY = 48
+
+_LEVELS = """
+SELECT ?level ?notation ?label ?rank WHERE {
+  ?level skos:inScheme ?scheme ; skos:notation ?notation ; icg:rank ?rank .
+  FILTER (STRSTARTS(STR(?level), STR(level:)))
+  OPTIONAL { ?level skos:prefLabel ?label }
+} ORDER BY DESC(?rank)
+"""
+
+_ACTORS = """
+SELECT ?actor ?label ?level ?country ?countryLabel WHERE {
+  ?actor a icg:Actor ; skos:prefLabel ?label ; icg:governanceLevel ?level .
+  OPTIONAL { ?actor icg:country ?country . OPTIONAL { ?country skos:prefLabel ?countryLabel } }
+}
+"""
+
+_EDGES = """
+SELECT ?from ?to ?practice ?partnership WHERE {
+  ?edge a icg:CooperationEdge ; icg:fromAgent ?from ; icg:toAgent ?to .
+  ?from a icg:Actor . ?to a icg:Actor .
+  OPTIONAL { ?edge icg:viaPractice ?practice }
+  OPTIONAL { ?edge icg:viaPartnership ?partnership }
+}
+"""
+
+_PRACTICES = """
+SELECT ?practice ?title ?principle ?country ?countryLabel WHERE {
+  ?practice a icg:Practice ; dct:title ?title .
+  OPTIONAL { ?practice icg:principle ?principle }
+  OPTIONAL { ?practice icg:country ?country . OPTIONAL { ?country skos:prefLabel ?countryLabel } }
+}
+"""
+
+_PARTNERSHIPS = """
+SELECT ?partnership ?practice WHERE { ?partnership a icg:Partnership ; icg:withinPractice ?practice }
+"""
+
+_MEMBERSHIPS = """
+SELECT DISTINCT ?member ?network WHERE {
+  ?membership org:member ?member ; org:organization ?network .
+  ?network a icg:Network . ?member a icg:Actor .
+}
+"""
+
+_NETWORKS = """
+SELECT ?network ?label WHERE { ?network a icg:Network ; skos:prefLabel ?label }
+"""
+
+_PRINCIPLES = """
+SELECT ?principle ?label WHERE { ?principle skos:inScheme ?scheme ; skos:prefLabel ?label .
+  FILTER (STRSTARTS(STR(?principle), STR(principle:))) }
+"""
+
+_PLACES = """
+SELECT ?practice ?place ?label ?lat ?lon WHERE {
+  ?practice a icg:Practice ; icg:implementedIn ?place .
+  ?place schema:latitude ?lat ; schema:longitude ?lon .
+  OPTIONAL { ?place skos:prefLabel ?label }
+}
+"""
+
+
+def _local(iri: str, namespace) -> str:
+    return iri[len(str(namespace)):] if iri.startswith(str(namespace)) else iri
+
+
+def _value(row, name: str) -> str | None:
+    term = row[name]
+    return term.value if term is not None else None
+
+
+@dataclass
+class MapData:
+    levels: list[dict] = field(default_factory=list)  # broadest first
+    actors: dict[str, dict] = field(default_factory=dict)  # slug -> actor
+    edges: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)  # from, to, practice, partnership
+    practices: dict[str, dict] = field(default_factory=dict)  # slug -> practice
+    partnership_practice: dict[str, str] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # network -> member slugs
+    networks: dict[str, str] = field(default_factory=dict)  # slug -> label
+    principles: dict[str, str] = field(default_factory=dict)  # slug -> label
+    places: dict[str, dict] = field(default_factory=dict)  # place slug -> place with its practice slugs
+
+
+def load_map_data(store: ox.Store) -> MapData:
+    def rows(query: str):
+        return store.query(sparql_prefixes() + query, use_default_graph_as_union=True)
+
+    data = MapData()
+    for row in rows(_LEVELS):
+        data.levels.append(
+            {"id": row["notation"].value, "label": _value(row, "label") or row["notation"].value, "rank": int(row["rank"].value)}
+        )
+    for row in rows(_ACTORS):
+        slug = _local(row["actor"].value, ACTOR)
+        if "#" in slug or slug in data.actors:
+            continue
+        country = _value(row, "country")
+        data.actors[slug] = {
+            "id": slug,
+            "label": row["label"].value,
+            "level": _local(row["level"].value, LEVEL),
+            "country": _local(country, PLACE) if country else None,
+            "countryLabel": _value(row, "countryLabel"),
+            "url": f"/id/actor/{slug}",
+        }
+    for row in rows(_EDGES):
+        a, b = _local(row["from"].value, ACTOR), _local(row["to"].value, ACTOR)
+        if a in data.actors and b in data.actors and a != b:
+            practice = _value(row, "practice")
+            partnership = _value(row, "partnership")
+            data.edges.append(
+                (a, b, _local(practice, PRACTICE) if practice else None, _local(partnership, PARTNERSHIP) if partnership else None)
+            )
+    for row in rows(_PRACTICES):
+        slug = _local(row["practice"].value, PRACTICE)
+        country = _value(row, "country")
+        principle = _value(row, "principle")
+        data.practices[slug] = {
+            "id": slug,
+            "title": row["title"].value,
+            "principle": _local(principle, PRINCIPLE) if principle else None,
+            "country": _local(country, PLACE) if country else None,
+            "countryLabel": _value(row, "countryLabel"),
+            "url": f"/id/practice/{slug}",
+        }
+    for row in rows(_PARTNERSHIPS):
+        data.partnership_practice[_local(row["partnership"].value, PARTNERSHIP)] = _local(row["practice"].value, PRACTICE)
+    for row in rows(_MEMBERSHIPS):
+        member, network = _local(row["member"].value, ACTOR), _local(row["network"].value, ACTOR)
+        if member in data.actors and network in data.actors:
+            data.members[network].add(member)
+    for row in rows(_NETWORKS):
+        slug = _local(row["network"].value, ACTOR)
+        if slug in data.actors:
+            data.networks[slug] = row["label"].value
+    for row in rows(_PRINCIPLES):
+        data.principles[_local(row["principle"].value, PRINCIPLE)] = row["label"].value
+    for row in rows(_PLACES):
+        slug = _local(row["place"].value, PLACE)
+        place = data.places.setdefault(
+            slug,
+            {"id": slug, "label": _value(row, "label") or slug, "lat": float(row["lat"].value),
+             "lon": float(row["lon"].value), "practices": []},
+        )
+        practice = _local(row["practice"].value, PRACTICE)
+        if practice not in place["practices"]:
+            place["practices"].append(practice)
+    return data
+
+
+def _principle_of_edge(data: MapData, practice: str | None, partnership: str | None) -> str | None:
+    if practice is None and partnership is not None:
+        practice = data.partnership_practice.get(partnership)
+    return data.practices.get(practice, {}).get("principle") if practice else None
+
+
+def governance_map(data: MapData, country: str | None = None, principle: str | None = None, network: str | None = None) -> dict:
+    """Actors (nodes, placed in tiers) and their cooperation (edges), under the given filters.
+
+    country: edges with at least one actor of that country (place slug, e.g. ``es``);
+    principle: edges through a practice (or a partnership set up by a practice) under that principle;
+    network: the network, its members, their cooperation and their membership edges.
+    """
+    pairs: dict[tuple[str, str], dict] = {}
+    members = data.members.get(network, set()) | {network} if network else None
+    for a, b, practice, partnership in data.edges:
+        if country and country not in (data.actors[a]["country"], data.actors[b]["country"]):
+            continue
+        if principle and _principle_of_edge(data, practice, partnership) != principle:
+            continue
+        if members is not None and not (a in members and b in members):
+            continue
+        key = (a, b) if a < b else (b, a)
+        edge = pairs.setdefault(key, {"source": key[0], "target": key[1], "kind": "cooperation", "practices": [], "partnerships": []})
+        if practice and practice not in edge["practices"]:
+            edge["practices"].append(practice)
+        if partnership and partnership not in edge["partnerships"]:
+            edge["partnerships"].append(partnership)
+    edges = list(pairs.values())
+    for edge in edges:
+        edge["kind"] = "practice" if edge["practices"] else "partnership"
+    if network:
+        for member in sorted(data.members.get(network, ())):
+            if not country or data.actors[member]["country"] == country:
+                edges.append({"source": member, "target": network, "kind": "membership", "practices": [], "partnerships": []})
+    used = {e["source"] for e in edges} | {e["target"] for e in edges}
+    if network and network in data.actors:
+        used.add(network)
+    nodes = [dict(data.actors[slug]) for slug in used]
+    degree: dict[str, int] = defaultdict(int)
+    for edge in edges:
+        degree[edge["source"]] += 1
+        degree[edge["target"]] += 1
+    tiers = []
+    ranks = {level["id"]: index for index, level in enumerate(data.levels)}
+    for level in data.levels:
+        tier = sorted(
+            (n for n in nodes if n["level"] == level["id"]),
+            key=lambda n: (n["countryLabel"] or "", n["label"].lower()),
+        )
+        rows = max(1, -(-len(tier) // ROW_CAPACITY))
+        for index, node in enumerate(tier):
+            row, column = index % rows, index // rows
+            columns = -(-len(tier) // rows)
+            node["tier"] = ranks[level["id"]]
+            node["row"] = row
+            node["x"] = round((column + 0.5) / columns, 4)
+            node["degree"] = degree[node["id"]]
+        tiers.append({**level, "rows": rows, "count": len(tier)})
+    nodes.sort(key=lambda n: (n["tier"], n["x"], n["row"]))
+    return {
+        "filters": {"country": country, "principle": principle, "network": network},
+        "tiers": tiers,
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def filter_options(data: MapData) -> dict:
+    """The values the map's filters offer: countries with actors, principles, networks with members."""
+    countries = {a["country"]: a["countryLabel"] or a["country"] for a in data.actors.values() if a["country"]}
+    return {
+        "countries": sorted(({"id": k, "label": v} for k, v in countries.items()), key=lambda c: c["label"]),
+        "principles": [{"id": k, "label": v} for k, v in sorted(data.principles.items(), key=lambda kv: kv[1])],
+        "networks": sorted(
+            ({"id": k, "label": v, "members": len(data.members.get(k, ()))} for k, v in data.networks.items() if data.members.get(k)),
+            key=lambda n: n["label"].lower(),
+        ),
+    }
+
+
+def iso_numeric(country_slug: str) -> str | None:
+    """The ISO 3166-1 numeric code (the ids of world-atlas) of a place slug such as ``es``."""
+    record = pycountry.countries.get(alpha_2=country_slug.upper())
+    return record.numeric if record else None
+
+
+def practice_places(data: MapData, country: str | None = None, principle: str | None = None) -> dict:
+    """Practices per country (for shading) and per city or region (points), under the given filters."""
+
+    def keep(slug: str) -> bool:
+        practice = data.practices[slug]
+        return (not country or practice["country"] == country) and (not principle or practice["principle"] == principle)
+
+    chosen = [slug for slug in data.practices if keep(slug)]
+    per_country: dict[str, dict] = {}
+    for slug in chosen:
+        practice = data.practices[slug]
+        if practice["country"]:
+            entry = per_country.setdefault(
+                practice["country"],
+                {"id": practice["country"], "label": practice["countryLabel"] or practice["country"],
+                 "numeric": iso_numeric(practice["country"]), "count": 0, "url": f"/practices?country={practice['country']}"},
+            )
+            entry["count"] += 1
+    places = []
+    for place in data.places.values():
+        practices = [data.practices[p] for p in place["practices"] if p in data.practices and keep(p)]
+        if practices:
+            places.append(
+                {**{k: place[k] for k in ("id", "label", "lat", "lon")},
+                 "practices": [{"id": p["id"], "title": p["title"], "url": p["url"]} for p in practices]}
+            )
+    places.sort(key=lambda p: p["label"])
+    return {
+        "filters": {"country": country, "principle": principle},
+        "practices": len(chosen),
+        "countries": sorted(per_country.values(), key=lambda c: c["label"]),
+        "places": places,
+    }

@@ -1,0 +1,302 @@
+"""What a SPARQL request would do, found by a real parser, and the guards that follow from it.
+
+- `inspect_query` / `inspect_update` parse the text with rdflib's SPARQL grammar and report
+  the query form, its FROM clauses and every SERVICE / LOAD target (never regexes);
+- `check_outbound` refuses SERVICE and LOAD unless the target is on the federation allow-list;
+- `add_protocol_dataset` applies the protocol's ``using-graph-uri`` / ``using-named-graph-uri``
+  to an update (pyoxigraph's ``Store.update`` takes no dataset);
+- `isolate_network` takes a worker process off the network (defence in depth);
+- `update_token`, `check_update_token`: the bearer token that switches updates on;
+- `RequestSizeLimit`: 413 for bodies over ``Settings.max_request_bytes``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hmac
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from pyparsing import ParseException, ParseResults
+from rdflib.plugins.sparql.algebra import translatePrologue
+from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
+from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.term import URIRef
+
+from icgraph.config import Settings
+
+
+class EndpointError(Exception):
+    """A request the endpoint refuses or cannot finish; carries its HTTP status and a message that says why."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+# ---------------------------------------------------------------------------
+# What the text does
+# ---------------------------------------------------------------------------
+
+QUERY_FORMS = {"SelectQuery": "SELECT", "AskQuery": "ASK", "ConstructQuery": "CONSTRUCT", "DescribeQuery": "DESCRIBE"}
+
+
+@dataclass
+class Inspection:
+    """The facts about a query or update that the endpoint acts on."""
+
+    form: str | None = None  # SELECT, ASK, CONSTRUCT, DESCRIBE for queries
+    has_dataset_clause: bool = False  # FROM / FROM NAMED (query) or USING / WITH (update)
+    services: list[str] = field(default_factory=list)  # SERVICE targets (absolute IRIs, or "?var")
+    loads: list[str] = field(default_factory=list)  # LOAD sources
+
+
+def _walk(node: Any) -> Iterable[tuple[CompValue, Any]]:
+    """Every CompValue of a parse tree, with the prologue in force."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, CompValue):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, (ParseResults, list, tuple)):
+            stack.extend(item)
+
+
+def _absolute(prologue, term: Any) -> str:
+    if isinstance(term, CompValue) and term.name == "pname":
+        return str(prologue.absolutize(term))
+    if isinstance(term, URIRef):
+        return str(prologue.absolutize(term))
+    return "?" + str(term)  # a variable: the target is not known before evaluation
+
+
+def inspect_query(text: str) -> Inspection:
+    """Parse a query with rdflib; raises `pyparsing.ParseException` when it cannot."""
+    prologue_part, query = parseQuery(text)
+    prologue = translatePrologue(prologue_part, None)
+    found = Inspection(form=QUERY_FORMS.get(query.name), has_dataset_clause="datasetClause" in query)
+    for node in _walk(query):
+        if node.name == "ServiceGraphPattern":
+            found.services.append(_absolute(prologue, node["term"]))
+    return found
+
+
+def inspect_update(text: str) -> Inspection:
+    """Parse an update with rdflib; raises `pyparsing.ParseException` when it cannot."""
+    update = parseUpdate(text)
+    found = Inspection()
+    prologues = update.get("prologue") or []
+    for index, operation in enumerate(update.get("request") or []):
+        prologue = translatePrologue(prologues[min(index, len(prologues) - 1)], None) if prologues else None
+        for node in _walk(operation):
+            if node.name == "Load":
+                found.loads.append(_absolute(prologue, node["iri"]))
+            elif node.name == "ServiceGraphPattern":
+                found.services.append(_absolute(prologue, node["term"]))
+            elif node.name == "Modify" and ("withClause" in node or "using" in node):
+                found.has_dataset_clause = True
+    return found
+
+
+def parse_error_message(error: ParseException) -> str:
+    return f"line {error.lineno}, column {error.col}: {error.msg}"
+
+
+def check_outbound(found: Inspection, settings: Settings) -> None:
+    """Refuse SERVICE and LOAD (400) unless every target is on the federation allow-list."""
+    allow = settings.federation_allowlist
+    for kind, targets in (("SERVICE", found.services), ("LOAD", found.loads)):
+        for target in targets:
+            if not any(target.startswith(prefix) for prefix in allow if prefix):
+                hint = (
+                    "federation is off on this endpoint (no outbound requests)"
+                    if not allow
+                    else f"allowed targets start with: {', '.join(allow)}"
+                )
+                raise EndpointError(400, f"{kind} <{target.lstrip('?')}> refused: {hint}.")
+
+
+# ---------------------------------------------------------------------------
+# using-graph-uri / using-named-graph-uri
+# ---------------------------------------------------------------------------
+
+_DELIMITERS = set(" \t\r\n{}()[];,.")
+
+
+def _top_level_words(text: str) -> Iterable[tuple[int, str]]:
+    """(offset, word) of the words outside braces, skipping strings, IRIs and comments.
+
+    SPARQL's own tokens, just enough to find each operation's WHERE keyword; the text has
+    already been accepted by rdflib's parser, so it is well formed.
+    """
+    i, depth, n = 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            while i < n and text[i] not in "\r\n":
+                i += 1
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                i += 2 if text[i] == "\\" else 1
+            i += len(quote)
+            continue
+        elif c == "<" and depth == 0:
+            i = text.index(">", i) + 1
+            continue
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif c not in _DELIMITERS and c != "<":
+            start = i
+            while i < n and text[i] not in _DELIMITERS and text[i] not in "<\"'#":
+                i += 1
+            if depth == 0:
+                yield start, text[start:i]
+            continue
+        i += 1
+
+
+def add_protocol_dataset(update: str, using: list[str], using_named: list[str]) -> str:
+    """The update with the protocol's dataset written as USING / USING NAMED in each DELETE/INSERT operation.
+
+    SPARQL 1.1 Protocol §2.2.3: the protocol dataset applies to every operation with a WHERE
+    clause; an update that names its own (USING, WITH) together with the parameters is an error.
+    """
+    if not using and not using_named:
+        return update
+    clauses = "".join(f" USING <{iri}>" for iri in using) + "".join(f" USING NAMED <{iri}>" for iri in using_named)
+    pieces, last, previous = [], 0, ""
+    for offset, word in _top_level_words(update):
+        if word.upper() == "WHERE" and previous.upper() != "DELETE":  # DELETE WHERE takes no USING
+            pieces.append(update[last:offset])
+            pieces.append(clauses.strip() + " ")
+            last = offset
+        previous = word
+    pieces.append(update[last:])
+    return "".join(pieces)
+
+
+def validate_iri(value: str, parameter: str) -> str:
+    """A protocol parameter that must be an absolute IRI."""
+    from pyoxigraph import NamedNode
+
+    try:
+        NamedNode(value)
+    except ValueError:
+        raise EndpointError(400, f"{parameter}: {value!r} is not an absolute IRI.") from None
+    if ":" not in value:
+        raise EndpointError(400, f"{parameter}: {value!r} is not an absolute IRI.")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# The update token
+# ---------------------------------------------------------------------------
+
+
+def update_token(settings: Settings) -> str | None:
+    """The token that enables updates: the token file's first line, else ``Settings.update_token``."""
+    if settings.update_token_file:
+        lines = settings.update_token_file.read_text(encoding="utf-8").strip().splitlines()
+        if lines and lines[0].strip():
+            return lines[0].strip()
+    return settings.update_token or None
+
+
+def check_update_token(expected: str | None, authorization: str | None) -> None:
+    """403 when updates are off or the token is wrong, 401 when no bearer token was sent."""
+    if not expected:
+        raise EndpointError(403, "Updates are disabled on this endpoint (start it with an update token to enable them).")
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise EndpointError(
+            401, "Updates need an 'Authorization: Bearer <token>' header.", {"WWW-Authenticate": 'Bearer realm="icgraph"'}
+        )
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise EndpointError(403, "Wrong update token.")
+
+
+# ---------------------------------------------------------------------------
+# Network isolation of worker processes
+# ---------------------------------------------------------------------------
+
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWNET = 0x40000000
+
+
+def isolate_network() -> bool:
+    """Move this (single-threaded) process into an empty network namespace; True if it worked.
+
+    Defence in depth behind `check_outbound`: Oxigraph's engine would fetch SERVICE and LOAD
+    targets itself. Needs unprivileged user namespaces (Linux); elsewhere the parser check alone holds.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+# ---------------------------------------------------------------------------
+# Request size
+# ---------------------------------------------------------------------------
+
+
+class RequestSizeLimit:
+    """ASGI middleware: 413 for a body over ``max_bytes`` (declared or streamed), before any route reads it."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        try:
+            too_big = declared is not None and int(declared) > self.max_bytes
+        except ValueError:
+            return await _plain(send, 400, "Invalid Content-Length header.")
+        if too_big:
+            return await _plain(send, 413, f"Request body too large (limit {self.max_bytes} bytes).")
+
+        # Read the body here (bounded), so an oversized chunked upload is cut before any route sees it.
+        chunks, received, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                return await _plain(send, 413, f"Request body too large (limit {self.max_bytes} bytes).")
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _plain(send, status: int, message: str) -> None:
+    body = message.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,696 @@
+"""The worker processes that hold the store and run Oxigraph, so a runaway query can be stopped.
+
+pyoxigraph cannot cancel a query, so queries never run in the web server's process:
+
+- **Readers** (``Settings.query_workers`` processes, at least 2) each open the store with
+  ``Store.read_only``, evaluate one query at a time, serialise the *whole* result with
+  Oxigraph's writers (capped at ``Settings.max_result_bytes``) and send the bytes back. A
+  query that outlives its time limit is stopped by killing its process (SIGKILL) and a fresh
+  reader replaces it; the client gets 504, never a truncated 200. Each process runs under an
+  address-space ceiling (``RLIMIT_AS`` = ``Settings.query_memory_mb``): a query that needs
+  more aborts its own process only, and the client gets 503.
+- **The writer** (only when an update token is set) is the one process that opens the store
+  read-write. It runs SPARQL updates and Graph Store writes one at a time, under the same
+  time and memory limits (Oxigraph writes are transactional, so killing it loses nothing).
+- **Visibility of writes.** Opening a RocksDB store read-only while another process writes
+  it is undefined behaviour, so with updates enabled the readers never open the live store:
+  after every committed write the writer takes a checkpoint (``Store.backup``: hard links,
+  milliseconds) into a private snapshot folder next to the store, and each reader switches to
+  the newest snapshot before its next query. A write is therefore visible to every query that
+  starts after the write's response; a snapshot is deleted once no reader has it open.
+  Without an update token nothing writes, and readers open the store itself.
+- Every worker process is moved into an empty network namespace when the OS allows
+  (`security.isolate_network`), behind the parser check that refuses SERVICE and LOAD.
+- Admission: a request waits at most ``Settings.queue_timeout`` seconds for a free reader,
+  and at most ``Settings.max_waiting_requests`` may wait; beyond that, 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import gc
+import logging
+import multiprocessing
+import os
+import resource
+import shutil
+import signal
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from icgraph.config import Settings
+from icgraph.server.security import EndpointError
+
+log = logging.getLogger("icgraph.server")
+
+READER = "reader"
+WRITER = "writer"
+
+
+class WorkerTimedOut(Exception):
+    pass
+
+
+class WorkerDied(Exception):
+    """The worker process exited mid-job; ``args[0]`` is its exit code."""
+
+    @property
+    def out_of_memory(self) -> bool:
+        # Rust aborts (SIGABRT) when an allocation fails under RLIMIT_AS; SIGKILL is the kernel's OOM killer.
+        return bool(self.args) and self.args[0] in (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV)
+
+
+# ---------------------------------------------------------------------------
+# Inside a worker process
+# ---------------------------------------------------------------------------
+
+
+class _CappedBuffer:
+    """A binary sink for Oxigraph's writers that gives up past ``cap`` bytes."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.size = 0
+        self.parts: list[bytes] = []
+        self.overflowed = False
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        if self.size > self.cap:
+            self.overflowed = True
+            raise OverflowError("result too large")
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _error(status: int, message: str) -> tuple:
+    return ("error", status, message)
+
+
+class _WorkerState:
+    def __init__(self, role: str, config: dict[str, Any]):
+        self.role = role
+        self.config = config
+        self.store = None
+        self.opened: str | None = None
+        self.isolated = False
+
+    # -- store handles -------------------------------------------------------
+
+    def reader_store(self, snapshot: str):
+        from pyoxigraph import Store
+
+        if snapshot != self.opened:
+            self.store = None
+            gc.collect()  # close the old snapshot before opening the new one
+            self.store = Store.read_only(snapshot)
+            self.opened = snapshot
+        return self.store
+
+    def writer_store(self):
+        from pyoxigraph import Store
+
+        if self.store is None:
+            Path(self.config["store"]).mkdir(parents=True, exist_ok=True)
+            self.store = Store(self.config["store"])
+        return self.store
+
+    def take_snapshot(self) -> str:
+        target = Path(self.config["snapshot_dir"]) / uuid.uuid4().hex
+        self.writer_store().backup(str(target))
+        return str(target)
+
+    # -- helpers ---------------------------------------------------------------
+
+    def serialise(self, results, fmt) -> tuple:
+        sink = _CappedBuffer(self.config["max_result_bytes"])
+        try:
+            results.serialize(sink, fmt.oxigraph)
+        except Exception:
+            if sink.overflowed:
+                return _error(
+                    503, f"The result is larger than this endpoint's limit of {self.config['max_result_bytes']} bytes; add a LIMIT or narrow the query."
+                )
+            raise
+        return ("ok", {"body": sink.getvalue(), "content_type": fmt.content_type})
+
+    def syntax_error_from_oxigraph(self, text: str, update: bool) -> str | None:
+        """Oxigraph's own syntax message (with its line:column) for text rdflib could not parse.
+
+        Oxigraph parses before it evaluates, so a syntax error stops it before any work; when
+        the text is valid for Oxigraph, it is evaluated against an empty in-memory store, and
+        only in a network-isolated process.
+        """
+        from pyoxigraph import Store
+
+        if not self.isolated:
+            return None
+        try:
+            if update:
+                Store().update(text)
+            else:
+                Store().query(text)
+        except SyntaxError as error:
+            return str(error)
+        except Exception:
+            return None
+        return None
+
+    # -- operations --------------------------------------------------------------
+
+    def query(self, job: dict) -> tuple:
+        from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions
+        from pyparsing import ParseException
+
+        from icgraph.server import negotiation, security
+
+        text = job["query"]
+        try:
+            found = security.inspect_query(text)
+        except ParseException as error:
+            message = self.syntax_error_from_oxigraph(text, update=False)
+            if message is None and not self.isolated:
+                message = security.parse_error_message(error)
+            if message is not None:
+                return _error(400, f"Syntax error in the query: {message}")
+            found = None  # valid for Oxigraph, beyond rdflib's grammar; safe here (no network)
+        settings = _settings_view(self.config)
+        if found is not None:
+            try:
+                security.check_outbound(found, settings)
+            except security.EndpointError as refused:
+                return _error(refused.status, refused.message)
+            kind = negotiation.RESULTS if found.form in ("SELECT", "ASK") else negotiation.GRAPH
+            try:
+                fmt = negotiation.choose_format(kind, job.get("accept"), job.get("format"))
+            except negotiation.NotAcceptable as error:
+                return _error(406, str(error))
+
+        kwargs: dict[str, Any] = {}
+        default_graphs, named_graphs = job.get("default_graphs"), job.get("named_graphs")
+        if default_graphs or named_graphs:
+            # SPARQL 1.1 Protocol §2.1.4: the protocol dataset replaces FROM / FROM NAMED.
+            kwargs["default_graph"] = [NamedNode(iri) for iri in default_graphs or []]
+            kwargs["named_graphs"] = [NamedNode(iri) for iri in named_graphs or []]
+        elif self.config["union_default_graph"] and not (found and found.has_dataset_clause):
+            kwargs["use_default_graph_as_union"] = True
+
+        store = self.reader_store(job["snapshot"])
+        try:
+            results = store.query(text, base_iri=job.get("base_iri"), **kwargs)
+        except SyntaxError as error:
+            return _error(400, f"Syntax error in the query: {error}")
+        if found is None:
+            kind = negotiation.RESULTS if isinstance(results, (QuerySolutions, QueryBoolean)) else negotiation.GRAPH
+            try:
+                fmt = negotiation.choose_format(kind, job.get("accept"), job.get("format"))
+            except negotiation.NotAcceptable as error:
+                return _error(406, str(error))
+        return self.serialise(results, fmt)
+
+    def graph_get(self, job: dict) -> tuple:
+        from pyoxigraph import DefaultGraph, NamedNode
+
+        from icgraph.server import negotiation
+
+        try:
+            fmt = negotiation.choose_format(negotiation.GRAPH, job.get("accept"), job.get("format"))
+        except negotiation.NotAcceptable as error:
+            return _error(406, str(error))
+        store = self.reader_store(job["snapshot"])
+        graph = job.get("graph")
+        if graph is None and self.config["union_default_graph"]:
+            results = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+            return self.serialise(results, fmt)
+        name = DefaultGraph() if graph is None else NamedNode(graph)
+        if graph is not None and not store.contains_named_graph(name):
+            return _error(404, f"No graph <{graph}> in this store.")
+
+        class _Dump:
+            def serialize(self, sink, rdf_format):
+                store.dump(sink, rdf_format, from_graph=name)
+
+        return self.serialise(_Dump(), fmt)
+
+    def statistics(self, job: dict) -> tuple:
+        store = self.reader_store(job["snapshot"])
+        counts = {
+            str(row["g"].value): int(row["n"].value)
+            for row in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        }
+        for name in store.named_graphs():
+            counts.setdefault(str(name.value), 0)
+        union = self.config["union_default_graph"]
+        default = next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", use_default_graph_as_union=union)))
+        return ("ok", {"graphs": sorted(counts.items()), "default_triples": int(default["n"].value)})
+
+    def update(self, job: dict) -> tuple:
+        from pyparsing import ParseException
+
+        from icgraph.server import security
+
+        text = job["update"]
+        using, using_named = job.get("using") or [], job.get("using_named") or []
+        try:
+            found = security.inspect_update(text)
+        except ParseException as error:
+            message = self.syntax_error_from_oxigraph(text, update=True) or security.parse_error_message(error)
+            return _error(400, f"Syntax error in the update: {message}")
+        try:
+            security.check_outbound(found, _settings_view(self.config))
+        except security.EndpointError as refused:
+            return _error(refused.status, refused.message)
+        if (using or using_named) and found.has_dataset_clause:
+            return _error(
+                400,
+                "The update names its dataset (USING / WITH) and the request gives using-graph-uri / "
+                "using-named-graph-uri too; use one or the other (SPARQL 1.1 Protocol §2.2.3).",
+            )
+        text = security.add_protocol_dataset(text, using, using_named)
+        try:
+            self.writer_store().update(text, base_iri=job.get("base_iri"))
+        except SyntaxError as error:
+            return _error(400, f"Syntax error in the update: {error}")
+        return ("ok", {"snapshot": self.take_snapshot()})
+
+    def graph_write(self, job: dict) -> tuple:
+        from pyoxigraph import DefaultGraph, NamedNode, Quad, RdfFormat, parse
+
+        store = self.writer_store()
+        graph = job.get("graph")
+        name = DefaultGraph() if graph is None else NamedNode(graph)
+        existed = graph is None or store.contains_named_graph(name)
+        if job["op"] == "graph_delete":
+            if not existed:
+                return _error(404, f"No graph <{graph}> in this store.")
+            if graph is None:
+                store.clear_graph(name)
+            else:
+                store.remove_graph(name)
+            return ("ok", {"created": False, "snapshot": self.take_snapshot()})
+
+        quads = []
+        for data, media_type in job["parts"]:
+            rdf_format = RdfFormat.from_media_type(media_type or "")
+            if rdf_format is None:
+                return _error(415, f"Cannot read RDF sent as {media_type!r}; send Turtle, N-Triples, RDF/XML, JSON-LD, TriG or N-Quads.")
+            try:
+                for quad in parse(data, rdf_format, base_iri=job.get("base_iri") or graph, rename_blank_nodes=True):
+                    quads.append(Quad(quad.subject, quad.predicate, quad.object, name))
+            except (SyntaxError, ValueError) as error:
+                return _error(400, f"Cannot parse the {media_type} body: {error}")
+        if job["op"] == "graph_put":
+            if graph is None:
+                store.clear_graph(name)
+            elif existed:
+                store.remove_graph(name)
+        if graph is not None:
+            store.add_graph(name)
+        store.extend(quads)
+        return ("ok", {"created": not existed, "snapshot": self.take_snapshot()})
+
+
+@dataclass
+class _SettingsView:
+    """The few settings a worker needs, rebuilt from plain data."""
+
+    federation_allowlist: tuple[str, ...] = ()
+
+
+def _settings_view(config: dict) -> Any:
+    return _SettingsView(tuple(config["federation_allowlist"]))
+
+
+def _create_store(path: str) -> None:
+    """Create an empty store at ``path`` (run in a short-lived process)."""
+    from pyoxigraph import Store
+
+    Path(path).mkdir(parents=True, exist_ok=True)
+    store = Store(path)
+    store.flush()
+
+
+def worker_main(conn, role: str, config: dict[str, Any]) -> None:
+    """The loop of one worker process: receive a job, answer it, repeat until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server shuts workers down itself
+    state = _WorkerState(role, config)
+    if not config["federation_allowlist"]:
+        from icgraph.server.security import isolate_network
+
+        state.isolated = isolate_network()
+    try:
+        if role == WRITER:
+            state.writer_store()
+        else:
+            state.reader_store(config["snapshot"])
+    except Exception as error:  # noqa: BLE001 - reported to the server, which refuses to start
+        conn.send(("failed", f"{type(error).__name__}: {error}"))
+        return
+    # The ceiling comes after the first open, once RocksDB has started its background threads
+    # (thread stacks and malloc arenas take address space, not memory).
+    limit = config["memory_mb"] * 1024 * 1024
+    if limit > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    conn.send(("ready", state.isolated))
+    handlers = {
+        "query": state.query,
+        "graph_get": state.graph_get,
+        "statistics": state.statistics,
+        "update": state.update,
+        "graph_put": state.graph_write,
+        "graph_post": state.graph_write,
+        "graph_delete": state.graph_write,
+        "snapshot": lambda job: ("ok", {"snapshot": state.take_snapshot()}),
+    }
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            break
+        if job is None:
+            break
+        try:
+            reply = handlers[job["op"]](job)
+        except MemoryError:
+            reply = _error(503, _memory_message(config))
+        except SyntaxError as error:
+            reply = _error(400, str(error))
+        except ConnectionError as error:
+            reply = _error(502, f"A federated SERVICE call failed: {error}")
+        except OSError as error:
+            reply = _error(500, f"Storage error: {error}")
+        except Exception as error:  # noqa: BLE001 - Oxigraph's evaluation errors are the query's
+            reply = _error(400, f"The query could not be evaluated: {error}")
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            break
+    state.store = None
+    gc.collect()
+
+
+def _memory_message(config: dict) -> str:
+    return (
+        f"The query needed more than this endpoint's {config['memory_mb']} MiB of working memory and was stopped; "
+        "add a LIMIT, avoid unconstrained cross products or ORDER BY over huge intermediate results."
+    )
+
+
+# ---------------------------------------------------------------------------
+# In the server process
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Worker:
+    role: str
+    process: Any
+    conn: Any
+    snapshot: str | None = None
+    isolated: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def call(self, job: dict, timeout: float) -> tuple:
+        """Send one job and wait for its reply (blocking: runs in a thread)."""
+        with self.lock:
+            try:
+                self.conn.send(job)
+                if not self.conn.poll(timeout):
+                    raise WorkerTimedOut()
+                return self.conn.recv()
+            except (EOFError, BrokenPipeError, ConnectionResetError):
+                self.process.join(2)
+                raise WorkerDied(self.process.exitcode) from None
+
+    def kill(self) -> None:
+        try:
+            if self.process.is_alive():
+                self.process.kill()
+            self.process.join(5)
+        finally:
+            self.conn.close()
+
+
+
+class StorePool:
+    """Readers, the optional writer, and the snapshots that connect them."""
+
+    def __init__(self, settings: Settings, writable: bool):
+        self.settings = settings
+        self.writable = writable
+        self.snapshot = str(settings.store)
+        self.network_isolated = False
+        self._context = multiprocessing.get_context("forkserver")
+        self._readers: list[_Worker] = []
+        self._idle: list[_Worker] = []
+        self._waiters: collections.deque[asyncio.Future] = collections.deque()
+        self._writer: _Worker | None = None
+        self._write_lock: asyncio.Lock | None = None
+        self._snapshot_dir: Path | None = None
+        self._threads = concurrent.futures.ThreadPoolExecutor(max_workers=settings.query_workers + 4, thread_name_prefix="icgraph-pool")
+        self._statistics: tuple[str, dict] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def _config(self, snapshot: str | None = None) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "store": str(s.store),
+            "snapshot": snapshot or self.snapshot,
+            "snapshot_dir": str(self._snapshot_dir) if self._snapshot_dir else None,
+            "memory_mb": s.query_memory_mb,
+            "max_result_bytes": s.max_result_bytes,
+            "federation_allowlist": list(s.federation_allowlist),
+            "union_default_graph": s.union_default_graph,
+        }
+
+    def _spawn(self, role: str) -> _Worker:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=worker_main, args=(child, role, self._config()), name=f"icgraph-{role}", daemon=True
+        )
+        process.start()
+        child.close()
+        worker = _Worker(role, process, parent, snapshot=self.snapshot)
+        if not parent.poll(60):
+            worker.kill()
+            raise RuntimeError(f"The {role} process did not start within 60 s.")
+        try:
+            status, detail = parent.recv()
+        except EOFError:
+            worker.kill()
+            raise RuntimeError(f"The {role} process exited while opening the store {self.settings.store}.") from None
+        if status != "ready":
+            worker.kill()
+            raise RuntimeError(f"The {role} process could not open the store {self.settings.store}: {detail}")
+        worker.isolated = detail
+        return worker
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._write_lock = asyncio.Lock()
+        # Few malloc arenas: under RLIMIT_AS each arena reserves 64 MiB of address space per thread.
+        os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+        self._context.set_forkserver_preload(["icgraph.server.workers", "pyoxigraph", "rdflib.plugins.sparql.parser"])
+        store = Path(self.settings.store)
+        store.parent.mkdir(parents=True, exist_ok=True)
+        if self.writable:
+            self._snapshot_dir = Path(tempfile.mkdtemp(prefix=f".{store.name}.snapshots-", dir=store.parent))
+            self._writer = await self._in_thread(self._spawn, WRITER)
+            status, reply = (await self._in_thread(self._writer.call, {"op": "snapshot"}, 60))[:2]
+            if status != "ok":
+                raise RuntimeError(f"Cannot snapshot the store: {reply}")
+            self.snapshot = reply["snapshot"]
+        elif not (store / "CURRENT").exists():
+            process = self._context.Process(target=_create_store, args=(str(store),), daemon=True)
+            process.start()
+            await self._in_thread(process.join, 60)
+        count = max(2, self.settings.query_workers)
+        self._readers = list(await asyncio.gather(*(self._in_thread(self._spawn, READER) for _ in range(count))))
+        self._idle = list(self._readers)
+        self.network_isolated = all(w.isolated for w in self._readers) and (self._writer is None or self._writer.isolated)
+        if not self.settings.federation_allowlist and not self.network_isolated:
+            log.warning("Worker processes could not be taken off the network; SERVICE/LOAD are refused by the parser check only.")
+
+    async def close(self) -> None:
+        self._closed = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.cancel()
+        if self._writer is not None:
+            writer = self._writer
+            try:
+                writer.conn.send(None)
+                await self._in_thread(writer.process.join, 10)
+            except OSError:
+                pass
+            writer.kill()
+        for worker in self._readers:
+            await self._in_thread(worker.kill)
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        if self._snapshot_dir is not None:
+            shutil.rmtree(self._snapshot_dir, ignore_errors=True)
+
+    async def _in_thread(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
+
+    # -- admission ---------------------------------------------------------------
+
+    def _busy(self) -> EndpointError:
+        running = len(self._readers) - len(self._idle)
+        return EndpointError(
+            503,
+            f"The endpoint is busy ({running} queries running, {len(self._waiters)} waiting); please retry shortly.",
+            {"Retry-After": "5"},
+        )
+
+    async def _acquire(self) -> _Worker:
+        if self._closed:
+            raise EndpointError(503, "The endpoint is shutting down.", {"Retry-After": "30"})
+        if self._idle and not self._waiters:
+            return self._idle.pop()
+        if len(self._waiters) >= self.settings.max_waiting_requests:
+            raise self._busy()
+        waiter = self._loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), self.settings.queue_timeout)
+        except asyncio.TimeoutError:
+            if waiter.done() and not waiter.cancelled():
+                return waiter.result()
+            waiter.cancel()
+            raise self._busy() from None
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release(waiter.result())
+            waiter.cancel()
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _release(self, worker: _Worker) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    def _finished(self, worker: _Worker, future: concurrent.futures.Future) -> None:
+        """A reader's job ended (in the event loop): give the worker back, or replace it."""
+        error = future.exception() if not future.cancelled() else None
+        if isinstance(error, (WorkerTimedOut, WorkerDied)):
+            self._readers.remove(worker)
+            self._threads.submit(self._replace, worker)
+        else:
+            self._release(worker)
+        self._collect_snapshots()
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill a reader and start a fresh one (in a thread)."""
+        worker.kill()
+        if self._closed:
+            return
+        try:
+            fresh = self._spawn(READER)
+        except RuntimeError:
+            log.exception("Could not restart a query worker")
+            return
+        self._loop.call_soon_threadsafe(self._add_reader, fresh)
+
+    def _add_reader(self, worker: _Worker) -> None:
+        if self._closed:
+            self._threads.submit(worker.kill)
+            return
+        self._readers.append(worker)
+        self._release(worker)
+
+    # -- reading -----------------------------------------------------------------
+
+    async def read(self, job: dict, timeout: float) -> dict:
+        """Run a read job (query, graph_get, statistics) on a reader; raise EndpointError on failure."""
+        worker = await self._acquire()
+        job = dict(job, snapshot=self.snapshot)
+        worker.snapshot = self.snapshot
+        future = self._threads.submit(worker.call, job, timeout)
+        future.add_done_callback(lambda f: self._loop.call_soon_threadsafe(self._finished, worker, f))
+        try:
+            reply = await asyncio.wrap_future(future)
+        except WorkerTimedOut:
+            raise EndpointError(
+                504, f"The query was stopped after {timeout:g} s, this endpoint's time limit; simplify it or add a LIMIT."
+            ) from None
+        except WorkerDied as died:
+            raise EndpointError(503, _memory_message(self._config()) if died.out_of_memory else "The query worker crashed.") from None
+        return _unwrap(reply)
+
+    async def statistics(self, timeout: float = 30.0) -> dict:
+        """Named graphs with their triple counts, and the default graph's; cached per snapshot."""
+        snapshot = self.snapshot
+        if self._statistics and self._statistics[0] == snapshot:
+            return self._statistics[1]
+        result = await self.read({"op": "statistics"}, timeout)
+        self._statistics = (snapshot, result)
+        return result
+
+    # -- writing -----------------------------------------------------------------
+
+    async def write(self, job: dict, timeout: float) -> dict:
+        """Run a write job on the writer, one at a time; the new snapshot is in place when it returns."""
+        if self._writer is None:
+            raise EndpointError(403, "Updates are disabled on this endpoint.")
+        try:
+            await asyncio.wait_for(self._write_lock.acquire(), self.settings.queue_timeout)
+        except asyncio.TimeoutError:
+            raise EndpointError(503, "Another update is running; please retry shortly.", {"Retry-After": "5"}) from None
+        try:
+            future = self._threads.submit(self._writer.call, job, timeout)
+            try:
+                reply = await asyncio.shield(asyncio.wrap_future(future))
+            except (WorkerTimedOut, WorkerDied) as error:
+                died_of_memory = isinstance(error, WorkerDied) and error.out_of_memory
+                await self._in_thread(self._writer.kill)
+                self._writer = await self._in_thread(self._spawn, WRITER)
+                if isinstance(error, WorkerTimedOut):
+                    raise EndpointError(504, f"The update was stopped after {timeout:g} s and rolled back.") from None
+                raise EndpointError(
+                    503, _memory_message(self._config()) if died_of_memory else "The update worker crashed; nothing was written."
+                ) from None
+            result = _unwrap(reply)
+            if result.get("snapshot"):
+                self.snapshot = result["snapshot"]
+                self._collect_snapshots()
+            return result
+        finally:
+            self._write_lock.release()
+
+    def _collect_snapshots(self) -> None:
+        """Delete snapshots that neither new queries nor any reader still use."""
+        if self._snapshot_dir is None:
+            return
+        in_use = {self.snapshot} | {w.snapshot for w in self._readers}
+        for path in self._snapshot_dir.iterdir():
+            if str(path) not in in_use:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _unwrap(reply: tuple) -> dict:
+    if reply[0] == "ok":
+        return reply[1]
+    _, status, message = reply
+    raise EndpointError(status, message)

@@ -1,0 +1,48 @@
+"""Fixtures shared by the whole suite: one real build of the graph, made once per test session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from icgraph.config import PROJECT_DIR, Settings
+
+ARTIFACTS = PROJECT_DIR / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Settings:
+    """Settings of a store built from the real sources and curation (built once, then read-only)."""
+    from icgraph.build import build
+
+    root = tmp_path_factory.mktemp("icgraph")
+    settings = Settings(store=root / "store", build_dir=root / "build")
+    result = build(settings)
+    settings.build_result = result  # type: ignore[attr-defined]
+    return settings
+
+
+@pytest.fixture(scope="session")
+def store(built) -> ox.Store:
+    """The built store, opened read-only."""
+    return ox.Store.read_only(str(built.store))
+
+
+@pytest.fixture
+def project_copy(tmp_path) -> Settings:
+    """A private copy of the project's inputs (ontology, shapes, data, queries) that a test may break."""
+    for folder in ("ontology", "shapes", "data", "queries"):
+        source = PROJECT_DIR / folder
+        if source.exists():
+            shutil.copytree(source, tmp_path / folder)
+    return Settings(project_dir=tmp_path, store=tmp_path / ".icgraph" / "store", build_dir=tmp_path / "build")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where tests leave files for people to look at (screenshots, reports)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
