@@ -15,11 +15,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 
 from icgraph.config import Settings
-from icgraph.server import graph_store, sparql
+import pyoxigraph as ox
+
+from icgraph.server import graph_store, query_api, sparql
 from icgraph.server.security import EndpointError, RequestSizeLimit, update_token
+from icgraph.server.templating import static_files
 from icgraph.server.workers import StorePool
 
-ROUTERS = [sparql.router, graph_store.router]
+ROUTERS = [sparql.router, graph_store.router, query_api.router]
 
 
 async def endpoint_error(request: Request, error: EndpointError) -> PlainTextResponse:
@@ -37,6 +40,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = StorePool(settings, writable=token is not None)
         await pool.start()
         app.state.pool = pool
+        # Pages and the query library run trusted queries in this process on a read-only view of the
+        # store (user queries always go to the pool). With updates on, that view is the store as it was
+        # at start-up; pages see later updates after a restart.
+        app.state.store = ox.Store.read_only(str(settings.store))
         try:
             yield
         finally:
@@ -63,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/static", static_files(), name="static")
     return app
 
 

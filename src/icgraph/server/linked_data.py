@@ -23,14 +23,11 @@ page" link to /sparql.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import tempfile
 import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -40,7 +37,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, VOID, XSD
 
 from icgraph.export import EXPORT_FORMATS, export_store
@@ -149,6 +146,7 @@ def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
 class _Cache:
     store_id: int
     descriptions: OrderedDict = field(default_factory=OrderedDict)
+    pages: OrderedDict = field(default_factory=OrderedDict)
     labels: dict[str, str] | None = None
     ranks: dict[str, int] | None = None
     void: Graph | None = None
@@ -236,7 +234,7 @@ def local_path(iri: str) -> str:
 
 
 def _curie(term: ox.NamedNode) -> str:
-    return compact(term)
+    return compact(term)  # the predicate keys of Node.props: "dct:title", "icg:role", ...
 
 
 class Node:
@@ -290,13 +288,11 @@ class View:
         self.ranks = ranks
         self.nodes: dict[Any, Node] = {}
         self.summary: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-        subjects = {t.subject for t in triples}
         for t in triples:
             self.nodes.setdefault(t.subject, Node(self, t.subject)).props[_curie(t.predicate)].append(t.object)
         for node in self.nodes.values():
             for values in node.props.values():
                 values.sort(key=lambda v: _natural(v.value if hasattr(v, "value") else str(v)))
-        del subjects
         self.entity = self.nodes.get(ox.NamedNode(iri)) or Node(self, ox.NamedNode(iri))
 
     # --- labels and links -------------------------------------------------------------------
@@ -469,7 +465,14 @@ async def entity(request: Request, path: str) -> Response:
     iri = str(ID) + stem
     triples = await run_in_threadpool(_describe, request, iri)
     if fmt is HTML:
-        return await run_in_threadpool(_entity_page, request, iri, triples)
+        cache = _cache(request)
+        page = cache.pages.get(iri)
+        if page is None:  # pages depend on the store only, which is read-only
+            page = (await run_in_threadpool(_entity_page, request, iri, triples)).body
+            cache.pages[iri] = page
+            if len(cache.pages) > _MAX_DESCRIPTIONS:
+                cache.pages.popitem(last=False)
+        return Response(page, media_type=HTML.content_type, headers={"Link": f'<{local_path(iri)}>; rel="describes"'})
     return _rdf_response(serialize(triples, fmt), fmt, {"Link": f'<{local_path(iri)}>; rel="describes"'})
 
 
@@ -1040,6 +1043,3 @@ async def void_description(request: Request, ext: str | None = None) -> Response
 
 
 __all__ = ["router", "describe_query", "graph_query", "run_construct", "build_void", "local_path", "DUMPS"]
-
-# Silence "imported but unused" for names kept for readers of this module.
-_ = (json, shutil, BNode, cached_property)

@@ -1,0 +1,384 @@
+"""The pages people browse: home, practice browser, search, governance map, data quality, query editor.
+
+Every page reads ``request.app.state.store`` (the read-only Oxigraph store; opened from
+``settings.store`` if the application did not set one) and ``request.app.state.settings``.
+Each HTML page has a JSON twin (``?format=json``, ``Accept: application/json`` or an
+``/api/...`` route), so what a browser shows can be tested without one.
+
+``render_query_editor(request)`` is the HTML page for a browser's GET /sparql.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from icgraph.config import Settings
+from icgraph.namespaces import PREFIXES, ROOT, sparql_prefixes
+from icgraph.search import build_search_index, search as search_index
+from icgraph.server.facets import Selection, browse
+from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
+from icgraph.server.templating import templates
+
+router = APIRouter(tags=["Web pages"])
+
+SEARCH_FILE = "search.sqlite"
+
+_HEADLINES = {
+    "practices": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a icg:Practice }",
+    "actors": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a icg:Actor }",
+    "countries": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?p a icg:Practice ; icg:country ?x }",
+    "multilevel": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a icg:MultilevelPractice }",
+    "networks": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a icg:Network }",
+}
+
+DEFAULT_QUERY = """SELECT ?practice ?title ?country WHERE {
+  ?practice a icg:Practice ; dct:title ?title ; icg:country/skos:prefLabel ?country .
+}
+ORDER BY ?country ?title
+LIMIT 20
+"""
+
+
+# ---------------------------------------------------------------------------
+# Shared state: the store, and what is computed from it once per application
+# ---------------------------------------------------------------------------
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _store(request: Request) -> ox.Store:
+    store = getattr(request.app.state, "store", None)
+    if store is None:
+        from icgraph.store import open_store
+
+        store = request.app.state.store = open_store(_settings(request).store)
+    return store
+
+
+def _cache(request: Request) -> dict:
+    cache = getattr(request.app.state, "web_cache", None)
+    if cache is None:
+        cache = request.app.state.web_cache = {}
+    return cache
+
+
+def _wants_json(request: Request) -> bool:
+    if request.query_params.get("format") == "json":
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _page(request: Request, template: str, context: dict, status_code: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def headline_counts(store: ox.Store) -> dict[str, int]:
+    """The numbers on the home page, each one SPARQL count over the union graph (triples: every quad)."""
+    counts = {}
+    for name, query in _HEADLINES.items():
+        row = next(iter(store.query(sparql_prefixes() + query, use_default_graph_as_union=True)))
+        counts[name] = int(row["n"].value)
+    counts["triples"] = len(store)
+    return counts
+
+
+def page_url(iri: str) -> str | None:
+    """The path of the page of an IRI of ours (``https://w3id.org/icgraph/id/actor/x`` -> ``/id/actor/x``)."""
+    for prefix in ("id/", "def"):
+        if iri.startswith(ROOT + prefix):
+            return "/" + iri[len(ROOT):]
+    return None
+
+
+def expand(curie: str) -> str:
+    prefix, sep, local = curie.partition(":")
+    if sep and prefix in PREFIXES and not local.startswith("//"):
+        return PREFIXES[prefix] + local
+    return curie
+
+
+# ---------------------------------------------------------------------------
+# Home
+# ---------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse, summary="Home: what the dataset is, headline counts, the ways in")
+async def home(request: Request) -> Response:
+    cache = _cache(request)
+    if "headlines" not in cache:
+        cache["headlines"] = headline_counts(_store(request))
+    if _wants_json(request):
+        return JSONResponse(cache["headlines"])
+    return _page(request, "home.html", {"counts": cache["headlines"]})
+
+
+# ---------------------------------------------------------------------------
+# Practice browser
+# ---------------------------------------------------------------------------
+
+
+@router.get("/practices", summary="Practices, filtered by facets (AND across facets, OR within one)")
+async def practices(request: Request) -> Response:
+    selection = Selection.from_params(list(request.query_params.multi_items()))
+    result = browse(_store(request), selection)
+    if _wants_json(request):
+        facets = [{**f, "values": [v.as_dict() for v in f["values"]]} for f in result["facets"]]
+        return JSONResponse(
+            {"count": result["count"], "selection": selection.chosen, "url": selection.url(),
+             "practices": result["practices"], "facets": facets}
+        )
+    return _page(request, "practices.html", {**result, "json_url": _with_format(selection.url())})
+
+
+def _with_format(url: str) -> str:
+    return url + ("&" if "?" in url else "?") + "format=json"
+
+
+# ---------------------------------------------------------------------------
+# Search
+# ---------------------------------------------------------------------------
+
+_index_lock = threading.Lock()
+
+
+def search_path(request: Request) -> Path:
+    """The search index of this application's store, built from the store if the build left none."""
+    path = Path(_settings(request).build_dir) / SEARCH_FILE
+    if not path.exists():
+        with _index_lock:
+            if not path.exists():
+                build_search_index(_store(request), path)
+    return path
+
+
+def _search(request: Request) -> tuple[str, str | None, list]:
+    text = (request.query_params.get("q") or "").strip()[:200]
+    kind = request.query_params.get("kind")
+    kind = kind if kind in ("practice", "actor") else None
+    hits = search_index(search_path(request), text, kind=kind) if text else []
+    return text, kind, hits
+
+
+@router.get("/search", summary="Full-text search over practices and actors (HTML), ranked by bm25")
+async def search_page(request: Request) -> Response:
+    text, kind, hits = await asyncio.to_thread(_search, request)
+    if _wants_json(request):
+        return JSONResponse({"q": text, "kind": kind, "count": len(hits), "results": [h.as_dict() for h in hits]})
+    return _page(request, "search.html", {"q": text, "kind": kind, "hits": hits})
+
+
+@router.get("/api/search", summary="Full-text search over practices and actors (JSON)")
+async def search_api(request: Request) -> Response:
+    text, kind, hits = await asyncio.to_thread(_search, request)
+    return JSONResponse({"q": text, "kind": kind, "count": len(hits), "results": [h.as_dict() for h in hits]})
+
+
+# ---------------------------------------------------------------------------
+# Maps
+# ---------------------------------------------------------------------------
+
+
+def _map_data(request: Request):
+    cache = _cache(request)
+    if "map" not in cache:
+        cache["map"] = load_map_data(_store(request))
+    return cache["map"]
+
+
+def _map_filters(request: Request) -> dict[str, str | None]:
+    data = _map_data(request)
+    options = filter_options(data)
+    allowed = {
+        "country": {c["id"] for c in options["countries"]} | {p["country"] for p in data.practices.values() if p["country"]},
+        "principle": {p["id"] for p in options["principles"]},
+        "network": {n["id"] for n in options["networks"]},
+    }
+    filters = {}
+    for name, values in allowed.items():
+        value = request.query_params.get(name) or None
+        filters[name] = value if value in values else None
+    return filters
+
+
+@router.get("/api/map", summary="The governance map as JSON: actors (nodes, in tiers by level) and cooperation (edges)")
+async def map_api(request: Request) -> Response:
+    filters = _map_filters(request)
+    return JSONResponse(governance_map(_map_data(request), **filters))
+
+
+@router.get("/api/map/places", summary="Practices by country and by city or region (with coordinates), as JSON")
+async def places_api(request: Request) -> Response:
+    filters = _map_filters(request)
+    return JSONResponse(practice_places(_map_data(request), country=filters["country"], principle=filters["principle"]))
+
+
+@router.get("/map", summary="Governance map: actors by level and their cooperation; practices on a map")
+async def map_page(request: Request) -> Response:
+    filters = _map_filters(request)
+    data = _map_data(request)
+    graph = governance_map(data, **filters)
+    if _wants_json(request):
+        return JSONResponse(graph)
+    places = practice_places(data, country=filters["country"], principle=filters["principle"])
+    return _page(
+        request,
+        "map.html",
+        {"filters": filters, "options": filter_options(data), "graph": graph, "places": places,
+         "graph_json": _script_json(graph), "places_json": _script_json(places)},
+    )
+
+
+def _script_json(value) -> str:
+    """JSON safe to put inside a <script> element."""
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+
+
+# ---------------------------------------------------------------------------
+# Data quality
+# ---------------------------------------------------------------------------
+
+
+def _validate_store(store: ox.Store, settings: Settings):
+    from rdflib import Graph
+
+    from icgraph.validate import validate
+
+    triples = (ox.Triple(q.subject, q.predicate, q.object) for q in store)
+    data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
+    graph = Graph().parse(data=data.decode("utf-8"), format="nt")
+    return validate(graph, settings)
+
+
+def _quality_job(request: Request) -> dict:
+    """The validation of this application's store, started once in a thread (it takes minutes on the full graph)."""
+    cache = _cache(request)
+    with _index_lock:
+        job = cache.get("quality")
+        if job is None:
+            job = cache["quality"] = {"done": threading.Event(), "result": None, "error": None}
+            store, settings = _store(request), _settings(request)
+
+            def run():
+                try:
+                    job["result"] = _validate_store(store, settings)
+                except Exception as error:  # shown on the page rather than lost in a thread
+                    job["error"] = f"{type(error).__name__}: {error}"
+                finally:
+                    job["done"].set()
+
+            threading.Thread(target=run, name="icgraph-quality", daemon=True).start()
+    return job
+
+
+@router.get("/quality", summary="The SHACL data-quality report of the current data, grouped by severity")
+async def quality(request: Request) -> Response:
+    job = _quality_job(request)
+    wait = float(getattr(request.app.state, "quality_wait", 2.0))
+    await asyncio.to_thread(job["done"].wait, wait)
+    result, error = job["result"], job["error"]
+    if _wants_json(request):
+        if result is None:
+            return JSONResponse({"status": "error" if error else "pending", "error": error}, status_code=500 if error else 202)
+        return JSONResponse(
+            {"status": "done", "conforms": result.conforms, "counts": result.counts,
+             "issues": [i.as_dict() for i in result.issues]}
+        )
+    groups = []
+    if result is not None:
+        for severity, by_shape in result.grouped().items():
+            shapes = []
+            for shape_label, issues in by_shape.items():
+                rows = [{**asdict(i), "url": page_url(expand(i.focus_node.split("#")[0]))} for i in issues]
+                shapes.append({"label": shape_label, "shape": issues[0].shape, "fix": issues[0].message, "issues": rows})
+            groups.append({"severity": severity, "count": sum(len(s["issues"]) for s in shapes), "shapes": shapes})
+    return _page(
+        request,
+        "quality.html",
+        {"result": result, "error": error, "groups": groups, "pending": result is None and error is None},
+        status_code=200,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Query editor
+# ---------------------------------------------------------------------------
+
+
+_WHERE = re.compile(r"^(?![ \t]*#)(.*?\bWHERE\s*\{)", re.IGNORECASE | re.MULTILINE)
+
+
+def ready_to_run(text: str, parameters) -> str:
+    """A library query with its parameter defaults bound by a VALUES block opening the WHERE clause.
+
+    The query then runs as it is in the editor, and the block shows where to change a value.
+    """
+    from icgraph.queries import to_term
+
+    bound = [(p.variable, str(to_term(p.default, p.type, p.name))) for p in parameters if p.default is not None]
+    match = _WHERE.search(text)
+    if not bound or match is None:
+        return text
+    block = "".join(f"\n  VALUES ?{variable} {{ {term} }}  # parameter default: change it here" for variable, term in bound)
+    return text[: match.end()] + block + text[match.end():]
+
+
+def _library(settings: Settings) -> list[dict]:
+    try:
+        from icgraph.queries import load_library
+    except ImportError:  # the query library module is not there yet
+        return []
+    entries = []
+    for name, query in load_library(settings.queries_dir).items():
+        entries.append(
+            {"name": name, "summary": query.summary or name, "description": query.description,
+             "tags": list(query.tags), "query": ready_to_run(query.text, query.parameters),
+             "parameters": [{"name": p.name, "type": p.type, "default": p.default} for p in query.parameters]}
+        )
+    return entries
+
+
+async def render_query_editor(request: Request) -> HTMLResponse:
+    """The SPARQL query editor (YASGUI, served from /static/vendor): the page for a browser's GET /sparql."""
+    settings = _settings(request)
+    cache = _cache(request)
+    if "library" not in cache:
+        cache["library"] = _library(settings)
+    initial = request.query_params.get("query") if request.url.path != "/sparql" else None
+    config = {
+        "endpoint": "/sparql",
+        "prefixes": PREFIXES,
+        "defaultQuery": initial or sparql_prefixes() + "\n" + DEFAULT_QUERY,
+        "library": cache["library"],
+        "formats": {"select": ["json", "csv", "tsv", "xml"], "graph": ["ttl", "nt", "jsonld", "rdf"]},
+    }
+    return _page(request, "query_editor.html", {"config_json": _script_json(config), "library": cache["library"]})
+
+
+@router.get("/query", response_class=HTMLResponse, summary="The SPARQL query editor (also at GET /sparql for browsers)")
+async def query_editor(request: Request) -> HTMLResponse:
+    return await render_query_editor(request)
+
+
+def install(app) -> None:
+    """Add these pages to an application: the router, /static (unless mounted), and the editor for GET /sparql."""
+    from starlette.routing import Mount
+
+    from icgraph.server.templating import static_files
+
+    if not any(isinstance(route, Mount) and route.name == "static" for route in app.routes):
+        app.mount("/static", static_files(), name="static")
+    if not any(getattr(route, "path", None) == "/practices" for route in app.routes):
+        app.include_router(router)
+    app.state.query_editor = render_query_editor

@@ -1,0 +1,324 @@
+"""The browsing pages over plain HTTP (no browser): facets, search, maps, home counts, quality, editor."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from icgraph.namespaces import sparql_prefixes
+from icgraph.search import build_search_index, fts_query, search
+from icgraph.server import web
+from icgraph.server.facets import FACETS, Selection
+from icgraph.server.templating import HERE as SERVER_DIR
+
+VENDOR = SERVER_DIR / "static" / "vendor"
+
+
+def count(store: ox.Store, where: str) -> int:
+    query = f"{sparql_prefixes()} SELECT (COUNT(DISTINCT ?practice) AS ?n) WHERE {{ {where} }}"
+    return int(next(iter(store.query(query, use_default_graph_as_union=True)))["n"].value)
+
+
+@pytest.fixture(scope="module")
+def app(built, store, tmp_path_factory) -> FastAPI:
+    """The web router over the session's build (its own build_dir, so the search index is built lazily here)."""
+    from dataclasses import replace
+
+    application = FastAPI()
+    application.state.store = store
+    application.state.settings = replace(built, build_dir=tmp_path_factory.mktemp("web-build"))
+    web.install(application)
+    return application
+
+
+@pytest.fixture(scope="module")
+def client(app) -> TestClient:
+    return TestClient(app)
+
+
+# --------------------------------------------------------------------------- practice browser
+
+
+def test_practices_without_selection_lists_every_practice(client, store):
+    data = client.get("/practices?format=json").json()
+    assert data["count"] == count(store, "?practice a icg:Practice") == len(data["practices"])
+    assert all(p["url"] == f"/id/practice/{p['slug']}" for p in data["practices"])
+    assert [f["name"] for f in data["facets"]] == [f.name for f in FACETS]
+
+
+def test_two_facets_combine_with_and(client, store):
+    one = client.get("/practices", params={"country": "es"}, headers={"Accept": "application/json"}).json()
+    two = client.get("/practices", params=[("country", "es"), ("level", "regional")], headers={"Accept": "application/json"}).json()
+    assert one["count"] == count(store, "?practice a icg:Practice ; icg:country place:es")
+    assert two["count"] == count(
+        store, "?practice a icg:Practice ; icg:country place:es ; icg:hasParticipation/icg:agent/icg:governanceLevel level:regional"
+    )
+    assert 0 < two["count"] < one["count"]
+    assert two["url"] == "/practices?country=es&level=regional"
+
+
+def test_values_of_one_facet_combine_with_or(client, store):
+    both = client.get("/practices", params=[("country", "es"), ("country", "it")], headers={"Accept": "application/json"}).json()
+    assert both["count"] == count(store, "?practice a icg:Practice ; icg:country place:es") + count(
+        store, "?practice a icg:Practice ; icg:country place:it"
+    )
+
+
+def test_facet_counts_follow_the_other_facets_selection(client, store):
+    data = client.get("/practices?level=regional&format=json").json()
+    countries = next(f for f in data["facets"] if f["name"] == "country")["values"]
+    assert countries, "the country facet has values"
+    for value in countries[:5]:
+        expected = count(
+            store,
+            f"?practice a icg:Practice ; icg:country place:{value['value']} ; icg:hasParticipation/icg:agent/icg:governanceLevel level:regional",
+        )
+        assert value["count"] == expected, value
+        # a value's link adds it to the selection, and following the link gives that many practices
+        followed = client.get(value["url"], headers={"Accept": "application/json"}).json()
+        assert followed["count"] == value["count"]
+
+
+def test_selected_value_links_back_to_the_selection_without_it(client):
+    data = client.get("/practices?country=es&level=regional&format=json").json()
+    level = next(f for f in data["facets"] if f["name"] == "level")
+    regional = next(v for v in level["values"] if v["value"] == "regional")
+    assert regional["selected"] and regional["url"] == "/practices?country=es"
+
+
+def test_every_facet_count_query_runs(store):
+    for facet in FACETS:
+        facet.prepare(store)
+        rows = list(store.query(facet.count_query(""), use_default_graph_as_union=True))
+        assert rows, f"facet {facet.name} has no values"
+        assert facet.label
+
+
+def test_period_facet_buckets_cover_every_practice(client, store):
+    data = client.get("/practices?format=json").json()
+    period = next(f for f in data["facets"] if f["name"] == "period")
+    assert sum(v["count"] for v in period["values"]) == data["count"]
+
+
+def test_facet_values_cannot_inject_sparql(client, store):
+    hostile = 'es> } ; DROP ALL ; { <x'
+    data = client.get("/practices", params={"country": hostile, "period": "1900-1901"}, headers={"Accept": "application/json"}).json()
+    assert data["selection"] == {} and data["count"] == count(store, "?practice a icg:Practice")
+    assert Selection.from_params([("country", hostile)]).chosen == {}
+
+
+def test_practices_page_links_each_result_and_encodes_state(client):
+    html = client.get("/practices?country=es&level=regional").text
+    assert 'href="/practices?country=es"' in html  # unselect regional
+    assert re.search(r'href="/id/practice/[a-z0-9-]+"', html)
+    assert 'id="result-count"' in html
+
+
+# --------------------------------------------------------------------------- search
+
+
+def test_search_index_ranks_title_hits_first(store, tmp_path):
+    path = build_search_index(store, tmp_path / "search.sqlite")
+    assert path.exists() and not list(tmp_path.glob("*.partial"))
+    hits = search(path, "anti-rumours strategy")
+    assert hits and "rumours" in hits[0].title.lower()
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert "<mark>" in hits[0].snippet
+
+
+def test_search_index_holds_actors_by_alias(store, tmp_path):
+    path = build_search_index(store, tmp_path / "search.sqlite")
+    row = next(iter(store.query(
+        sparql_prefixes() + "SELECT ?a ?alias WHERE { ?a a icg:Actor ; skos:altLabel ?alias FILTER(LANG(?alias) = 'en') } LIMIT 1",
+        use_default_graph_as_union=True,
+    )))
+    hits = search(path, row["alias"].value, kind="actor")
+    assert row["a"].value in {h.iri for h in hits}
+
+
+def test_search_rebuild_replaces_the_index(store, tmp_path):
+    path = tmp_path / "search.sqlite"
+    path.write_text("not a database")
+    build_search_index(store, path)
+    assert search(path, "Bilbao")
+
+
+def test_search_query_syntax_is_quoted():
+    assert fts_query('NEAR(a b) OR "x"') == '"NEAR" "a" "b" "OR" "x"*'
+    assert fts_query("  ") is None
+
+
+def test_search_api_and_page(client):
+    data = client.get("/api/search", params={"q": "Bilbao"}).json()
+    assert data["count"] > 0 and all(r["url"].startswith(("/id/practice/", "/id/actor/")) for r in data["results"])
+    html = client.get("/search", params={"q": "<script>alert(1)</script> Bilbao"}).text
+    assert "<script>alert(1)</script>" not in html
+    assert "<mark>" in html
+
+
+def test_search_index_is_built_lazily_in_the_build_dir(app, client):
+    path = Path(app.state.settings.build_dir) / "search.sqlite"
+    client.get("/api/search", params={"q": "refugees"})
+    assert path.exists()
+
+
+# --------------------------------------------------------------------------- maps
+
+
+def test_map_json_nodes_and_edges(client):
+    data = client.get("/api/map").json()
+    ids = {n["id"] for n in data["nodes"]}
+    assert data["nodes"] and data["edges"]
+    assert all(e["source"] in ids and e["target"] in ids for e in data["edges"])
+    assert all(n["url"] == f"/id/actor/{n['id']}" for n in data["nodes"])
+    assert [t["id"] for t in data["tiers"]] == ["international", "european", "national", "regional", "local"]
+    assert all(0 < n["x"] < 1 for n in data["nodes"])
+
+
+def test_map_country_filter(client, store):
+    data = client.get("/api/map?country=es").json()
+    actors = {n["id"]: n for n in data["nodes"]}
+    assert data["edges"]
+    assert all("es" in (actors[e["source"]]["country"], actors[e["target"]]["country"]) for e in data["edges"])
+    assert data["filters"]["country"] == "es"
+    assert client.get("/api/map?country=not-a-country").json()["filters"]["country"] is None
+
+
+def test_map_principle_filter_keeps_edges_of_that_principle(client, store):
+    everything = client.get("/api/map").json()
+    diversity = client.get("/api/map?principle=diversity").json()
+    assert 0 < len(diversity["edges"]) < len(everything["edges"])
+    principled = {
+        row["p"].value.rsplit("/", 1)[-1]
+        for row in store.query(sparql_prefixes() + "SELECT ?p WHERE { ?p icg:principle principle:diversity }", use_default_graph_as_union=True)
+    }
+    for edge in diversity["edges"]:
+        assert set(edge["practices"]) <= principled
+
+
+def test_map_network_filter(client):
+    network = client.get("/map?format=json").json()  # the page's JSON twin
+    assert network["nodes"]
+    options = web.filter_options(web.load_map_data(client.app.state.store))
+    biggest = max(options["networks"], key=lambda n: n["members"])
+    data = client.get(f"/api/map?network={biggest['id']}").json()
+    memberships = [e for e in data["edges"] if e["kind"] == "membership"]
+    assert len(memberships) == biggest["members"]
+    assert biggest["id"] in {n["id"] for n in data["nodes"]}
+
+
+def test_places_are_drawn_from_the_store(client, store):
+    data = client.get("/api/map/places").json()
+    assert sum(c["count"] for c in data["countries"]) == count(store, "?practice a icg:Practice ; icg:country ?c")
+    assert all(c["numeric"] and c["numeric"].isdigit() for c in data["countries"])
+    assert data["places"] and all(isinstance(p["lat"], float) and isinstance(p["lon"], float) for p in data["places"])
+    spain = client.get("/api/map/places?country=es").json()
+    assert [c["id"] for c in spain["countries"]] == ["es"]
+
+
+def test_map_page_draws_from_vendored_assets(client):
+    html = client.get("/map?country=es").text
+    assert '<option value="es" selected>' in html
+    assert "/static/vendor/d3/d3.min.js" in html and "/static/vendor/world-atlas/countries-50m.json" in html
+
+
+# --------------------------------------------------------------------------- home
+
+
+def test_home_counts_equal_store_counts(client, store):
+    data = client.get("/", headers={"Accept": "application/json"}).json()
+    assert data["practices"] == count(store, "?practice a icg:Practice")
+    assert data["multilevel"] == count(store, "?practice a icg:MultilevelPractice")
+    assert data["countries"] == int(next(iter(store.query(
+        sparql_prefixes() + "SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?p a icg:Practice ; icg:country ?c }",
+        use_default_graph_as_union=True)))["n"].value)
+    assert data["triples"] == len(store)
+    html = client.get("/").text
+    for href in ('href="/practices"', 'href="/sparql"', 'href="/downloads"', 'href="/.well-known/void"', 'href="/def"'):
+        assert href in html
+    assert f'{data["practices"]:,}' in html
+
+
+# --------------------------------------------------------------------------- data quality
+
+
+def test_quality_page_groups_by_severity_and_links_focus_nodes(app, client, monkeypatch):
+    from rdflib import Graph
+
+    from icgraph.validate import ValidationIssue, ValidationResult
+
+    issues = [
+        ValidationIssue("Violation", "icgsh:ActorKind", "actor kind", "actor:municipality-bilbao", "Bilbao City Council",
+                        None, None, "Give the actor one kind.", 12, "SPARQLConstraintComponent"),
+        ValidationIssue("Info", "icgsh:PracticeNoArea", "practice without area", "practice:x#source", None,
+                        "icg:areaOfIntervention", None, "Add an area.", None, "MinCountConstraintComponent"),
+    ]
+    fake = ValidationResult(conforms=False, counts={"Violation": 1, "Warning": 0, "Info": 1}, report_graph=Graph(), issues=issues)
+    monkeypatch.setattr(web, "_validate_store", lambda store, settings: fake)
+    app.state.web_cache.pop("quality", None)
+    app.state.quality_wait = 10
+    html = client.get("/quality").text
+    assert html.index("Violations (1)") < html.index("Infos (1)")
+    assert 'href="/id/actor/municipality-bilbao"' in html and "Bilbao City Council" in html
+    assert 'href="/id/practice/x"' in html
+    data = client.get("/quality?format=json").json()
+    assert data["status"] == "done" and data["counts"]["Violation"] == 1
+    app.state.web_cache.pop("quality", None)
+
+
+def test_quality_page_says_when_the_report_is_still_computing(app, client, monkeypatch):
+    import threading
+
+    release = threading.Event()
+    monkeypatch.setattr(web, "_validate_store", lambda store, settings: release.wait(5))
+    app.state.web_cache.pop("quality", None)
+    app.state.quality_wait = 0
+    try:
+        assert 'id="quality-pending"' in client.get("/quality").text
+        assert client.get("/quality?format=json").status_code == 202
+    finally:
+        release.set()
+        app.state.web_cache.pop("quality", None)
+
+
+# --------------------------------------------------------------------------- query editor
+
+
+def test_editor_offers_every_library_query_ready_to_run(client, store, built):
+    from icgraph.queries import load_library
+
+    html = client.get("/query").text
+    config = re.search(r'<script type="application/json" id="editor-config">(.*?)</script>', html, re.S).group(1)
+    import json
+
+    library = json.loads(config)["library"]
+    assert [q["name"] for q in library] == list(load_library(built.queries_dir))
+    for entry in library:
+        store.query(entry["query"], use_default_graph_as_union=True)  # parses and runs as offered
+    assert json.loads(config)["prefixes"]["icg"] == "https://w3id.org/icgraph/def#"
+
+
+def test_editor_permalink_prefills_the_query(client):
+    html = client.get("/query", params={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 3"}).text
+    assert "LIMIT 3" in html
+
+
+@pytest.mark.parametrize("path", ["/", "/practices", "/search?q=x", "/map", "/query", "/quality"])
+def test_pages_load_nothing_from_other_hosts(client, path):
+    html = client.get(path).text
+    for attribute in re.findall(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)="([^"]+)"', html):
+        assert attribute.startswith(("/", "http://testserver/")), f"{path} loads {attribute}"
+
+
+def test_vendored_assets_are_committed_and_small():
+    files = [p for p in VENDOR.rglob("*") if p.is_file()]
+    names = {p.relative_to(VENDOR).as_posix() for p in files}
+    assert {"yasgui/yasgui.min.js", "yasgui/yasgui.min.css", "d3/d3.min.js", "world-atlas/countries-50m.json"} <= names
+    assert sum(p.stat().st_size for p in files) < 4 * 1024 * 1024
+    css = (VENDOR / "yasgui" / "yasgui.min.css").read_text()
+    assert "@import" not in css and "fonts.googleapis" not in css
