@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install build serve test validate bench clean
+.PHONY: help install chromium build serve test validate bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,8 +26,11 @@ build: install  ## Build the graph into the store (.icgraph/store)
 serve: build  ## Set everything up and serve on http://$(HOST):$(PORT)
 	$(BIN)/icgraph serve --host $(HOST) --port $(PORT)
 
-test: install  ## Set everything up and run the whole test suite
+test: install chromium  ## Set everything up and run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+chromium:  ## Install Debian's Chromium for the browser tests (as root, when missing)
+	@[ -x /usr/bin/chromium ] || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } || { echo "Install Chromium: sudo apt-get install -y chromium"; exit 1; }
 
 validate: install  ## Print the SHACL data-quality report
 	$(BIN)/icgraph validate

@@ -132,3 +132,16 @@ def test_curation_report_lists_every_practice(built):
     practices = int(re.search(r"(\d+) practices\.", report).group(1))
     assert practices == 83
     assert "NO PARTICIPATION AND NO NOTE" not in report
+
+
+def test_every_referenced_entity_is_defined_not_just_inferred(store):
+    """An actor, place or practice IRI used as an object must be typed by an asserted graph:
+    a typo would otherwise pass, typed only by the inferred range of the property."""
+    dangling = _select(store, """
+        SELECT DISTINCT ?o WHERE {
+          GRAPH ?g { ?s ?p ?o } FILTER(?g != graph:inferred)
+          FILTER(isIRI(?o) && !CONTAINS(STR(?o), "#"))
+          FILTER(STRSTARTS(STR(?o), STR(actor:)) || STRSTARTS(STR(?o), STR(place:)) || STRSTARTS(STR(?o), STR(practice:)))
+          FILTER NOT EXISTS { GRAPH ?h { ?o a ?type } FILTER(?h != graph:inferred) }
+        }""")
+    assert [row["o"].value for row in dangling] == []

@@ -215,7 +215,10 @@ def test_service_description_by_accept(server):
     json.loads(response.text)
     browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
     response = httpx.get(server.sparql, headers={"Accept": browser})
-    assert media(response) == "text/turtle"  # until the query editor page plugs in
+    assert media(response) == "text/html"  # a browser gets the query editor
+    assert "yasgui" in response.text.lower()
+    response = httpx.get(server.sparql, headers={"Accept": "text/turtle"})
+    assert media(response) == "text/turtle"
     assert httpx.get(server.sparql, headers={"Accept": "text/csv"}).status_code == 406
 
 

@@ -484,10 +484,10 @@ def synthetic_graph(copies: int) -> Graph:
 
 
 @pytest.mark.slow
-def test_whole_graph_validates_in_seconds():
+def test_a_graph_the_size_of_the_full_build_validates_without_false_alarms():
+    """No shape over-fires on valid data at full scale (the time it takes is a benchmark, bench/, not a test)."""
     graph = synthetic_graph(280)  # about 30,000 triples, like the full build
     assert len(graph) > 25_000
     result = validate(graph, SETTINGS, ontology=_stub())
     assert result.issues == [], format_report(result)[:2000]
-    # Budget 2 s on an idle machine (docs/data-quality.md); generous here so shared CI stays green.
-    assert result.seconds < 10, f"{result.seconds:.2f} s for {result.triples} triples"
+    assert result.triples >= len(graph)

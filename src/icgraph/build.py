@@ -36,7 +36,8 @@ from icgraph.namespaces import (
     PROVENANCE_GRAPH,
     VOCABULARIES_GRAPH,
 )
-from icgraph.store import publish
+from icgraph.search import build_search_index
+from icgraph.backends import open_store, publish
 from icgraph.validate import ValidationResult, validate
 
 COMPENDIUM_FILE = "cdadi-2024-39-compendium.txt"
@@ -142,8 +143,12 @@ def write_dumps(build: Build, build_dir: Path) -> dict[str, Path]:
     return written
 
 
-def build(settings: Settings, strict: bool = False) -> Build:
-    """Build, gate, dump and publish into the store. Raises BuildError (publishing nothing) on a violation."""
+def build(settings: Settings, strict: bool = False, progress=None) -> Build:
+    """Build, gate, dump and publish into the store. Raises BuildError (publishing nothing) on a violation.
+
+    The store is the embedded Oxigraph store or a remote SPARQL store (``settings.store``); either
+    way readers switch from the previous data to the new at once (`icgraph.backends.publish`).
+    """
     result = build_dataset(settings, strict=strict)
     if not result.validation.conforms:
         raise BuildError(
@@ -154,7 +159,9 @@ def build(settings: Settings, strict: bool = False) -> Build:
     with _timed(result.timings, "dumps"):
         dumps = write_dumps(result, settings.build_dir)
     with _timed(result.timings, "store load"):
-        publish(dumps["icgraph.nq"], settings.store)
+        publish(dumps["icgraph.nq"], settings.store, progress=progress)
+    with _timed(result.timings, "search index"):
+        build_search_index(open_store(settings.store), settings.build_dir / "search.sqlite")
     return result
 
 

@@ -10,21 +10,58 @@ import click
 from icgraph import __version__
 from icgraph.config import Settings
 
+class StoreLocationType(click.ParamType):
+    """``PATH``, ``oxigraph:PATH`` or ``sparql+http://host:port/path`` (icgraph.backends.parse_location)."""
+
+    name = "STORE"
+
+    def convert(self, value, param, ctx):
+        from icgraph.backends import parse_location
+        from icgraph.store import StoreError
+
+        try:
+            return parse_location(value)
+        except StoreError as error:
+            self.fail(str(error), param, ctx)
+
+
 STORE_OPTION = click.option(
     "--store",
     "store",
-    type=click.Path(path_type=Path),
+    type=StoreLocationType(),
     envvar="ICGRAPH_STORE",
     show_envvar=True,
-    help="Oxigraph store directory (default: .icgraph/store in the project).",
+    help="Oxigraph store directory (PATH or oxigraph:PATH; default: .icgraph/store in the project), or a "
+    "SPARQL 1.1 store: sparql+http://HOST:PORT/PATH (credentials from ICGRAPH_STORE_USER / ICGRAPH_STORE_PASSWORD; "
+    "see docs/triple-stores.md).",
 )
 
 
-def _settings(store: Path | None = None) -> Settings:
+def _remote_options(function):
+    """--store-update-url / --store-gsp-url: where a remote store takes writes (ignored for Oxigraph)."""
+    function = click.option(
+        "--store-gsp-url", envvar="ICGRAPH_STORE_GSP_URL", show_envvar=True, metavar="URL",
+        help="Remote store: its SPARQL Graph Store Protocol URL (loads whole graphs at once instead of SPARQL Update batches).",
+    )(function)
+    return click.option(
+        "--store-update-url", envvar="ICGRAPH_STORE_UPDATE_URL", show_envvar=True, metavar="URL",
+        help="Remote store: its SPARQL Update URL (e.g. Virtuoso http://HOST:8890/sparql-auth).",
+    )(function)
+
+
+def _settings(store=None, update_url: str | None = None, gsp_url: str | None = None) -> Settings:
+    from icgraph.backends import RemoteEndpoint
+
     settings = Settings()
     if store is not None:
         settings.store = store
+    if isinstance(settings.store, RemoteEndpoint) and (update_url or gsp_url):
+        settings.store = settings.store.with_urls(update_url, gsp_url)
     return settings
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -43,22 +80,28 @@ def main() -> None:
 
 @main.command()
 @STORE_OPTION
+@_remote_options
 @click.option("--strict", is_flag=True, help="Fail on any source line the parser cannot place.")
-def build(store: Path | None, strict: bool) -> None:
+def build(store, store_update_url: str | None, store_gsp_url: str | None, strict: bool) -> None:
     """Parse the sources, map the curation, infer, validate (SHACL) and load the store.
 
     Nothing is published unless SHACL finds no violation: the previous store stays in place.
+    A remote store (--store sparql+http://...) is loaded as `icgraph load` does.
     """
+    from icgraph.backends import RemoteStoreError
     from icgraph.build import BuildError, build as run_build
     from icgraph.ingest.compendium import SourceError
     from icgraph.mapping.curation import CurationError
+    from icgraph.store import StoreError
     from icgraph.validate import format_report
 
-    settings = _settings(store)
+    settings = _settings(store, store_update_url, store_gsp_url)
     try:
-        result = run_build(settings, strict=strict)
+        result = run_build(settings, strict=strict, progress=_progress)
     except (SourceError, CurationError) as error:
         _fail(str(error))
+    except (StoreError, RemoteStoreError, SyntaxError) as error:
+        _fail(f"the store was not changed: {error}")
     except BuildError as error:
         if error.validation is not None:
             click.echo(format_report(error.validation, "text"), err=True)
@@ -74,6 +117,31 @@ def build(store: Path | None, strict: bool) -> None:
         )
     )
     click.echo("Stages: " + ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items()))
+
+
+@main.command()
+@STORE_OPTION
+@_remote_options
+@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The N-Quads dump to load (default: icgraph.nq in the build directory).")
+def load(store, store_update_url: str | None, store_gsp_url: str | None, source: Path | None) -> None:
+    """Load a built dump (build/icgraph.nq) into the store, atomically for its readers.
+
+    Remote stores: the graphs are written to staging graphs, their triple counts checked against the
+    dump, then switched in by one SPARQL Update; on failure the previous data keeps serving.
+    """
+    from icgraph.backends import RemoteStoreError, publish
+    from icgraph.store import StoreError
+
+    settings = _settings(store, store_update_url, store_gsp_url)
+    source = source or settings.build_dir / "icgraph.nq"
+    if not source.exists():
+        _fail(f"no dump at {source}; run `icgraph build` first, or pass --from FILE")
+    try:
+        serving = publish(source, settings.store, progress=_progress)
+    except (StoreError, RemoteStoreError, SyntaxError) as error:
+        _fail(f"the store was not changed: {error}")
+    click.echo(f"Loaded {source} into {serving}")
 
 
 @main.command()
@@ -97,20 +165,22 @@ def validate(fmt: str, strict: bool) -> None:
 
 @main.command()
 @STORE_OPTION
+@_remote_options
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--query-timeout", type=float, envvar="ICGRAPH_QUERY_TIMEOUT", help="Seconds before a query is stopped (default 30).")
 @click.option("--update-token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Enable SPARQL Update with the bearer token in this file.")
-def serve(store: Path | None, host: str, port: int, query_timeout: float | None, update_token_file: Path | None) -> None:
-    """Serve the SPARQL endpoint and the linked-data site on the store."""
+def serve(store, store_update_url: str | None, store_gsp_url: str | None, host: str, port: int,
+          query_timeout: float | None, update_token_file: Path | None) -> None:
+    """Serve the SPARQL endpoint and the linked-data site on the store (embedded, or a remote SPARQL store)."""
     from icgraph.server.app import serve as run_server
 
-    settings = _settings(store)
+    settings = _settings(store, store_update_url, store_gsp_url)
     if query_timeout is not None:
         settings.query_timeout = query_timeout
     if update_token_file is not None:
         settings.update_token = update_token_file.read_text(encoding="utf-8").strip()
-    if not settings.store.exists():
+    if isinstance(settings.store, Path) and not settings.store.exists():
         _fail(f"no store at {settings.store}; run `icgraph build` first, or pass --store / set ICGRAPH_STORE")
     run_server(settings, host=host, port=port)
 

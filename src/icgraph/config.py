@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: The project folder (the one that holds ontology/, shapes/, data/, queries/).
 PROJECT_DIR = Path(os.environ.get("ICGRAPH_HOME", Path(__file__).resolve().parents[2]))
@@ -20,6 +21,13 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_store():
+    """``ICGRAPH_STORE``: a path, ``oxigraph:PATH`` or ``sparql+http://host:port/path`` (see icgraph.backends)."""
+    from icgraph.backends import parse_location
+
+    return parse_location(os.environ.get("ICGRAPH_STORE") or str(PROJECT_DIR / ".icgraph" / "store"))
+
+
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
@@ -30,7 +38,8 @@ class Settings:
     """Where things are and how the server behaves. Environment variables override the defaults."""
 
     project_dir: Path = PROJECT_DIR
-    store: Path = field(default_factory=lambda: Path(os.environ.get("ICGRAPH_STORE", PROJECT_DIR / ".icgraph" / "store")))
+    #: A Path (the embedded Oxigraph store) or an `icgraph.backends.RemoteEndpoint` (``sparql+http://...``).
+    store: Path | Any = field(default_factory=lambda: _env_store())
     build_dir: Path = field(default_factory=lambda: Path(os.environ.get("ICGRAPH_BUILD_DIR", PROJECT_DIR / "build")))
     query_timeout: float = field(default_factory=lambda: _env_float("ICGRAPH_QUERY_TIMEOUT", 30.0))
     update_token: str | None = field(default_factory=lambda: os.environ.get("ICGRAPH_UPDATE_TOKEN") or None)

@@ -24,7 +24,15 @@ class StoreError(RuntimeError):
 
 
 def open_store(path: Path, read_only: bool = True) -> ox.Store:
-    """Open the store at ``path`` (read-only by default, so several processes can share it)."""
+    """Open the store at ``path`` (read-only by default, so several processes can share it).
+
+    A ``sparql+http://`` location (`icgraph.backends.RemoteEndpoint`) gives a `icgraph.backends.RemoteStore`,
+    which answers the same calls.
+    """
+    from icgraph import backends
+
+    if backends.is_remote(path):
+        return backends.open_store(path)
     path = Path(path)
     if not path.exists():
         raise StoreError(f"no store at {path}; run `icgraph build` first, or pass --store / set ICGRAPH_STORE")

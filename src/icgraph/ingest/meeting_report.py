@@ -40,7 +40,7 @@ PLACE_EXCEPTIONS: dict[str, tuple[str, str]] = {
     "BURSA-OSMANZAGI (TURKEY)": ("tr-bursa-osmangazi", "heading misspells Osmangazi; the report writes Bursa-Osmangazi (lines 34, 252)"),
     "(THE LONDON BOROUGH OF) LEWISHAM (UNITED KINGDOM)": ("gb-lewisham", "the London Borough of Lewisham"),
     "MEXICO CITY": ("mx-mexico-city", "a city heading without its country in brackets"),
-    "VALENCIA REGIONAL GOVERNMENT (Spain)": ("es-vc", "the regional government of the Valencian Community (ISO 3166-2 ES-VC)"),
+    "VALENCIA REGIONAL GOVERNMENT (Spain)": ("es-valencian-community", "the regional government of the Valencian Community"),
 }
 
 #: Country names pycountry does not read as printed.

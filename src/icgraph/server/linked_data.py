@@ -40,7 +40,7 @@ from markupsafe import Markup, escape
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, VOID, XSD
 
-from icgraph.export import EXPORT_FORMATS, export_store
+from icgraph.export import export_store
 from icgraph.namespaces import (
     COMPENDIUM,
     GRAPH,
@@ -99,11 +99,14 @@ PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 PREFIX dct: <http://purl.org/dc/terms/>
 PREFIX foaf: <http://xmlns.com/foaf/0.1/>
 PREFIX icg: <https://w3id.org/icgraph/def#>
+PREFIX org: <http://www.w3.org/ns/org#>
 CONSTRUCT {{ ?s ?p ?o . ?o ?summary ?value . }}
 WHERE {{
   {{ BIND(<{iri}> AS ?part) }}
   UNION {{ <{iri}> !rdf:type/(!rdf:type)? ?part FILTER(isIRI(?part) && STRSTARTS(STR(?part), "{iri}#")) }}
   UNION {{ ?part !rdf:type <{iri}> FILTER(STRSTARTS(STR(?part), "{iri}#")) }}
+  # memberships point at member and organisation only (a meeting's #participant-... does not link the meeting)
+  UNION {{ ?part a org:Membership FILTER(STRSTARTS(STR(?part), "{iri}#")) }}
   ?part (!rdf:type/rdf:rest*)? ?s
   FILTER(?s = ?part || isBlank(?s))
   ?s ?p ?o .
@@ -820,22 +823,9 @@ def _dump_path(request: Request, name: str) -> Path:
         if not target.is_file():
             partial = target.with_suffix(target.suffix + ".partial")
             with partial.open("wb") as stream:
-                _export(_store(request), DUMPS[name][0], stream)
+                export_store(_store(request), DUMPS[name][0], stream)
             partial.replace(target)
     return target
-
-
-def _export(store: ox.Store, fmt: str, stream) -> None:
-    try:
-        export_store(store, fmt, stream)
-    except TypeError:
-        # BLOCKER (reported): export_store's union formats call QueryTriples.serialize(prefixes=...),
-        # which pyoxigraph 0.5 does not accept. Same output, written by ox.serialize.
-        stream.seek(0)
-        stream.truncate()
-        rdf_format, _ = EXPORT_FORMATS[fmt]
-        triples = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
-        ox.serialize(triples, stream, rdf_format, prefixes=PREFIXES if fmt in ("ttl", "jsonld") else None)
 
 
 def _human_size(size: int) -> str:

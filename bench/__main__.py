@@ -1,0 +1,323 @@
+"""``python -m bench`` (``make bench``): build cost, cold start and query latency of icgraph
+side by side with its peers, at 1x and 10x the real graph (more with ``--scales``).
+
+Writes bench/results/: results.md (the report, with the machine), latency.csv, ratios.csv,
+build.csv, coldstart.csv, overhead.csv, shape.csv and scaling.png. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pyoxigraph as ox
+
+from bench import library, loadgen, report, systems
+from icgraph.config import Settings
+
+HERE = Path(__file__).resolve().parent
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scales", default="1,10", help="comma-separated multiples of the real graph (1,10,100,1000)")
+    parser.add_argument("--quick", action="store_true", help="1x only, 6 queries, 1 s per measurement, no profile")
+    parser.add_argument("--queries", default=None, help="comma-separated query names (default: the whole library)")
+    parser.add_argument("--systems", default=",".join(systems.SYSTEMS), help="floor,icgraph,oxigraph,rdflib-endpoint")
+    parser.add_argument("--concurrency", default="1,8")
+    parser.add_argument("--duration", type=float, default=1.0, help="seconds per query, system and concurrency")
+    parser.add_argument("--max-requests", type=int, default=2000, help="cap per measurement (python client, floor)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds before one request counts as timed out")
+    parser.add_argument("--rdflib-max-scale", type=int, default=10, help="largest scale served by rdflib-endpoint")
+    parser.add_argument("--validate-max-scale", type=int, default=10, help="validate whole graphs up to this scale; a sample above")
+    parser.add_argument("--infer-max-scale", type=int, default=10, help="run icgraph.infer up to this scale")
+    parser.add_argument("--cold-starts", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--loadgen", choices=["wrk", "httpx"], default=None, help="default: wrk when installed")
+    parser.add_argument("--work", type=Path, default=Settings().build_dir / "bench", help="scratch stores and dumps")
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--no-profile", action="store_true", help="skip the per-request overhead breakdown")
+    parser.add_argument("--no-real-build", action="store_true", help="measure 1x on the generated graph, skip the real build")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.scales = "1"
+        args.queries = args.queries or "practices-per-country,practice-actors,actor-profile,practice-graph,cooperation-edges,level-span-distribution"
+        args.cold_starts = 1
+        args.no_profile = True
+    args.scale_list = sorted({int(s) for s in args.scales.split(",")})
+    args.concurrency_list = [int(c) for c in args.concurrency.split(",")]
+    args.system_list = [s for s in args.systems.split(",") if s]
+    return args
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def stage(name: str, timeout: float = 3600, **options) -> dict:
+    """Run one stage of bench.stages in its own process; its JSON report, or {"error": ...}."""
+    command = [sys.executable, "-m", "bench.stages", name]
+    for key, value in options.items():
+        if value is not None:
+            command += [f"--{key.replace('_', '-')}", str(value)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=HERE.parent)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:g} s"}
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    memory = None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            memory = int(meminfo.readline().split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for package in ("pyoxigraph", "oxigraph", "rdflib", "rdflib-endpoint", "pyshacl", "fastapi", "uvicorn", "httpx"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:  # noqa: BLE001 - not installed
+            versions[package] = "not installed"
+    return {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "memory_gib": round(memory, 1) if memory else None,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "loadgen": loadgen.tool(),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Data at each scale
+# ---------------------------------------------------------------------------
+
+
+def prepare_scale(scale: int, args, build_rows: list[dict]) -> tuple[Path, Path, int]:
+    """Build (1x: the real build) or generate the graph, measuring each stage; returns (store, dump, triples)."""
+    folder = args.work / f"x{scale}"
+    folder.mkdir(parents=True, exist_ok=True)
+    store = folder / "store"
+
+    def row(stage_name: str, result: dict, note: str = "") -> dict:
+        entry = {
+            "scale": scale, "stage": stage_name, "seconds": result.get("seconds"), "read_seconds": result.get("read_seconds"),
+            "peak_mib": result.get("peak_mib"), "note": result.get("error") or note,
+        }
+        build_rows.append(entry)
+        return entry
+
+    if scale == 1 and not args.no_real_build:
+        log("1x: the real build (icgraph.build.build) in a scratch store")
+        result = stage("real-build", store=store, build_dir=folder / "dump")
+        if "error" in result:
+            raise SystemExit(f"the real build failed: {result['error']}")
+        peak = result["peak_mib"]
+        for name, seconds in result["timings"].items():
+            build_rows.append({"scale": 1, "stage": name, "seconds": seconds, "read_seconds": None, "peak_mib": None, "note": ""})
+        build_rows.append(
+            {"scale": 1, "stage": "full build", "seconds": result["seconds"], "read_seconds": None, "peak_mib": peak,
+             "note": f"{result['triples']} triples; SHACL conforms: {result['conforms']}; peak is the whole build's"}
+        )
+        dump = folder / "dump" / "icgraph.nq"
+        # The synthetic 1x must be valid too: generate it and check it with icgraph.validate.
+        sample = folder / "synthetic-x1.nq"
+        row("generate (synthetic 1x)", stage("generate", scale=1, seed=args.seed, output=sample, source=dump))
+        checked = stage("validate", input=sample)
+        row("validate (synthetic 1x)", checked, _conformance(checked))
+        return store, folder / "dump" / "icgraph.trig", _count_triples(store)
+
+    source = _real_dump(args)
+    everything, asserted = folder / f"icgraph-x{scale}.nq", folder / f"icgraph-x{scale}-asserted.nq"
+    log(f"{scale}x: generate")
+    generated = stage("generate", scale=scale, seed=args.seed, output=everything, asserted_output=asserted if scale <= args.infer_max_scale else None, source=source)
+    if "error" in generated:
+        raise SystemExit(f"generation failed at {scale}x: {generated['error']}")
+    row("generate", generated, f"{generated['quads']} quads (replaces the curation mapping)")
+    if scale <= args.infer_max_scale:
+        log(f"{scale}x: infer")
+        inferred = stage("infer", input=asserted, expected=everything)
+        row("infer", inferred, f"{inferred.get('inferred')} triples derived; generator wrote {inferred.get('expected')}; {inferred.get('differs')} differ")
+    else:
+        row("infer", {}, "skipped: the generator writes the renamed real inferred graph")
+    if scale <= args.validate_max_scale:
+        log(f"{scale}x: validate")
+        checked = stage("validate", input=everything)
+        row("validate", checked, _conformance(checked))
+    else:
+        shard = random.Random(args.seed).randrange(scale)
+        sample = folder / f"sample-shard-{shard}.nq"
+        _generate_sample(source, scale, args.seed, shard, sample)
+        checked = stage("validate", input=sample)
+        row(f"validate (sample: shard {shard})", checked, _conformance(checked))
+    log(f"{scale}x: load")
+    row("store load", stage("load", input=everything, store=store))
+    return store, everything, _count_triples(store)
+
+
+def _generate_sample(source: Path, scale: int, seed: int, shard: int, path: Path) -> None:
+    from bench.generate import generate_file, load_template
+
+    generate_file(path, scale, seed, template=load_template(source), shards=[shard])
+
+
+def _conformance(result: dict) -> str:
+    if "error" in result:
+        return result["error"]
+    counts = result.get("counts", {})
+    return f"conforms: {result.get('conforms')}; {counts.get('Violation')} violations, {counts.get('Warning')} warnings; {result.get('triples')} triples"
+
+
+def _real_dump(args) -> Path:
+    real = args.work / "x1" / "dump" / "icgraph.nq"
+    return real if real.exists() else Settings().build_dir / "icgraph.nq"
+
+
+def _count_triples(store_path: Path) -> int:
+    store = ox.Store.read_only(str(store_path))
+    return len(store)
+
+
+# ---------------------------------------------------------------------------
+# Queries
+# ---------------------------------------------------------------------------
+
+
+def measure_floor(store: ox.Store, query: library.BenchQuery, duration: float, max_requests: int) -> dict:
+    library.run_in_process(store, query)  # warm
+    latencies = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < duration and len(latencies) < max_requests:
+        t0 = time.perf_counter()
+        library.run_in_process(store, query)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    return {
+        "requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
+        "p50_ms": loadgen.percentile(latencies, 50), "p95_ms": loadgen.percentile(latencies, 95),
+        "p99_ms": loadgen.percentile(latencies, 99), "errors": 0, "tool": "in-process",
+    }
+
+
+def fetch_count(url: str, query: library.BenchQuery, timeout: float) -> int:
+    with httpx.Client(timeout=timeout) as client:
+        response = client.get(url, params={"query": query.text}, headers={"Accept": query.accept})
+    if response.status_code != 200:
+        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+    return library.count(response.content, query.form)
+
+
+def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries, args, rows: list[dict]) -> None:
+    store = ox.Store.read_only(str(store_path))
+    expected = {}
+    base = {"scale": scale, "triples": triples}
+    for query in queries:
+        expected[query.name] = library.count(library.run_in_process(store, query), query.form)
+        own = library.library_count(store, query)
+        if own != expected[query.name]:
+            log(f"warning: {query.name}: inlined defaults give {expected[query.name]} rows, the library {own}")
+        if "floor" in args.system_list:
+            result = measure_floor(store, query, args.duration, args.max_requests)
+            rows.append({**base, "system": "floor", "query": query.name, "concurrency": 1, "rows": expected[query.name], "status": "ok", **result})
+    del store
+
+    for system in args.system_list:
+        if system == "floor":
+            continue
+        if not systems.available(system):
+            log(f"{system}: not installed, skipped")
+            continue
+        if system == "rdflib-endpoint" and scale > args.rdflib_max_scale:
+            log(f"{system}: skipped above {args.rdflib_max_scale}x (--rdflib-max-scale)")
+            continue
+        log(f"{scale}x: {system}")
+        server = systems.server_for(system, store_path, dump)
+        try:
+            server.start(timeout=900)
+        except RuntimeError as error:
+            log(f"{system}: {error}")
+            continue
+        try:
+            for query in queries:
+                entry = {**base, "system": system, "query": query.name}
+                try:
+                    rows_seen = fetch_count(server.url, query, args.timeout)
+                except (httpx.HTTPError, RuntimeError) as error:
+                    status = "timeout" if isinstance(error, httpx.TimeoutException) else f"error: {str(error)[:80]}"
+                    rows.append({**entry, "concurrency": None, "rows": None, "status": status})
+                    continue
+                if rows_seen != expected[query.name]:
+                    rows.append({**entry, "concurrency": None, "rows": rows_seen, "status": f"mismatch: {rows_seen} rows, floor {expected[query.name]}"})
+                    continue
+                for concurrency in args.concurrency_list:
+                    result = loadgen.measure(server.url, query.text, query.accept, concurrency, args.duration, args.max_requests, args.timeout, args.loadgen)
+                    status = "ok" if not result["errors"] else f"{result['errors']} errors"
+                    rows.append({**entry, "concurrency": concurrency, "rows": rows_seen, "status": status, **result})
+        finally:
+            server.stop()
+
+
+def cold_start(scale: int, store_path: Path, runs: int, rows: list[dict]) -> None:
+    for run in range(runs):
+        server = systems.icgraph_server(store_path)
+        try:
+            server.start(timeout=120)
+            rows.append({"scale": scale, "run": run + 1, "seconds": server.ready_after})
+        finally:
+            server.stop()
+
+
+def shape_statistics(scale: int, store_path: Path, rows: list[dict]) -> None:
+    store = ox.Store.read_only(str(store_path))
+    for statistic, key, value in report.shape_of(store):
+        rows.append({"scale": scale, "statistic": statistic, "key": key, "value": value})
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    args.work.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    facts = machine()
+    queries = library.bench_queries(Settings().queries_dir, args.queries.split(",") if args.queries else None)
+    log(f"{len(queries)} queries, scales {args.scale_list}, systems {args.system_list}, load generator {args.loadgen or loadgen.tool()}")
+    build_rows, latency_rows, cold_rows, shape_rows, scales = [], [], [], [], {}
+    for scale in args.scale_list:
+        store_path, dump, triples = prepare_scale(scale, args, build_rows)
+        scales[scale] = triples
+        log(f"{scale}x: {triples} triples; cold start")
+        cold_start(scale, store_path, args.cold_starts, cold_rows)
+        shape_statistics(scale, store_path, shape_rows)
+        run_queries(scale, triples, store_path, dump, queries, args, latency_rows)
+    overhead_rows = [] if args.no_profile else report.overhead(queries, latency_rows, min(scales))
+    report.write(
+        args.out, facts=facts, args=args, scales=scales, build=build_rows, latency=latency_rows, cold=cold_rows,
+        shape=shape_rows, overhead=overhead_rows, elapsed=time.perf_counter() - started,
+    )
+    log(f"done in {time.perf_counter() - started:.0f} s; results in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

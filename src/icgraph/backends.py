@@ -1,0 +1,745 @@
+"""Where the graph lives: the embedded Oxigraph store, or a production triple store over HTTP.
+
+``--store`` / ``ICGRAPH_STORE`` names one of two backends (`parse_location`):
+
+- ``PATH`` or ``oxigraph:PATH``: the embedded Oxigraph store (`icgraph.store`), the default;
+- ``sparql+http://host:port/path`` (or ``sparql+https://``): any store that speaks the SPARQL 1.1
+  Protocol. Queries go to ``http://host:port/path``; updates to ``ICGRAPH_STORE_UPDATE_URL``; whole
+  graphs, when ``ICGRAPH_STORE_GSP_URL`` is set, through the Graph Store Protocol. The user name and
+  password come from ``ICGRAPH_STORE_USER`` / ``ICGRAPH_STORE_PASSWORD`` only (HTTP digest or basic,
+  whichever the store asks for), never from the command line or the URL.
+
+`RemoteStore` answers the calls the rest of icgraph makes on a ``pyoxigraph.Store`` —
+``query(text, use_default_graph_as_union=, substitutions=, default_graph=, named_graphs=,
+prefixes=, base_iri=)``, ``named_graphs()``, ``contains_named_graph()``, ``len()``, ``dump()`` —
+and returns pyoxigraph's own result objects, so pages, APIs, analysis and the query library
+run unchanged on either backend. `publish` loads a dump into either one atomically.
+docs/triple-stores.md says how each engine is configured and where they differ.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pyoxigraph as ox
+
+from icgraph.namespaces import GRAPH
+from icgraph.store import StoreError
+
+REMOTE_SCHEMES = ("sparql+http://", "sparql+https://")
+OXIGRAPH_SCHEME = "oxigraph:"
+ENGINES = ("generic", "virtuoso", "fuseki", "graphdb", "qlever")
+
+#: Graphs being loaded live under this prefix until the switch; a killed load leaves only these.
+STAGING_PREFIX = "urn:icgraph:staging:"
+#: How long the list of live graphs (the union default graph) is reused before asking again, seconds.
+GRAPH_LIST_TTL = 10.0
+#: Triples per SPARQL Update request when loading without the Graph Store Protocol.
+DEFAULT_BATCH_TRIPLES = 2000
+
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_BOOLEAN = ox.NamedNode(_XSD + "boolean")
+_RESULTS_ACCEPT = "application/sparql-results+json, application/sparql-results+xml;q=0.9"
+_GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9, application/rdf+xml;q=0.5"
+
+
+class RemoteStoreError(OSError):
+    """The remote store failed or refused a request (pyoxigraph raises OSError for store errors too)."""
+
+
+class RemoteTimeout(RemoteStoreError):
+    """The remote store did not answer within the time limit."""
+
+
+class ResultTooLarge(RemoteStoreError):
+    """The remote answer is larger than the limit the caller set."""
+
+
+# ---------------------------------------------------------------------------
+# Where the store is
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteEndpoint:
+    """A SPARQL 1.1 store over HTTP: its URLs, credentials and engine."""
+
+    query_url: str
+    update_url: str | None = None
+    gsp_url: str | None = None
+    user: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    #: generic, virtuoso, fuseki, graphdb or qlever: how the union default graph is asked for.
+    engine: str = "generic"
+    #: The graphs icgraph owns in that store (its union default graph and ``named_graphs()``).
+    graph_prefix: str = str(GRAPH)
+
+    def __str__(self) -> str:
+        return "sparql+" + self.query_url
+
+    def with_urls(self, update_url: str | None = None, gsp_url: str | None = None) -> RemoteEndpoint:
+        return replace(self, update_url=update_url or self.update_url, gsp_url=gsp_url or self.gsp_url)
+
+
+StoreLocation = Path | RemoteEndpoint
+
+
+def is_remote(location: Any) -> bool:
+    return isinstance(location, RemoteEndpoint) or (isinstance(location, str) and location.startswith(REMOTE_SCHEMES))
+
+
+def parse_location(value: str | Path | RemoteEndpoint, environ: dict[str, str] | None = None) -> StoreLocation:
+    """``PATH`` / ``oxigraph:PATH`` -> Path; ``sparql+http(s)://...`` -> RemoteEndpoint (settings from the environment)."""
+    if isinstance(value, (Path, RemoteEndpoint)):
+        return value
+    env = os.environ if environ is None else environ
+    text = str(value).strip()
+    if text.startswith(OXIGRAPH_SCHEME):
+        return Path(text[len(OXIGRAPH_SCHEME):])
+    if not text.startswith(REMOTE_SCHEMES):
+        return Path(text)
+    url = httpx.URL(text[len("sparql+"):])
+    if url.userinfo:
+        raise StoreError(
+            "the store URL carries a user name or password; remove it and set ICGRAPH_STORE_USER and "
+            "ICGRAPH_STORE_PASSWORD instead (credentials never go on the command line)"
+        )
+    if not url.host:
+        raise StoreError(f"{text!r} names no host; write sparql+http://HOST:PORT/PATH")
+    engine = (env.get("ICGRAPH_STORE_ENGINE") or "generic").strip().lower()
+    if engine not in ENGINES:
+        raise StoreError(f"ICGRAPH_STORE_ENGINE={engine!r}; use one of {', '.join(ENGINES)}")
+    return RemoteEndpoint(
+        query_url=str(url),
+        update_url=env.get("ICGRAPH_STORE_UPDATE_URL") or None,
+        gsp_url=env.get("ICGRAPH_STORE_GSP_URL") or None,
+        user=env.get("ICGRAPH_STORE_USER") or None,
+        password=env.get("ICGRAPH_STORE_PASSWORD") or None,
+        engine=engine,
+        graph_prefix=env.get("ICGRAPH_STORE_GRAPH_PREFIX") or str(GRAPH),
+    )
+
+
+def open_store(location: StoreLocation | str, read_only: bool = True, timeout: float | None = None):
+    """A ``pyoxigraph.Store`` for a path, a `RemoteStore` for a ``sparql+http`` location."""
+    location = parse_location(location)
+    if isinstance(location, RemoteEndpoint):
+        return RemoteStore(location, timeout=timeout)
+    from icgraph.store import open_store as open_embedded
+
+    return open_embedded(location, read_only=read_only)
+
+
+def publish(nquads: Path, location: StoreLocation | str, progress: Callable[[str], None] | None = None) -> str:
+    """Load an N-Quads dump into the store so that readers switch from the old data to the new at once.
+
+    Embedded: a new build directory and a symlink swap (`icgraph.store.publish`). Remote: staging
+    graphs, verified triple counts, then one SPARQL Update that moves them in (`RemoteStore.replace_dataset`).
+    Returns a description of what now serves.
+    """
+    location = parse_location(location)
+    if isinstance(location, RemoteEndpoint):
+        with RemoteStore(location) as store:
+            report = store.replace_dataset(nquads, progress=progress)
+        return f"{location} ({report.triples} triples in {len(report.graphs)} graphs, build {report.build_id})"
+    from icgraph.store import publish as publish_embedded
+
+    return str(publish_embedded(nquads, location))
+
+
+# ---------------------------------------------------------------------------
+# Substitutions: parameters bound by a VALUES block, never pasted into the text
+# ---------------------------------------------------------------------------
+
+_IRI = re.compile(r"<[^<>\"{}|^`\\\x00-\x20]*>")
+_WORD = re.compile(r"[^\s{}()\[\];,.<\"'#]+(?:\.[^\s{}()\[\];,.<\"'#]+)*")
+
+
+def _scan(text: str) -> Iterator[tuple[int, str, int, int]]:
+    """(offset, token, brace depth, parenthesis depth) of SPARQL's braces, parentheses and words.
+
+    Strings, IRIs and comments are skipped whole, so a ``{`` or a keyword inside them never counts.
+    """
+    i, braces, parens, n = 0, 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace() or c in ";,.[]":
+            i += 1
+        elif c == "#":
+            while i < n and text[i] not in "\r\n":
+                i += 1
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                i += 2 if text[i] == "\\" else 1
+            i += len(quote)
+        elif c == "<" and (match := _IRI.match(text, i)):
+            i = match.end()
+        elif c == "{":
+            yield i, c, braces, parens
+            braces += 1
+            i += 1
+        elif c == "}":
+            braces -= 1
+            yield i, c, braces, parens
+            i += 1
+        elif c == "(":
+            yield i, c, braces, parens
+            parens += 1
+            i += 1
+        elif c == ")":
+            parens -= 1
+            yield i, c, braces, parens
+            i += 1
+        else:
+            match = _WORD.match(text, i)
+            if not match:  # an operator such as < > = ! used outside an IRI
+                i += 1
+                continue
+            yield i, match.group(), braces, parens
+            i = match.end()
+
+
+def query_form(text: str) -> str:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE: the first such keyword outside braces."""
+    for _, token, braces, _ in _scan(text):
+        if braces == 0 and token.upper() in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
+            return token.upper()
+    raise SyntaxError("not a SPARQL query (no SELECT, ASK, CONSTRUCT or DESCRIBE)")
+
+
+def values_block(substitutions: dict) -> str:
+    """``VALUES (?a ?b) { (<iri> "lit"^^<dt>) }`` with each term written by pyoxigraph (N-Triples syntax)."""
+    names, terms = [], []
+    for variable, term in substitutions.items():
+        variable = variable if isinstance(variable, ox.Variable) else ox.Variable(str(variable).lstrip("?$"))
+        if isinstance(term, ox.BlankNode):
+            raise ValueError(f"?{variable.value}: a blank node cannot be bound on a remote store (SPARQL VALUES takes no blank nodes)")
+        if not isinstance(term, (ox.NamedNode, ox.Literal)):
+            raise ValueError(f"?{variable.value}: only IRIs and literals can be bound on a remote store, not {term!r}")
+        names.append(str(variable))
+        terms.append(str(term))
+    return f"VALUES ({' '.join(names)}) {{ ({' '.join(terms)}) }}"
+
+
+def bind_substitutions(text: str, substitutions: dict | None) -> str:
+    """The query with ``substitutions`` bound by a VALUES block at the start of its WHERE clause.
+
+    That block is joined with everything else in the outermost group *before* OPTIONAL, MINUS,
+    FILTER, GROUP BY, aggregates, projection, ORDER BY and LIMIT apply, so the answer is the one
+    Oxigraph gives for the same ``substitutions`` (SEP-0007): aggregates count only the bound
+    rows, the variable keeps its value in the projection, LIMIT counts bound rows. (A trailing
+    VALUES after the query, or a wrapping ``SELECT * { VALUES .. { query } }``, would join only
+    after grouping and slicing, and a CONSTRUCT cannot be wrapped.) Like Oxigraph, a SELECT must
+    project each substituted variable. One difference remains: a variable used *only* inside a
+    sub-SELECT that does not project it is a different variable there, and stays unbound.
+    """
+    if not substitutions:
+        return text
+    tokens = list(_scan(text))
+    form_index = next(
+        (k for k, (_, tok, braces, _) in enumerate(tokens) if braces == 0 and tok.upper() in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")),
+        None,
+    )
+    if form_index is None:
+        raise SyntaxError("not a SPARQL query (no SELECT, ASK, CONSTRUCT or DESCRIBE)")
+    form = tokens[form_index][1].upper()
+    block = values_block(substitutions)
+    rest = tokens[form_index + 1:]
+    if form == "SELECT":
+        _check_projection(rest, substitutions)
+    top_braces = [offset for offset, tok, braces, _ in rest if tok == "{" and braces == 0]
+    if form == "CONSTRUCT":
+        following = next((tok for _, tok, _, _ in rest), "")
+        if following.upper() == "WHERE":  # CONSTRUCT WHERE { T }: spell it out as CONSTRUCT { T } WHERE { VALUES .. T }
+            start = top_braces[0]
+            end = next(offset for offset, tok, braces, _ in rest if tok == "}" and braces == 0 and offset > start)
+            template = text[start + 1:end]
+            where_offset = next(offset for offset, tok, _, _ in rest if tok.upper() == "WHERE")
+            return f"{text[:where_offset]}{{{template}}} WHERE {{ {block}\n{template}}}{text[end + 1:]}"
+        top_braces = top_braces[1:]  # skip the template
+    if not top_braces:
+        raise SyntaxError(f"this {form} query has no WHERE clause to bind parameters in")
+    at = top_braces[0] + 1
+    return f"{text[:at]} {block}\n{text[at:]}"
+
+
+def _check_projection(tokens: list, substitutions: dict) -> None:
+    projected: set[str] = set()
+    previous = ""
+    for _, token, braces, parens in tokens:
+        if braces > 0 or token == "{" or token.upper() in ("WHERE", "FROM"):
+            break
+        if token == "*" and parens == 0:
+            return
+        if token[:1] in "?$":
+            if parens == 0 or previous.upper() == "AS":
+                projected.add(token[1:])
+        previous = token
+    for variable in substitutions:
+        name = variable.value if isinstance(variable, ox.Variable) else str(variable).lstrip("?$")
+        if name not in projected:
+            raise RuntimeError(f"The SPARQL query does not contains variable ?{name} in its SELECT projection")
+
+
+# ---------------------------------------------------------------------------
+# HTTP authentication: digest or basic, whichever the store asks for
+# ---------------------------------------------------------------------------
+
+
+class _ChallengeAuth(httpx.Auth):
+    """Send credentials only when challenged, with the scheme the challenge names (digest preferred)."""
+
+    def __init__(self, user: str, password: str):
+        self._digest = httpx.DigestAuth(user, password)
+        self._basic = httpx.BasicAuth(user, password)
+        self._scheme: str | None = None
+        self._lock = threading.Lock()
+
+    def auth_flow(self, request: httpx.Request):
+        scheme = self._scheme
+        if scheme == "digest":
+            yield from self._digest.auth_flow(request)
+            return
+        if scheme == "basic":
+            yield from self._basic.auth_flow(request)
+            return
+        response = yield request
+        if response.status_code != 401:
+            return
+        challenge = response.headers.get("www-authenticate", "").lower()
+        with self._lock:
+            self._scheme = "digest" if "digest" in challenge else "basic"
+        if self._scheme == "digest":
+            yield from self._digest.auth_flow(request)
+        else:
+            yield from self._basic.auth_flow(request)
+
+
+# ---------------------------------------------------------------------------
+# The remote store
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    build_id: str
+    graphs: dict[str, int]  # graph IRI -> triples now serving
+    removed: list[str]  # graphs of the old data that the new dump no longer has
+    cleaned: list[str]  # staging graphs left by an earlier, interrupted load
+
+    @property
+    def triples(self) -> int:
+        return sum(self.graphs.values())
+
+
+class RemoteStore:
+    """A SPARQL 1.1 Protocol store that answers like a ``pyoxigraph.Store``.
+
+    The union default graph (``use_default_graph_as_union=True``, what every icgraph query uses)
+    is the merge of icgraph's live graphs (IRIs under ``endpoint.graph_prefix``), sent as the
+    protocol's ``default-graph-uri`` and ``named-graph-uri``; so staging graphs and whatever else
+    the store holds (Virtuoso's system graphs) stay out. QLever's default graph is already the
+    union of all graphs: there nothing is sent. Without the union, the default graph is empty
+    (icgraph stores nothing there) and the named graphs are icgraph's.
+    """
+
+    def __init__(self, endpoint: RemoteEndpoint, timeout: float | None = None, client: httpx.Client | None = None):
+        self.endpoint = endpoint
+        self.timeout = timeout
+        auth = _ChallengeAuth(endpoint.user, endpoint.password or "") if endpoint.user else None
+        self._client = client or httpx.Client(auth=auth, timeout=httpx.Timeout(timeout or 300.0, connect=10.0), follow_redirects=False)
+        self._graphs: tuple[float, list[ox.NamedNode]] | None = None
+        self._graphs_lock = threading.Lock()
+
+    def __enter__(self) -> RemoteStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"<RemoteStore {self.endpoint}>"
+
+    # -- reading -------------------------------------------------------------------
+
+    def query(
+        self,
+        query: str,
+        *,
+        base_iri: str | None = None,
+        prefixes: dict[str, str] | None = None,
+        use_default_graph_as_union: bool = False,
+        default_graph=None,
+        named_graphs=None,
+        substitutions: dict | None = None,
+        timeout: float | None = None,
+        max_bytes: int | None = None,
+    ):
+        """Run a query; return ``QuerySolutions``, ``QueryBoolean`` or ``QueryTriples`` as pyoxigraph does.
+
+        Raises SyntaxError when the store rejects the query (HTTP 400), `RemoteTimeout` after
+        ``timeout`` seconds, `ResultTooLarge` past ``max_bytes``, `RemoteStoreError` otherwise.
+        """
+        text = query
+        if substitutions:
+            text = bind_substitutions(text, substitutions)
+        prologue = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in (prefixes or {}).items())
+        if base_iri:
+            prologue = f"BASE <{base_iri}>\n" + prologue
+        text = prologue + text
+        form = query_form(text)
+        data: list[tuple[str, str]] = [("query", text)]
+        data += self._dataset(use_default_graph_as_union, default_graph, named_graphs)
+        accept = _RESULTS_ACCEPT if form in ("SELECT", "ASK") else _GRAPH_ACCEPT
+        body, content_type = self._post(self.endpoint.query_url, data, accept, timeout, max_bytes)
+        return _results(body, content_type, form)
+
+    def named_graphs(self) -> Iterator[ox.NamedNode]:
+        """icgraph's live graphs in the store (staging graphs and the store's other graphs left out)."""
+        return iter(self._live_graphs(fresh=True))
+
+    def contains_named_graph(self, graph) -> bool:
+        return any(g == graph for g in self._live_graphs(fresh=True))
+
+    def __len__(self) -> int:
+        results = self.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+        return int(next(iter(results))["n"].value)
+
+    def dump(self, output=None, format=None, *, from_graph=None, prefixes=None):
+        """Write the quads of icgraph's graphs (or the triples of ``from_graph``) like ``Store.dump``."""
+        graphs = [from_graph] if from_graph is not None else self._live_graphs(fresh=True)
+        quads = []
+        for graph in graphs:
+            triples = self.query(
+                "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }", substitutions=None,
+                default_graph=[], named_graphs=[graph],
+            )
+            name = graph if from_graph is None else ox.DefaultGraph()
+            quads.extend(ox.Quad(t.subject, t.predicate, t.object, name) for t in triples)
+        return ox.serialize(quads, output, format, prefixes=prefixes)
+
+    def graph_triple_counts(self, prefix: str | None = None) -> dict[str, int]:
+        """Triples per named graph whose IRI starts with ``prefix`` (icgraph's graphs by default)."""
+        prefix = self.endpoint.graph_prefix if prefix is None else prefix
+        query = (
+            "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
+            f"FILTER (STRSTARTS(STR(?g), {_string(prefix)})) }} GROUP BY ?g"
+        )
+        body, content_type = self._post(self.endpoint.query_url, [("query", query)], _RESULTS_ACCEPT, None, None)
+        return {row["g"].value: int(row["n"].value) for row in _results(body, content_type, "SELECT")}
+
+    def _live_graphs(self, fresh: bool = False) -> list[ox.NamedNode]:
+        with self._graphs_lock:
+            if not fresh and self._graphs and time.monotonic() - self._graphs[0] < GRAPH_LIST_TTL:
+                return self._graphs[1]
+        graphs = [ox.NamedNode(iri) for iri in sorted(self.graph_triple_counts())]
+        with self._graphs_lock:
+            self._graphs = (time.monotonic(), graphs)
+        return graphs
+
+    def _dataset(self, union: bool, default_graph, named_graphs) -> list[tuple[str, str]]:
+        """The protocol dataset (default-graph-uri / named-graph-uri) that gives Oxigraph's semantics."""
+        if default_graph is not None or named_graphs is not None:
+            defaults = default_graph if isinstance(default_graph, list) else ([] if default_graph is None else [default_graph])
+            pairs = []
+            for graph in defaults:
+                if not isinstance(graph, ox.NamedNode):
+                    raise ValueError("a remote store's dataset can only name graphs by IRI")
+                pairs.append(("default-graph-uri", graph.value))
+            pairs += [("named-graph-uri", g.value) for g in (named_graphs or [])]
+            if not pairs and named_graphs is not None:
+                pairs = [("named-graph-uri", STAGING_PREFIX + "none")]  # an empty dataset
+            return pairs
+        if union and self.endpoint.engine == "qlever":
+            return []
+        graphs = self._live_graphs()
+        named = [("named-graph-uri", g.value) for g in graphs] or [("named-graph-uri", STAGING_PREFIX + "none")]
+        if union:
+            return [("default-graph-uri", g.value) for g in graphs] + named
+        return named
+
+    def _post(self, url: str, data: list[tuple[str, str]], accept: str, timeout: float | None, max_bytes: int | None) -> tuple[bytes, str]:
+        limit = timeout or self.timeout
+        request_timeout = httpx.Timeout(limit, connect=min(limit, 10.0)) if limit else httpx.USE_CLIENT_DEFAULT
+        try:
+            with self._client.stream(
+                "POST", url, content=urlencode(data).encode("utf-8"), timeout=request_timeout,
+                headers={"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"},
+            ) as response:
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise ResultTooLarge(f"the answer is larger than {max_bytes} bytes")
+                    chunks.append(chunk)
+                body = b"".join(chunks)
+        except httpx.TimeoutException:
+            raise RemoteTimeout(f"{self.endpoint} did not answer within {limit:g} s") from None
+        except httpx.HTTPError as error:
+            raise RemoteStoreError(f"cannot reach the triple store at {url}: {error}") from None
+        _check_response(response, body, url)
+        return body, response.headers.get("content-type", "")
+
+    # -- writing -------------------------------------------------------------------
+
+    def update(self, update: str, *, base_iri: str | None = None, timeout: float | None = None) -> None:
+        """Run a SPARQL Update on ``endpoint.update_url``."""
+        url = self.endpoint.update_url
+        if not url:
+            raise StoreError(
+                "no update URL for the remote store; set ICGRAPH_STORE_UPDATE_URL or --store-update-url "
+                "(Virtuoso: http://HOST:8890/sparql-auth, Fuseki: http://HOST:3030/DATASET/update, "
+                "GraphDB: http://HOST:7200/repositories/REPO/statements)"
+            )
+        text = f"BASE <{base_iri}>\n{update}" if base_iri else update
+        self._post(url, [("update", text)], "*/*", timeout, None)
+        with self._graphs_lock:
+            self._graphs = None
+
+    def insert_triples(self, graph: str, triples: list[ox.Triple], batch: int = DEFAULT_BATCH_TRIPLES) -> None:
+        """Add triples to ``graph``: one Graph Store POST when a GSP URL is set, else SPARQL Update batches.
+
+        A batch never splits the triples that share a blank node, since each request is its own
+        blank-node scope; batches with blank nodes use ``INSERT {..} WHERE {}`` (Virtuoso refuses
+        blank nodes in INSERT DATA).
+        """
+        if not triples:
+            return
+        if self.endpoint.gsp_url:
+            self._gsp("POST", graph, triples)
+            return
+        for chunk in _batches(triples, batch):
+            body = "\n".join(f"{t.subject} {t.predicate} {t.object} ." for t in chunk)
+            if any(isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode) for t in chunk):
+                self.update(f"INSERT {{ GRAPH <{graph}> {{\n{body}\n}} }} WHERE {{}}")
+            else:
+                self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{body}\n}} }}")
+
+    def drop_graphs(self, graphs: Iterable[str]) -> None:
+        graphs = list(graphs)
+        if graphs:
+            self.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
+
+    def _gsp(self, method: str, graph: str, triples: list[ox.Triple]) -> None:
+        body = ox.serialize(triples, None, ox.RdfFormat.N_TRIPLES)
+        try:
+            response = self._client.request(
+                method, self.endpoint.gsp_url, params={"graph": graph}, content=body,
+                headers={"Content-Type": "text/turtle; charset=utf-8"},  # N-Triples is Turtle; every GSP store reads Turtle
+                timeout=httpx.Timeout(None, connect=10.0),
+            )
+        except httpx.HTTPError as error:
+            raise RemoteStoreError(f"cannot reach the Graph Store at {self.endpoint.gsp_url}: {error}") from None
+        _check_response(response, response.content, self.endpoint.gsp_url)
+
+    # -- loading a whole dataset atomically ---------------------------------------------
+
+    def replace_dataset(
+        self, nquads: Path, *, batch: int = DEFAULT_BATCH_TRIPLES, progress: Callable[[str], None] | None = None
+    ) -> LoadReport:
+        """Replace icgraph's graphs in the store with the dump's, so that readers see old or new, never a mix.
+
+        1. staging graphs left by an interrupted load (``urn:icgraph:staging:*``) are dropped;
+        2. each graph of the dump is written to ``urn:icgraph:staging:BUILD:GRAPH`` (the live graphs
+           keep serving meanwhile);
+        3. the staging graphs' triple counts are checked against the dump; on any difference, or
+           any error, the staging graphs are dropped and the live graphs are untouched;
+        4. one SPARQL Update request MOVEs every staging graph onto its live name and drops live
+           graphs the dump no longer has. The store runs a request as one transaction (Virtuoso,
+           Fuseki/TDB2, GraphDB do), so a reader sees it all or none of it; a loader killed before
+           this request leaves only staging graphs, which step 1 of the next load removes.
+        """
+        say = progress or (lambda message: None)
+        dataset = _read_dump(nquads)
+        build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+        leftovers = sorted(self.graph_triple_counts(STAGING_PREFIX))
+        if leftovers:
+            say(f"dropping {len(leftovers)} staging graph(s) of an interrupted load")
+            self.drop_graphs(leftovers)
+        staging = {graph: f"{STAGING_PREFIX}{build_id}:{graph}" for graph in dataset}
+        try:
+            for number, (graph, triples) in enumerate(dataset.items(), 1):
+                self.insert_triples(staging[graph], triples, batch=batch)
+                say(f"staged {number}/{len(dataset)}: {graph} ({len(triples)} triples)")
+            counts = self.graph_triple_counts(STAGING_PREFIX + build_id + ":")
+            wrong = {
+                graph: (len(triples), counts.get(staging[graph], 0))
+                for graph, triples in dataset.items()
+                if counts.get(staging[graph], 0) != len(triples)
+            }
+            if wrong:
+                details = "; ".join(f"{g}: dump {want}, store {got}" for g, (want, got) in sorted(wrong.items()))
+                raise StoreError(f"the store does not hold what was sent ({details}); nothing was switched")
+            say("triple counts verified")
+        except BaseException:
+            try:
+                self.drop_graphs(staging.values())
+            except Exception:  # noqa: BLE001 - the next load cleans up what is left
+                pass
+            raise
+        live = set(self.graph_triple_counts())
+        removed = sorted(live - set(dataset))
+        operations = [f"MOVE SILENT GRAPH <{staging[g]}> TO GRAPH <{g}>" if dataset[g] else f"DROP SILENT GRAPH <{g}>" for g in dataset]
+        operations += [f"DROP SILENT GRAPH <{g}>" for g in removed]
+        self.update(" ;\n".join(operations))
+        serving = self.graph_triple_counts()
+        say(f"switched: build {build_id} serves")
+        return LoadReport(build_id=build_id, graphs=serving, removed=removed, cleaned=leftovers)
+
+
+def _read_dump(nquads: Path) -> dict[str, list[ox.Triple]]:
+    """The dump's triples per named graph (distinct, in file order); refuses quads in the default graph."""
+    graphs: dict[str, dict[ox.Triple, None]] = {}
+    for quad in ox.parse(path=str(nquads), format=ox.RdfFormat.N_QUADS):
+        if not isinstance(quad.graph_name, ox.NamedNode):
+            raise StoreError(f"{nquads}: a quad outside a named graph ({quad}); icgraph keeps every triple in a named graph")
+        graphs.setdefault(quad.graph_name.value, {})[quad.triple] = None
+    return {graph: list(triples) for graph, triples in graphs.items()}
+
+
+def _batches(triples: list[ox.Triple], size: int) -> Iterator[list[ox.Triple]]:
+    """Batches of about ``size`` triples; the triples linked by blank nodes stay in one batch."""
+    parent: dict[ox.BlankNode, ox.BlankNode] = {}
+
+    def find(node):
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for t in triples:
+        if isinstance(t.subject, ox.BlankNode) and isinstance(t.object, ox.BlankNode):
+            parent[find(t.subject)] = find(t.object)
+    groups: dict[Any, list[ox.Triple]] = {}
+    plain: list[ox.Triple] = []
+    for t in triples:
+        node = t.subject if isinstance(t.subject, ox.BlankNode) else t.object if isinstance(t.object, ox.BlankNode) else None
+        if node is None:
+            plain.append(t)
+        else:
+            groups.setdefault(find(node), []).append(t)
+    batch: list[ox.Triple] = []
+    for unit in [[t] for t in plain] + list(groups.values()):
+        if batch and len(batch) + len(unit) > size:
+            yield batch
+            batch = []
+        batch.extend(unit)
+    if batch:
+        yield batch
+
+
+def _string(value: str) -> str:
+    return str(ox.Literal(value))
+
+
+def _check_response(response: httpx.Response, body: bytes, url: str) -> None:
+    if response.status_code == 400:
+        raise SyntaxError(_message(body) or f"{url} refused the request (400)")
+    if response.status_code in (401, 403):
+        raise RemoteStoreError(
+            f"{url} refused the credentials ({response.status_code}); check ICGRAPH_STORE_USER / ICGRAPH_STORE_PASSWORD"
+        )
+    if response.status_code >= 300:
+        raise RemoteStoreError(f"{url} answered {response.status_code}: {_message(body)}")
+    # Virtuoso answers a query stopped by its own limits with partial results and these headers.
+    if "x-sql-state" in response.headers or "x-sparql-maxrows" in response.headers:
+        reason = response.headers.get("x-sql-message") or "the result was cut at the server's ResultSetMaxRows"
+        raise RemoteStoreError(f"{url} returned a partial result ({reason}); raise the store's limits or narrow the query")
+
+
+def _message(body: bytes) -> str:
+    return body.decode("utf-8", "replace").strip()[:2000]
+
+
+def _results(body: bytes, content_type: str, form: str):
+    media = content_type.split(";")[0].strip().lower()
+    if form in ("SELECT", "ASK"):
+        fmt = ox.QueryResultsFormat.XML if "xml" in media else ox.QueryResultsFormat.JSON
+        try:
+            results = ox.parse_query_results(body, fmt)
+        except SyntaxError as error:
+            raise RemoteStoreError(f"the store's {media or 'unlabelled'} results cannot be read: {error}") from None
+        if isinstance(results, ox.QuerySolutions) and b"XMLSchema#boolean" in body:
+            return _canonical_solutions(results)
+        return results
+    rdf_format = ox.RdfFormat.from_media_type(media) or ox.RdfFormat.N_TRIPLES
+    graph = ox.Store()
+    graph.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in _triples(body, rdf_format))
+    # A genuine QueryTriples (serialize(), isinstance checks): the store's answer, read back from memory.
+    return graph.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+
+
+def _triples(body: bytes, rdf_format) -> Iterator[ox.Triple]:
+    for item in ox.parse(body, rdf_format):
+        yield _canonical_triple(item.triple if isinstance(item, ox.Quad) else item)
+
+
+def _canonical(term):
+    """Undo a store's rewriting of a literal where the original is certain (Virtuoso's xsd:boolean 1/0)."""
+    if isinstance(term, ox.Literal) and term.datatype == _BOOLEAN and term.value in ("1", "0"):
+        return ox.Literal("true" if term.value == "1" else "false", datatype=_BOOLEAN)
+    return term
+
+
+def _canonical_triple(triple: ox.Triple) -> ox.Triple:
+    return ox.Triple(triple.subject, triple.predicate, _canonical(triple.object))
+
+
+def _canonical_solutions(results: ox.QuerySolutions):
+    """The solutions with `_canonical` literals, as a genuine ``QuerySolutions`` (re-read from JSON)."""
+    variables = results.variables
+    return _solutions(variables, [[_canonical(solution[v]) for v in variables] for solution in results])
+
+
+def _solutions(variables: list[ox.Variable], rows: list[list]) -> ox.QuerySolutions:
+    import json
+
+    def term(value):
+        if isinstance(value, ox.NamedNode):
+            return {"type": "uri", "value": value.value}
+        if isinstance(value, ox.BlankNode):
+            return {"type": "bnode", "value": value.value}
+        if value.language:
+            return {"type": "literal", "value": value.value, "xml:lang": value.language}
+        return {"type": "literal", "value": value.value, "datatype": value.datatype.value}
+
+    document = {
+        "head": {"vars": [v.value for v in variables]},
+        "results": {"bindings": [{v.value: term(x) for v, x in zip(variables, row) if x is not None} for row in rows]},
+    }
+    return ox.parse_query_results(json.dumps(document).encode(), ox.QueryResultsFormat.JSON)
+
+
+__all__ = [
+    "ENGINES",
+    "LoadReport",
+    "RemoteEndpoint",
+    "RemoteStore",
+    "RemoteStoreError",
+    "RemoteTimeout",
+    "ResultTooLarge",
+    "STAGING_PREFIX",
+    "StoreError",
+    "StoreLocation",
+    "bind_substitutions",
+    "is_remote",
+    "open_store",
+    "parse_location",
+    "publish",
+]

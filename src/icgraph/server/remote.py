@@ -1,0 +1,234 @@
+"""The endpoint's jobs on a remote SPARQL store: the same checks and limits as the Oxigraph workers.
+
+`RemotePool` stands in for `icgraph.server.workers.StorePool` when ``--store`` is
+``sparql+http://...``: the routes (sparql, graph_store, service description) hand it the same
+jobs and get the same answers and errors. Before anything reaches the remote store a query or
+update is parsed (rdflib), SERVICE / LOAD are refused unless allow-listed, the answer format is
+negotiated; then the request runs with an HTTP time limit (504 past it), its answer is read up to
+``Settings.max_result_bytes`` (503 beyond), parsed into pyoxigraph results and serialised by
+Oxigraph's writers, exactly like an embedded answer. At most ``Settings.query_workers`` requests
+run at once; ``max_waiting_requests`` may wait up to ``queue_timeout`` seconds, then 503.
+
+Text that rdflib's parser cannot read is refused (400) here: with no isolated worker to ask
+Oxigraph for a second opinion, nothing unparsed is sent on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any
+
+import pyoxigraph as ox
+from pyparsing import ParseException
+
+from icgraph.backends import RemoteStore, RemoteStoreError, RemoteTimeout, ResultTooLarge
+from icgraph.config import Settings
+from icgraph.server import negotiation, security
+from icgraph.server.security import EndpointError
+from icgraph.server.workers import _CappedBuffer
+
+
+class RemotePool:
+    """Admission, limits and the SPARQL jobs of the endpoint, answered by a `RemoteStore`."""
+
+    network_isolated = False  # nothing runs locally that could reach the network
+
+    def __init__(self, settings: Settings, writable: bool):
+        self.settings = settings
+        self.writable = writable
+        self.store = RemoteStore(settings.store, timeout=settings.query_timeout)
+        self._running = 0
+        self._waiting = 0
+        self._slots: asyncio.Semaphore | None = None
+        self._write_lock: asyncio.Lock | None = None
+        self._statistics: tuple[float, dict] | None = None
+
+    async def start(self) -> None:
+        self._slots = asyncio.Semaphore(max(2, self.settings.query_workers))
+        self._write_lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        self.store.close()
+
+    # -- admission -----------------------------------------------------------------
+
+    def _busy(self) -> EndpointError:
+        return EndpointError(
+            503,
+            f"The endpoint is busy ({self._running} queries running, {self._waiting} waiting); please retry shortly.",
+            {"Retry-After": "5"},
+        )
+
+    async def _run(self, function, timeout: float):
+        if self._slots.locked():
+            if self._waiting >= self.settings.max_waiting_requests:
+                raise self._busy()
+            self._waiting += 1
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.settings.queue_timeout)
+            except asyncio.TimeoutError:
+                raise self._busy() from None
+            finally:
+                self._waiting -= 1
+        else:
+            await self._slots.acquire()
+        self._running += 1
+        try:
+            return await asyncio.to_thread(function)
+        except RemoteTimeout:
+            raise EndpointError(
+                504, f"The query was stopped after {timeout:g} s, this endpoint's time limit; simplify it or add a LIMIT."
+            ) from None
+        except ResultTooLarge:
+            raise EndpointError(503, self._too_large()) from None
+        except SyntaxError as error:
+            raise EndpointError(400, f"The triple store refused the request: {error}") from None
+        except RemoteStoreError as error:
+            raise EndpointError(502, f"The triple store failed: {error}") from None
+        finally:
+            self._running -= 1
+            self._slots.release()
+
+    def _too_large(self) -> str:
+        return f"The result is larger than this endpoint's limit of {self.settings.max_result_bytes} bytes; add a LIMIT or narrow the query."
+
+    def _serialise(self, results, fmt: negotiation.Format) -> dict:
+        sink = _CappedBuffer(self.settings.max_result_bytes)
+        try:
+            results.serialize(sink, fmt.oxigraph)
+        except Exception:
+            if sink.overflowed:
+                raise EndpointError(503, self._too_large()) from None
+            raise
+        return {"body": sink.getvalue(), "content_type": fmt.content_type}
+
+    # -- reading -------------------------------------------------------------------
+
+    async def read(self, job: dict, timeout: float) -> dict:
+        handler = {"query": self._query, "graph_get": self._graph_get, "statistics": self._statistics_job}[job["op"]]
+        return await handler(job, timeout)
+
+    async def _query(self, job: dict, timeout: float) -> dict:
+        text = job["query"]
+        try:
+            found = security.inspect_query(text)
+        except ParseException as error:
+            raise EndpointError(400, f"Syntax error in the query: {security.parse_error_message(error)}") from None
+        security.check_outbound(found, self.settings)
+        kind = negotiation.RESULTS if found.form in ("SELECT", "ASK") else negotiation.GRAPH
+        try:
+            fmt = negotiation.choose_format(kind, job.get("accept"), job.get("format"))
+        except negotiation.NotAcceptable as error:
+            raise EndpointError(406, str(error)) from None
+        kwargs: dict[str, Any] = {}
+        default_graphs, named_graphs = job.get("default_graphs"), job.get("named_graphs")
+        if default_graphs or named_graphs:
+            kwargs["default_graph"] = [ox.NamedNode(iri) for iri in default_graphs or []]
+            kwargs["named_graphs"] = [ox.NamedNode(iri) for iri in named_graphs or []]
+        elif self.settings.union_default_graph and not found.has_dataset_clause:
+            kwargs["use_default_graph_as_union"] = True
+        run = partial(
+            self.store.query, text, base_iri=job.get("base_iri"), timeout=timeout,
+            max_bytes=self.settings.max_result_bytes, **kwargs,
+        )
+        results = await self._run(run, timeout)
+        return self._serialise(results, fmt)
+
+    async def _graph_get(self, job: dict, timeout: float) -> dict:
+        try:
+            fmt = negotiation.choose_format(negotiation.GRAPH, job.get("accept"), job.get("format"))
+        except negotiation.NotAcceptable as error:
+            raise EndpointError(406, str(error)) from None
+        graph = job.get("graph")
+        construct = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
+        if graph is None:
+            run = partial(self.store.query, construct, use_default_graph_as_union=self.settings.union_default_graph,
+                          timeout=timeout, max_bytes=self.settings.max_result_bytes)
+        else:
+            name = ox.NamedNode(graph)
+            if not await self._run(partial(self.store.contains_named_graph, name), timeout):
+                raise EndpointError(404, f"No graph <{graph}> in this store.")
+            run = partial(self.store.query, construct, default_graph=[name], named_graphs=[],
+                          timeout=timeout, max_bytes=self.settings.max_result_bytes)
+        return self._serialise(await self._run(run, timeout), fmt)
+
+    async def _statistics_job(self, job: dict, timeout: float) -> dict:
+        def count() -> dict:
+            graphs = self.store.graph_triple_counts()
+            return {"graphs": sorted(graphs.items()), "default_triples": len(self.store) if self.settings.union_default_graph else 0}
+
+        return await self._run(count, timeout)
+
+    async def statistics(self, timeout: float = 30.0) -> dict:
+        """Named graphs with their triple counts (cached for a minute: a remote load can change them)."""
+        loop = asyncio.get_running_loop()
+        if self._statistics and loop.time() - self._statistics[0] < 60:
+            return self._statistics[1]
+        result = await self.read({"op": "statistics"}, timeout)
+        self._statistics = (loop.time(), result)
+        return result
+
+    # -- writing -------------------------------------------------------------------
+
+    async def write(self, job: dict, timeout: float) -> dict:
+        if not self.writable:
+            raise EndpointError(403, "Updates are disabled on this endpoint.")
+        try:
+            await asyncio.wait_for(self._write_lock.acquire(), self.settings.queue_timeout)
+        except asyncio.TimeoutError:
+            raise EndpointError(503, "Another update is running; please retry shortly.", {"Retry-After": "5"}) from None
+        try:
+            if job["op"] == "update":
+                return await self._update(job, timeout)
+            return await self._graph_write(job, timeout)
+        finally:
+            self._statistics = None
+            self._write_lock.release()
+
+    async def _update(self, job: dict, timeout: float) -> dict:
+        text = job["update"]
+        using, using_named = job.get("using") or [], job.get("using_named") or []
+        try:
+            found = security.inspect_update(text)
+        except ParseException as error:
+            raise EndpointError(400, f"Syntax error in the update: {security.parse_error_message(error)}") from None
+        security.check_outbound(found, self.settings)
+        if (using or using_named) and found.has_dataset_clause:
+            raise EndpointError(
+                400,
+                "The update names its dataset (USING / WITH) and the request gives using-graph-uri / "
+                "using-named-graph-uri too; use one or the other (SPARQL 1.1 Protocol §2.2.3).",
+            )
+        text = security.add_protocol_dataset(text, using, using_named)
+        await self._run(partial(self.store.update, text, base_iri=job.get("base_iri"), timeout=timeout), timeout)
+        return {}
+
+    async def _graph_write(self, job: dict, timeout: float) -> dict:
+        graph = job.get("graph")
+        if graph is None:
+            raise EndpointError(400, "The default graph of a remote store is not written through icgraph; name a graph.")
+        name = ox.NamedNode(graph)
+        existed = await self._run(partial(self.store.contains_named_graph, name), timeout)
+        if job["op"] == "graph_delete":
+            if not existed:
+                raise EndpointError(404, f"No graph <{graph}> in this store.")
+            await self._run(partial(self.store.drop_graphs, [graph]), timeout)
+            return {"created": False}
+        triples = []
+        for data, media_type in job["parts"]:
+            rdf_format = ox.RdfFormat.from_media_type(media_type or "")
+            if rdf_format is None:
+                raise EndpointError(415, f"Cannot read RDF sent as {media_type!r}; send Turtle, N-Triples, RDF/XML, JSON-LD, TriG or N-Quads.")
+            try:
+                triples.extend(q.triple if isinstance(q, ox.Quad) else q for q in ox.parse(data, rdf_format, base_iri=job.get("base_iri") or graph))
+            except (SyntaxError, ValueError) as error:
+                raise EndpointError(400, f"Cannot parse the {media_type} body: {error}") from None
+
+        def write() -> None:
+            if job["op"] == "graph_put" and existed:
+                self.store.drop_graphs([graph])
+            self.store.insert_triples(graph, triples)
+
+        await self._run(write, timeout)
+        return {"created": not existed}
