@@ -15,15 +15,22 @@ _RESULT_FORMATS = {
 _GRAPH_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "table": ox.RdfFormat.TURTLE}
 
 
+_BY_LENGTH = sorted(PREFIXES.items(), key=lambda item: len(item[1]), reverse=True)
+
+
+def _compact_iri(iri: str) -> str:
+    for prefix, namespace in _BY_LENGTH:  # the longest namespace wins: actor: rather than id:
+        if iri.startswith(namespace) and len(iri) > len(namespace):
+            return f"{prefix}:{iri[len(namespace):]}"
+    return f"<{iri}>"
+
+
 def compact(term) -> str:
     """A term as a person reads it: a prefixed name for IRIs we know, the lexical form for literals."""
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        for prefix, namespace in PREFIXES.items():
-            if term.value.startswith(namespace) and len(term.value) > len(namespace):
-                return f"{prefix}:{term.value[len(namespace):]}"
-        return f"<{term.value}>"
+        return _compact_iri(term.value)
     if isinstance(term, ox.Literal):
         return term.value
     return str(term)
