@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import random
@@ -107,6 +108,7 @@ def machine() -> dict:
         "platform": platform.platform(),
         "versions": versions,
         "loadgen": loadgen.tool(),
+        "load_average": os.getloadavg(),
     }
 
 
@@ -263,7 +265,9 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
             for query in queries:
                 entry = {**base, "system": system, "query": query.name}
                 try:
+                    t0 = time.perf_counter()
                     rows_seen = fetch_count(server.url, query, args.timeout)
+                    single = time.perf_counter() - t0
                 except (httpx.HTTPError, RuntimeError) as error:
                     status = "timeout" if isinstance(error, httpx.TimeoutException) else f"error: {str(error)[:80]}"
                     rows.append({**entry, "concurrency": None, "rows": None, "status": status})
@@ -271,9 +275,13 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
                 if rows_seen != expected[query.name]:
                     rows.append({**entry, "concurrency": None, "rows": rows_seen, "status": f"mismatch: {rows_seen} rows, floor {expected[query.name]}"})
                     continue
+                # A slow system still gets a few answers per measurement (bounded at 30 s).
+                duration = max(args.duration, min(30.0, math.ceil(single * 5)))
                 for concurrency in args.concurrency_list:
-                    result = loadgen.measure(server.url, query.text, query.accept, concurrency, args.duration, args.max_requests, args.timeout, args.loadgen)
+                    result = loadgen.measure(server.url, query.text, query.accept, concurrency, duration, args.max_requests, args.timeout, args.loadgen)
                     status = "ok" if not result["errors"] else f"{result['errors']} errors"
+                    if not result["requests"]:
+                        status = f"no answer within {duration:g} s"
                     rows.append({**entry, "concurrency": concurrency, "rows": rows_seen, "status": status, **result})
         finally:
             server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import statistics
 import time
 from pathlib import Path
@@ -236,7 +237,8 @@ def write(out: Path, *, facts, args, scales, build, latency, cold, shape, overhe
         "",
         f"Run {facts['date']} in {elapsed / 60:.1f} min. Machine: {facts['nproc']} CPUs ({facts['cpu']}), {facts['memory_gib']} GiB, "
         f"Python {facts['python']} on {facts['platform']}. Load generator: {args.loadgen or facts['loadgen']} on the same machine "
-        f"(loopback, keep-alive). Versions: {versions}.",
+        f"(loopback, keep-alive). Versions: {versions}. Load average at the start: "
+        f"{' '.join(f'{x:.2f}' for x in facts.get('load_average', ()))}, at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}.",
         "",
         f"Scales: {', '.join(f'{s}x = {t:,} triples' for s, t in sorted(scales.items()))}. Each measurement: {args.duration:g} s "
         f"per query, system and concurrency ({', '.join(map(str, args.concurrency_list))}); request timeout {args.timeout:g} s; seed {args.seed}. "

@@ -3,7 +3,7 @@
 - ``icgraph``: ``icgraph serve --store STORE`` (the endpoint at /sparql);
 - ``oxigraph``: ``oxigraph serve-read-only --location STORE --union-default-graph`` (/query);
 - ``rdflib-endpoint``: ``rdflib-endpoint serve DUMP`` (an rdflib Dataset with the union
-  of the named graphs as its default graph, /sparql), from the TriG / N-Quads dump.
+  of the named graphs as its default graph, at /), from the TriG / N-Quads dump.
 
 The floor (pyoxigraph in-process on the same store) needs no server: see bench.library.
 """
@@ -58,7 +58,11 @@ class Server:
             self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        self.ready_after = wait_until_answering(self.url, self.process, self.started_at, timeout)
+        try:
+            self.ready_after = wait_until_answering(self.url, self.process, self.started_at, timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -116,7 +120,7 @@ def oxigraph_server(store: Path, port: int | None = None) -> Server:
 def rdflib_server(dump: Path, port: int | None = None) -> Server:
     port = port or free_port()
     command = [executable("rdflib-endpoint"), "serve", str(dump), "--host", "127.0.0.1", "--port", str(port)]
-    return Server("rdflib-endpoint", command, f"http://127.0.0.1:{port}/sparql")
+    return Server("rdflib-endpoint", command, f"http://127.0.0.1:{port}/")
 
 
 def server_for(system: str, store: Path, dump: Path) -> Server:

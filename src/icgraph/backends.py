@@ -19,7 +19,6 @@ docs/triple-stores.md says how each engine is configured and where they differ.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import secrets
@@ -141,7 +140,10 @@ def open_store(location: StoreLocation | str, read_only: bool = True, timeout: f
     return open_embedded(location, read_only=read_only)
 
 
-def publish(nquads: Path, location: StoreLocation | str, progress: Callable[[str], None] | None = None) -> str:
+def publish(
+    nquads: Path, location: StoreLocation | str, progress: Callable[[str], None] | None = None,
+    batch: int = DEFAULT_BATCH_TRIPLES,
+) -> str:
     """Load an N-Quads dump into the store so that readers switch from the old data to the new at once.
 
     Embedded: a new build directory and a symlink swap (`icgraph.store.publish`). Remote: staging
@@ -151,7 +153,7 @@ def publish(nquads: Path, location: StoreLocation | str, progress: Callable[[str
     location = parse_location(location)
     if isinstance(location, RemoteEndpoint):
         with RemoteStore(location) as store:
-            report = store.replace_dataset(nquads, progress=progress)
+            report = store.replace_dataset(nquads, progress=progress, batch=batch)
         return f"{location} ({report.triples} triples in {len(report.graphs)} graphs, build {report.build_id})"
     from icgraph.store import publish as publish_embedded
 

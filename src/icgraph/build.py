@@ -100,7 +100,9 @@ def build_dataset(settings: Settings, strict: bool = False) -> Build:
         practices = {f"practice:{record.slug}" for record in compendium.records}
         # The meeting report's parser defines the working group and its participants; curation may name them.
         from_report = {_curie(subject) for subject in meeting_graph.subjects(RDF.type, None)}
-        curation_graph = map_curation(settings.curation_dir, known_practices=practices, extra_known=from_report)
+        curation_graph = map_curation(
+            settings.curation_dir, known_practices=practices, extra_known=from_report, cache_dir=settings.build_dir / "cache"
+        )
 
     with _timed(timings, "ontology"):
         ontology_graph = Graph().parse(settings.ontology_dir / "icgraph.ttl")

@@ -124,7 +124,9 @@ def build(store, store_update_url: str | None, store_gsp_url: str | None, strict
 @_remote_options
 @click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The N-Quads dump to load (default: icgraph.nq in the build directory).")
-def load(store, store_update_url: str | None, store_gsp_url: str | None, source: Path | None) -> None:
+@click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Remote store without a Graph Store URL: triples per SPARQL Update request.")
+def load(store, store_update_url: str | None, store_gsp_url: str | None, source: Path | None, batch_size: int) -> None:
     """Load a built dump (build/icgraph.nq) into the store, atomically for its readers.
 
     Remote stores: the graphs are written to staging graphs, their triple counts checked against the
@@ -138,7 +140,7 @@ def load(store, store_update_url: str | None, store_gsp_url: str | None, source:
     if not source.exists():
         _fail(f"no dump at {source}; run `icgraph build` first, or pass --from FILE")
     try:
-        serving = publish(source, settings.store, progress=_progress)
+        serving = publish(source, settings.store, progress=_progress, batch=batch_size)
     except (StoreError, RemoteStoreError, SyntaxError) as error:
         _fail(f"the store was not changed: {error}")
     click.echo(f"Loaded {source} into {serving}")

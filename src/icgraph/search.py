@@ -93,7 +93,7 @@ def _documents(store: ox.Store):
 
 def _as_store(source) -> ox.Store:
     """A pyoxigraph Store from a Store, or from an rdflib Graph / Dataset (copied into memory)."""
-    if isinstance(source, ox.Store):
+    if isinstance(source, ox.Store) or hasattr(source, "named_graphs"):  # or a remote store (icgraph.backends)
         return source
     store = ox.Store()
     data = source.serialize(format="nt", encoding="utf-8")

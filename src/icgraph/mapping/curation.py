@@ -89,7 +89,9 @@ def read_curation(folder: Path) -> Curation:
     return curation
 
 
-def map_curation(folder: Path, known_practices: Iterable[str] = (), extra_known: Iterable[str] = ()) -> Graph:
+def map_curation(
+    folder: Path, known_practices: Iterable[str] = (), extra_known: Iterable[str] = (), cache_dir: Path | None = None
+) -> Graph:
     """Map ``data/curation`` to one RDF graph (the build stores it as ``graph:curation``).
 
     ``known_practices`` are the ``practice:SLUG`` CURIEs the parser produced; ``extra_known`` are further
@@ -101,7 +103,8 @@ def map_curation(folder: Path, known_practices: Iterable[str] = (), extra_known:
     if problems:
         raise CurationError(problems)
 
-    enrich_places([entry for _, entry in curation.entries["places"]])
+    places_cache = cache_dir / "places.json" if cache_dir is not None else None
+    enrich_places([entry for _, entry in curation.entries["places"]], cache=places_cache)
 
     graph = Graph()
     for section in SECTIONS:

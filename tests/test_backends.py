@@ -1,0 +1,108 @@
+"""The store abstraction without a remote store: locations, parameter binding, load batches.
+
+`bind_substitutions` must give, on any SPARQL engine, the answer Oxigraph gives for the same
+``substitutions``; here both run on Oxigraph (the session build), so any difference is the
+rewriting's fault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from icgraph.backends import RemoteEndpoint, _batches, bind_substitutions, parse_location, query_form
+from icgraph.config import PROJECT_DIR
+from icgraph.queries import load_library
+from icgraph.store import StoreError
+
+LIBRARY = load_library(PROJECT_DIR / "queries")
+PARAMETERISED = sorted(name for name, query in LIBRARY.items() if query.parameters)
+
+
+def test_locations_name_the_backend(monkeypatch):
+    monkeypatch.setenv("ICGRAPH_STORE_UPDATE_URL", "http://db:8890/sparql-auth")
+    monkeypatch.setenv("ICGRAPH_STORE_USER", "dba")
+    monkeypatch.setenv("ICGRAPH_STORE_PASSWORD", "secret")
+    assert parse_location("/srv/store") == Path("/srv/store")
+    assert parse_location("oxigraph:/srv/store") == Path("/srv/store")
+    remote = parse_location("sparql+http://db:8890/sparql")
+    assert isinstance(remote, RemoteEndpoint)
+    assert (remote.query_url, remote.update_url, remote.user) == ("http://db:8890/sparql", "http://db:8890/sparql-auth", "dba")
+    assert "secret" not in repr(remote) and "secret" not in str(remote)
+
+
+def test_credentials_in_the_url_are_refused():
+    with pytest.raises(StoreError, match="ICGRAPH_STORE_USER"):
+        parse_location("sparql+http://dba:dba@db:8890/sparql")
+
+
+@pytest.mark.parametrize("name", PARAMETERISED)
+def test_values_binding_answers_like_oxigraph_substitutions(store, name):
+    query = LIBRARY[name]
+    bindings = query.bindings({})
+    expected = store.query(query.text, use_default_graph_as_union=True, substitutions=bindings)
+    rewritten = store.query(bind_substitutions(query.text, bindings), use_default_graph_as_union=True)
+    assert _rows(rewritten) == _rows(expected)
+
+
+TRICKY = [
+    # aggregate over bound rows only; the parameter is a group key
+    ("SELECT ?_c (COUNT(*) AS ?n) WHERE { ?p <https://w3id.org/icgraph/def#country> ?_c } GROUP BY ?_c", "_c", ox.NamedNode("https://w3id.org/icgraph/id/place/es")),
+    # LIMIT counts bound rows; ORDER BY kept
+    ("SELECT ?_c ?p WHERE { ?p <https://w3id.org/icgraph/def#country> ?_c } ORDER BY ?p LIMIT 2", "_c", ox.NamedNode("https://w3id.org/icgraph/id/place/it")),
+    # the parameter inside an OPTIONAL's filter
+    ("SELECT ?_c ?p ?t WHERE { ?p a <https://w3id.org/icgraph/def#Practice> OPTIONAL { ?p <https://w3id.org/icgraph/def#country> ?t FILTER (?t = ?_c) } }", "_c", ox.NamedNode("https://w3id.org/icgraph/id/place/es")),
+    # SELECT *, a string with quotes and braces
+    ('SELECT * WHERE { OPTIONAL { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?_l } }', "_l", ox.Literal('a "} {" b')),
+    # CONSTRUCT WHERE short form
+    ("CONSTRUCT WHERE { ?_s <http://www.w3.org/2004/02/skos/core#notation> ?o }", "_s", ox.NamedNode("https://w3id.org/icgraph/id/level/local")),
+    # ASK
+    ("ASK { ?_s a <https://w3id.org/icgraph/def#Practice> }", "_s", ox.NamedNode("https://w3id.org/icgraph/id/level/local")),
+]
+
+
+@pytest.mark.parametrize("text, variable, value", TRICKY)
+def test_tricky_placements(store, text, variable, value):
+    bindings = {ox.Variable(variable): value}
+    expected = store.query(text, use_default_graph_as_union=True, substitutions=bindings)
+    rewritten = store.query(bind_substitutions(text, bindings), use_default_graph_as_union=True)
+    assert _rows(rewritten) == _rows(expected)
+
+
+def test_an_unprojected_parameter_is_refused_as_oxigraph_does(store):
+    with pytest.raises(RuntimeError, match=r"\?x in its SELECT projection"):
+        bind_substitutions("SELECT ?o WHERE { ?x ?p ?o }", {ox.Variable("x"): ox.NamedNode("urn:a")})
+
+
+def test_blank_nodes_cannot_be_bound():
+    with pytest.raises(ValueError, match="blank node"):
+        bind_substitutions("SELECT ?x WHERE { ?x ?p ?o }", {ox.Variable("x"): ox.BlankNode()})
+
+
+def test_the_query_form_is_found_past_prefixes_and_comments():
+    assert query_form("# SELECT in a comment\nPREFIX ask: <urn:construct>\nDESCRIBE <urn:x>") == "DESCRIBE"
+
+
+def test_batches_never_split_blank_node_structures():
+    a, b, c = ox.BlankNode("a"), ox.BlankNode("b"), ox.BlankNode("c")
+    p, x = ox.NamedNode("urn:p"), ox.NamedNode("urn:x")
+    triples = [ox.Triple(x, p, a), ox.Triple(a, p, b), ox.Triple(b, p, ox.Literal("1")), ox.Triple(x, p, c), ox.Triple(c, p, ox.Literal("2"))]
+    triples += [ox.Triple(x, p, ox.Literal(str(i))) for i in range(10)]
+    batches = list(_batches(triples, 3))
+    assert sorted(map(str, sum(batches, []))) == sorted(map(str, triples))
+    for node in (a, b, c):
+        holding = [i for i, batch in enumerate(batches) if any(node in (t.subject, t.object) for t in batch)]
+        assert len(set(holding)) == 1
+    chain = {i for i, batch in enumerate(batches) for t in batch if a in (t.subject, t.object) or b in (t.subject, t.object)}
+    assert len(chain) == 1
+
+
+def _rows(results):
+    if isinstance(results, ox.QueryBoolean):
+        return bool(results)
+    if isinstance(results, ox.QuerySolutions):
+        names = [v.value for v in results.variables]
+        return sorted(tuple(str(row[n]) for n in names) for row in results)
+    return sorted(str(t) for t in results)

@@ -1,0 +1,95 @@
+"""The benchmark harness (bench/): the scale generator is deterministic and valid, and a tiny
+run produces its tables with the expected columns. No timing is asserted."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+from rdflib import Dataset
+
+from icgraph.config import PROJECT_DIR
+from icgraph.validate import validate
+
+sys.path.insert(0, str(PROJECT_DIR))  # bench/ is a top-level folder of the project, not part of the package
+from bench import report, systems  # noqa: E402
+from bench.generate import generate, load_template  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def template(built):
+    return load_template(built.build_dir / "icgraph.nq")
+
+
+def _generated(template, scale: int, seed: int, **options) -> str:
+    out = io.StringIO()
+    generate(out, scale, seed, template=template, **options)
+    return out.getvalue()
+
+
+def test_generator_gives_the_same_bytes_for_the_same_seed(template):
+    first, second = _generated(template, 2, seed=7), _generated(template, 2, seed=7)
+    assert first == second
+    assert _generated(template, 2, seed=8) != first
+
+
+def test_generator_scales_the_instance_data_and_shares_the_vocabularies(template):
+    one = _generated(template, 1, seed=1).count("\n")
+    three = _generated(template, 3, seed=1).count("\n")
+    assert three == len(template.shared) + 3 * template.quads_per_shard
+    assert one == len(template.shared) + template.quads_per_shard
+    assert "--s2" in _generated(template, 3, seed=1)
+
+
+def test_generated_1x_conforms_to_the_shapes(template):
+    dataset = Dataset()
+    dataset.parse(data=_generated(template, 1, seed=1), format="nquads")
+    result = validate(dataset)
+    assert result.conforms, [i.message for i in result.violations][:5]
+
+
+def test_a_sample_shard_of_a_large_scale_conforms(template):
+    dataset = Dataset()
+    dataset.parse(data=_generated(template, 1000, seed=1, shards=[417]), format="nquads")
+    assert validate(dataset).conforms
+
+
+def test_tiny_run_writes_its_tables(built, tmp_path):
+    installed = [s for s in systems.SYSTEMS if systems.available(s)]
+    out = tmp_path / "results"
+    command = [
+        sys.executable, "-m", "bench", "--scales", "1", "--no-real-build",
+        "--queries", "practices-per-country,practice-graph", "--concurrency", "1,2", "--duration", "1",
+        "--max-requests", "20", "--cold-starts", "1", "--systems", ",".join(installed),
+        "--work", str(tmp_path / "work"), "--out", str(out),
+    ]
+    env = {**os.environ, "ICGRAPH_BUILD_DIR": str(built.build_dir)}
+    done = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = {
+        "latency.csv": report.LATENCY_COLUMNS,
+        "ratios.csv": report.RATIO_COLUMNS,
+        "build.csv": report.BUILD_COLUMNS,
+        "coldstart.csv": report.COLD_COLUMNS,
+        "shape.csv": report.SHAPE_COLUMNS,
+        "overhead.csv": report.OVERHEAD_COLUMNS,
+    }
+    for name, columns in expected.items():
+        with (out / name).open(encoding="utf-8") as stream:
+            rows = list(csv.DictReader(stream))
+        assert rows, name
+        assert list(rows[0]) == columns, name
+    with (out / "latency.csv").open(encoding="utf-8") as stream:
+        latency = list(csv.DictReader(stream))
+    measured = {(r["system"], r["concurrency"]) for r in latency if r["status"] == "ok"}
+    assert ("floor", "1") in measured
+    for system in installed:
+        if system != "floor":
+            assert {(system, "1"), (system, "2")} <= measured, system
+    text = (out / "results.md").read_text(encoding="utf-8")
+    for heading in ("## Targets", "## Ratios per query", "## Build cost per stage", "## Cold start"):
+        assert heading in text
