@@ -37,8 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,8")
     parser.add_argument("--duration", type=float, default=1.0, help="seconds per query, system and concurrency")
     parser.add_argument("--max-requests", type=int, default=2000, help="cap per measurement (python client, floor)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds before one request counts as timed out")
-    parser.add_argument("--rdflib-max-scale", type=int, default=10, help="largest scale served by rdflib-endpoint")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds before one request counts as timed out")
+    parser.add_argument("--rdflib-max-scale", type=int, default=1, help="largest scale served by rdflib-endpoint")
     parser.add_argument("--validate-max-scale", type=int, default=10, help="validate whole graphs up to this scale; a sample above")
     parser.add_argument("--infer-max-scale", type=int, default=10, help="run icgraph.infer up to this scale")
     parser.add_argument("--cold-starts", type=int, default=3)
@@ -269,14 +269,18 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
                     rows_seen = fetch_count(server.url, query, args.timeout)
                     single = time.perf_counter() - t0
                 except (httpx.HTTPError, RuntimeError) as error:
-                    status = "timeout" if isinstance(error, httpx.TimeoutException) else f"error: {str(error)[:80]}"
+                    timed_out = isinstance(error, httpx.TimeoutException)
+                    status = f"timeout ({args.timeout:g} s)" if timed_out else f"error: {str(error)[:80]}"
                     rows.append({**entry, "concurrency": None, "rows": None, "status": status})
+                    if timed_out:  # the server may still be evaluating it (rdflib cannot stop); start afresh
+                        server.stop()
+                        server.start(timeout=900)
                     continue
                 if rows_seen != expected[query.name]:
                     rows.append({**entry, "concurrency": None, "rows": rows_seen, "status": f"mismatch: {rows_seen} rows, floor {expected[query.name]}"})
                     continue
-                # A slow system still gets a few answers per measurement (bounded at 30 s).
-                duration = max(args.duration, min(30.0, math.ceil(single * 5)))
+                # A slow system still gets a few answers per measurement (bounded at 10 s).
+                duration = max(args.duration, min(10.0, math.ceil(single * 4)))
                 for concurrency in args.concurrency_list:
                     result = loadgen.measure(server.url, query.text, query.accept, concurrency, duration, args.max_requests, args.timeout, args.loadgen)
                     status = "ok" if not result["errors"] else f"{result['errors']} errors"
@@ -319,7 +323,17 @@ def main(argv: list[str] | None = None) -> None:
         cold_start(scale, store_path, args.cold_starts, cold_rows)
         shape_statistics(scale, store_path, shape_rows)
         run_queries(scale, triples, store_path, dump, queries, args, latency_rows)
-    overhead_rows = [] if args.no_profile else report.overhead(queries, latency_rows, min(scales))
+        # Write what there is after each scale, so a failure later keeps the measurements so far.
+        report.write(
+            args.out, facts=facts, args=args, scales=scales, build=build_rows, latency=latency_rows, cold=cold_rows,
+            shape=shape_rows, overhead=[], elapsed=time.perf_counter() - started,
+        )
+    overhead_rows = []
+    if not args.no_profile:
+        try:
+            overhead_rows = report.overhead(queries, latency_rows, min(scales))
+        except Exception as error:  # noqa: BLE001 - the measurements stand without the breakdown
+            log(f"overhead breakdown failed: {type(error).__name__}: {error}")
     report.write(
         args.out, facts=facts, args=args, scales=scales, build=build_rows, latency=latency_rows, cold=cold_rows,
         shape=shape_rows, overhead=overhead_rows, elapsed=time.perf_counter() - started,

@@ -106,3 +106,15 @@ def _rows(results):
         names = [v.value for v in results.variables]
         return sorted(tuple(str(row[n]) for n in names) for row in results)
     return sorted(str(t) for t in results)
+
+
+def test_virtuoso_blank_node_identifiers_are_read():
+    """Virtuoso writes blank nodes as ``nodeID://b10001``, which RDF does not allow as an identifier."""
+    import pyoxigraph as ox
+
+    from icgraph.backends import _results
+
+    body = b'{"head":{"vars":["x","y"]},"results":{"bindings":[{"x":{"type":"bnode","value":"nodeID://b10001"},"y":{"type":"bnode","value":"nodeID://b10001"}}]}}'
+    (row,) = list(_results(body, "application/sparql-results+json", "SELECT"))
+    assert isinstance(row["x"], ox.BlankNode)
+    assert row["x"] == row["y"], "the same node keeps one identifier"

@@ -23,6 +23,7 @@ from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import URIRef
 
+from icgraph.backends import scan_tokens
 from icgraph.config import Settings
 
 
@@ -123,43 +124,12 @@ def check_outbound(found: Inspection, settings: Settings) -> None:
 # using-graph-uri / using-named-graph-uri
 # ---------------------------------------------------------------------------
 
-_DELIMITERS = set(" \t\r\n{}()[];,.")
+_BRACKETS = frozenset("{}()")
 
 
 def _top_level_words(text: str) -> Iterable[tuple[int, str]]:
-    """(offset, word) of the words outside braces, skipping strings, IRIs and comments.
-
-    SPARQL's own tokens, just enough to find each operation's WHERE keyword; the text has
-    already been accepted by rdflib's parser, so it is well formed.
-    """
-    i, depth, n = 0, 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "#":
-            while i < n and text[i] not in "\r\n":
-                i += 1
-        elif c in "\"'":
-            quote = c * 3 if text.startswith(c * 3, i) else c
-            i += len(quote)
-            while i < n and not text.startswith(quote, i):
-                i += 2 if text[i] == "\\" else 1
-            i += len(quote)
-            continue
-        elif c == "<" and depth == 0:
-            i = text.index(">", i) + 1
-            continue
-        elif c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-        elif c not in _DELIMITERS and c != "<":
-            start = i
-            while i < n and text[i] not in _DELIMITERS and text[i] not in "<\"'#":
-                i += 1
-            if depth == 0:
-                yield start, text[start:i]
-            continue
-        i += 1
+    """(offset, word) of the words outside braces; strings, IRIs and comments skipped (`scan_tokens`)."""
+    return ((offset, token) for offset, token, braces, _ in scan_tokens(text) if braces == 0 and token not in _BRACKETS)
 
 
 def add_protocol_dataset(update: str, using: list[str], using_named: list[str]) -> str:
