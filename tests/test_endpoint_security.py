@@ -226,3 +226,24 @@ def test_excess_load_gets_503_with_retry_after(tmp_path):
         assert elapsed < 15  # nobody hangs: 3 s limit, 1 s queue wait, spare for a loaded machine
         time.sleep(1.5)
         assert ask(busy, "ASK {}").status_code == 200
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
+    "select * where { service <http://127.0.0.1:9/> { ?s ?p ?o } }",
+    "SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }",
+    "SELECT * WHERE { \\u0053ERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
+])
+def test_the_quick_inspection_never_waves_through_what_could_reach_out(text):
+    """The parser-free fast path hands every query that names SERVICE or FROM (or hides a word in
+    a codepoint escape) to the full parse."""
+    from icgraph.server.security import quick_inspect_query
+
+    assert quick_inspect_query(text) is None
+
+
+def test_the_quick_inspection_reads_the_form_of_a_plain_query():
+    from icgraph.server.security import quick_inspect_query
+
+    found = quick_inspect_query('PREFIX service: <http://x/> CONSTRUCT WHERE { ?s service:p "SERVICE FROM" } # SERVICE')
+    assert found is not None and found.form == "CONSTRUCT" and not found.services

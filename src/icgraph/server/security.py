@@ -74,6 +74,31 @@ def _absolute(prologue, term: Any) -> str:
     return "?" + str(term)  # a variable: the target is not known before evaluation
 
 
+#: Words that, anywhere outside strings, IRIs and comments, send a query to the full parse.
+_NEEDS_FULL_PARSE = {"SERVICE", "FROM"}
+
+
+def quick_inspect_query(text: str) -> Inspection | None:
+    """The inspection of a query that names no SERVICE and no FROM, without parsing it; else None.
+
+    rdflib's parser costs tens of milliseconds per query, most of the endpoint's overhead. The
+    tokens (strings, IRIs and comments skipped whole, by the same scanner the update rewriting
+    uses) show whether the query could reach out at all; only then does `inspect_query` parse it.
+    A text with codepoint escapes (``\u0053ERVICE`` is SERVICE to a SPARQL parser) always takes
+    the full parse, and Oxigraph itself still rejects what is not SPARQL.
+    """
+    if "\\u" in text or "\\U" in text:
+        return None
+    form = None
+    for _, token, _, _ in scan_tokens(text):
+        word = token.upper()
+        if word in _NEEDS_FULL_PARSE:
+            return None
+        if form is None and word in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
+            form = word
+    return Inspection(form=form) if form else None
+
+
 def inspect_query(text: str) -> Inspection:
     """Parse a query with rdflib; raises `pyparsing.ParseException` when it cannot."""
     prologue_part, query = parseQuery(text)
