@@ -297,6 +297,9 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
                     status = "ok" if not result["errors"] else f"{result['errors']} errors"
                     if not result["requests"]:
                         status = f"no answer within {duration:g} s"
+                    if status != "ok":  # requests the client gave up on may still be queued: start afresh
+                        server.stop()
+                        server.start(timeout=900)
                     rows.append({**entry, "concurrency": concurrency, "rows": rows_seen, "status": status, **result})
         finally:
             server.stop()
