@@ -193,14 +193,7 @@ class RemotePool:
             found = security.inspect_update(text)
         except ParseException as error:
             raise EndpointError(400, f"Syntax error in the update: {security.parse_error_message(error)}") from None
-        security.check_outbound(found, self.settings)
-        if (using or using_named) and found.has_dataset_clause:
-            raise EndpointError(
-                400,
-                "The update names its dataset (USING / WITH) and the request gives using-graph-uri / "
-                "using-named-graph-uri too; use one or the other (SPARQL 1.1 Protocol §2.2.3).",
-            )
-        text = security.add_protocol_dataset(text, using, using_named)
+        text = security.prepare_update(text, found, using, using_named, self.settings)
         await self._run(partial(self.store.update, text, base_iri=job.get("base_iri"), timeout=timeout), timeout)
         return {}
 

@@ -74,6 +74,19 @@ def _absolute(prologue, term: Any) -> str:
     return "?" + str(term)  # a variable: the target is not known before evaluation
 
 
+def prepare_update(text: str, found: Inspection, using: list[str], using_named: list[str], settings) -> str:
+    """The update to run for a protocol request: outbound targets checked, the protocol's
+    using-graph-uri / using-named-graph-uri applied; raises EndpointError (400) when refused."""
+    check_outbound(found, settings)
+    if (using or using_named) and found.has_dataset_clause:
+        raise EndpointError(
+            400,
+            "The update names its dataset (USING / WITH) and the request gives using-graph-uri / "
+            "using-named-graph-uri too; use one or the other (SPARQL 1.1 Protocol §2.2.3).",
+        )
+    return add_protocol_dataset(text, using, using_named)
+
+
 #: Words that, anywhere outside strings, IRIs and comments, send a query to the full parse.
 _NEEDS_FULL_PARSE = {"SERVICE", "FROM"}
 

@@ -269,16 +269,9 @@ class _WorkerState:
             message = self.syntax_error_from_oxigraph(text, update=True) or security.parse_error_message(error)
             return _error(400, f"Syntax error in the update: {message}")
         try:
-            security.check_outbound(found, _settings_view(self.config))
+            text = security.prepare_update(text, found, using, using_named, _settings_view(self.config))
         except security.EndpointError as refused:
             return _error(refused.status, refused.message)
-        if (using or using_named) and found.has_dataset_clause:
-            return _error(
-                400,
-                "The update names its dataset (USING / WITH) and the request gives using-graph-uri / "
-                "using-named-graph-uri too; use one or the other (SPARQL 1.1 Protocol §2.2.3).",
-            )
-        text = security.add_protocol_dataset(text, using, using_named)
         try:
             self.writer_store().update(text, base_iri=job.get("base_iri"))
         except SyntaxError as error:
