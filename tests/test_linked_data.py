@@ -231,6 +231,17 @@ def test_unknown_iris_are_404_as_html_or_plain_text(client, accept, media_type):
         assert "no-such-practice" in response.text or "nothing" in response.text
 
 
+@pytest.mark.parametrize("path", [
+    "/id/practice/x%3E%20%3Fp%20%3Fo%20%7D%20%23",  # x> ?p ?o } #
+    "/id/x%3E%20%3Fp%20%3Fo%20.%20SERVICE%20%3Chttp://127.0.0.1:9/%3E%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D%20%7D%20%23",
+    "/id/practice/a%20b.ttl",
+])
+def test_a_path_that_is_no_iri_is_404_and_never_reaches_the_query_text(client, path):
+    """The IRI of /id/... comes from the URL: characters an IRI cannot hold must not close it in a query."""
+    response = client.get(path, headers={"accept": "text/turtle"}, follow_redirects=False)
+    assert response.status_code == 404
+
+
 # ----------------------------------------------------------------------------------------------
 #   VoID / DCAT and dumps
 # ----------------------------------------------------------------------------------------------

@@ -272,6 +272,12 @@ def _select(request: Request, query: str, **bindings: str) -> list[dict[str, Any
 
 
 def _exists(request: Request, iri: str) -> bool:
+    """Whether the store says anything about ``iri``; the IRI comes from the URL, so it is checked by
+    Oxigraph's IRI parser first (no ``>``, space or brace can reach the query text)."""
+    try:
+        iri = ox.NamedNode(iri).value
+    except ValueError:
+        return False
     return bool(_store(request).query(f"ASK {{ <{iri}> ?p ?o }}", use_default_graph_as_union=True))
 
 
