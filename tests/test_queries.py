@@ -21,6 +21,7 @@ import yaml
 from click.testing import CliRunner
 
 from icgraph.config import PROJECT_DIR
+from icgraph.ingest.compendium import PRINCIPLE_HEADINGS
 from icgraph.queries import QueryParameterError, load_library, parse_query_file, to_term
 
 QUERIES = PROJECT_DIR / "queries"
@@ -151,14 +152,7 @@ def practice_index() -> list[dict]:
 @cache
 def toc_counts() -> Counter:
     """Practices per principle, read from the table of contents of CDADI(2024)39."""
-    headings = {
-        "ENSURING EQUALITY": "equality",
-        "VALUING DIVERSITY": "diversity",
-        "FOSTERING MEANINGFUL INTERCULTURAL INTERACTION": "interaction",
-        "PROMOTING ACTIVE CITIZENSHIP AND PARTICIPATION": "participation",
-        "MULTILEVEL GOVERNANCE": "multilevel-governance",
-        "INTERCULTURALISM BEYOND EUROPE: INFORMATION AND PRACTICES FROM CANADA": "canada",
-    }
+    headings = {heading: notation for heading, notation in PRINCIPLE_HEADINGS.items() if notation}
     text = COMPENDIUM.read_text(encoding="utf-8")
     toc = text[text.index("TABLE OF CONTENTS"): text.index("\nINTRODUCTION\n")]
     counts: Counter = Counter()
