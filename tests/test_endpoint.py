@@ -3,6 +3,7 @@ CORS, the Graph Store, the update token, and the union default graph."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import io
 import json
@@ -183,6 +184,32 @@ def test_protocol_errors(server):
 def test_results_are_complete_bodies_with_length(server):
     response = query(server, SELECT)
     assert int(response.headers["content-length"]) == len(response.content)
+
+
+def test_a_large_result_arrives_whole(server):
+    """Bodies past the size the server reads inline (workers.INLINE_BODY_BYTES) come whole too."""
+    numbers = " ".join(str(n) for n in range(100))
+    text = f"SELECT ?a ?b WHERE {{ VALUES ?a {{ {numbers} }} VALUES ?b {{ {numbers} }} }}"
+    response = query(server, text, "application/sparql-results+json")
+    assert response.status_code == 200, response.text
+    assert len(response.content) > 256 * 1024
+    assert int(response.headers["content-length"]) == len(response.content)
+    rows = json.loads(response.content)["results"]["bindings"]
+    assert len(rows) == 10_000
+    assert {(r["a"]["value"], r["b"]["value"]) for r in rows} == {(str(a), str(b)) for a in range(100) for b in range(100)}
+
+
+def test_clients_that_hang_up_mid_query_do_not_cost_workers(server):
+    """A client gone before its answer leaves the worker to finish and come back to the pool."""
+    numbers = " ".join(str(n) for n in range(300))
+    slow = f"SELECT (COUNT(*) AS ?n) WHERE {{ VALUES ?a {{ {numbers} }} VALUES ?b {{ {numbers} }} VALUES ?c {{ {numbers} }} }}"
+    for _ in range(4):  # more hang-ups than the server has workers (2)
+        with pytest.raises(httpx.TimeoutException):
+            httpx.get(server.sparql, params={"query": slow}, timeout=0.05)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: query(server, ASK, "application/sparql-results+json"), range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert all(json.loads(a.text)["boolean"] is True for a in answers)
 
 
 # -- service description --------------------------------------------------------------

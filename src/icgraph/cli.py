@@ -175,9 +175,13 @@ def validate(fmt: str, strict: bool) -> None:
 def serve(store, store_update_url: str | None, store_gsp_url: str | None, host: str, port: int,
           query_timeout: float | None, update_token_file: Path | None) -> None:
     """Serve the SPARQL endpoint and the linked-data site on the store (embedded, or a remote SPARQL store)."""
+    settings = _settings(store, store_update_url, store_gsp_url)
+    if isinstance(settings.store, Path) and settings.store.exists():
+        from icgraph.server.processes import start_fork_server
+
+        start_fork_server()  # its imports run on another core while the web application imports
     from icgraph.server.app import serve as run_server
 
-    settings = _settings(store, store_update_url, store_gsp_url)
     if query_timeout is not None:
         settings.query_timeout = query_timeout
     if update_token_file is not None:

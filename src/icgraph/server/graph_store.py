@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from icgraph.server.security import EndpointError, check_update_token, validate_iri
-from icgraph.server.sparql import _media_type, _pool, stream
+from icgraph.server.sparql import _media_type, _pool, complete
 
 router = APIRouter(tags=["Graph Store"])
 
@@ -58,7 +58,7 @@ async def _read(request: Request, graph: str | None) -> Response:
             status_code=200,
             headers={"Content-Type": result["content_type"], "Content-Length": str(len(result["body"])), "Vary": "Accept"},
         )
-    return stream(result["body"], result["content_type"])
+    return complete(result["body"], result["content_type"])
 
 
 async def _parts(request: Request) -> list[tuple[bytes, str]]:

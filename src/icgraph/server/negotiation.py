@@ -7,6 +7,7 @@ this module only decides which one. Accept headers are parsed by ``mimeparse``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import mimeparse
@@ -78,6 +79,7 @@ def formats_for(kind: str) -> tuple[Format, ...]:
     return RESULT_FORMATS if kind == RESULTS else GRAPH_FORMATS
 
 
+@functools.lru_cache(maxsize=512)  # a pure function of short strings; clients repeat their Accept headers
 def choose_format(kind: str, accept: str | None, format_param: str | None = None, offer: tuple[Format, ...] | None = None) -> Format:
     """The format to answer with: ``format=`` wins over Accept; raises `NotAcceptable`."""
     offer = offer or formats_for(kind)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import hmac
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -98,8 +99,19 @@ def quick_inspect_query(text: str) -> Inspection | None:
     tokens (strings, IRIs and comments skipped whole, by the same scanner the update rewriting
     uses) show whether the query could reach out at all; only then does `inspect_query` parse it.
     A text with codepoint escapes (``\u0053ERVICE`` is SERVICE to a SPARQL parser) always takes
-    the full parse, and Oxigraph itself still rejects what is not SPARQL.
+    the full parse, and Oxigraph itself still rejects what is not SPARQL. The answer for a short
+    text is remembered (clients repeat their queries), so a repeated query is not scanned again.
     """
+    form = _quick_form(text) if len(text) <= _REMEMBERED_QUERY_CHARS else _quick_form.__wrapped__(text)
+    return Inspection(form=form) if form else None
+
+
+_REMEMBERED_QUERY_CHARS = 16 * 1024
+
+
+@functools.lru_cache(maxsize=512)
+def _quick_form(text: str) -> str | None:
+    """The query form, when the text names no SERVICE or FROM and has no codepoint escape."""
     if "\\u" in text or "\\U" in text:
         return None
     form = None
@@ -109,7 +121,7 @@ def quick_inspect_query(text: str) -> Inspection | None:
             return None
         if form is None and word in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
             form = word
-    return Inspection(form=form) if form else None
+    return form
 
 
 def inspect_query(text: str) -> Inspection:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
 from python_multipart.multipart import parse_options_header
 
 from icgraph.config import Settings
@@ -24,7 +23,6 @@ router = APIRouter(tags=["SPARQL"])
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
-CHUNK = 64 * 1024
 MAX_FORM_FIELDS = 1000
 
 
@@ -106,15 +104,9 @@ def _pool(request: Request) -> StorePool:
 # ---------------------------------------------------------------------------
 
 
-def stream(body: bytes, content_type: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """Stream bytes already complete in memory (the worker serialised them in full)."""
-
-    async def chunks():
-        for start in range(0, len(body), CHUNK):
-            yield body[start : start + CHUNK]
-
-    headers = {"Content-Length": str(len(body)), "Vary": "Accept", **(headers or {})}
-    return StreamingResponse(chunks(), status_code=status, media_type=content_type, headers=headers)
+def complete(body: bytes, content_type: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A response whose body the worker serialised in full: one ASGI message, its exact length."""
+    return Response(body, status_code=status, media_type=content_type, headers={"Vary": "Accept", **(headers or {})})
 
 
 async def run_query(request: Request, query: str, params: Params) -> Response:
@@ -131,7 +123,7 @@ async def run_query(request: Request, query: str, params: Params) -> Response:
         "format": params.one("format"),
     }
     result = await _pool(request).read(job, _timeout(params, settings))
-    return stream(result["body"], result["content_type"])
+    return complete(result["body"], result["content_type"])
 
 
 async def run_update(request: Request, update: str, params: Params) -> Response:

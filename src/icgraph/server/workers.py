@@ -32,19 +32,18 @@ import collections
 import concurrent.futures
 import gc
 import logging
-import multiprocessing
 import os
 import resource
 import shutil
 import signal
 import tempfile
-import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from icgraph.config import Settings
+from icgraph.server.processes import worker_context
 from icgraph.server.security import EndpointError
 
 log = logging.getLogger("icgraph.server")
@@ -387,11 +386,27 @@ def worker_main(conn, role: str, config: dict[str, Any]) -> None:
         except Exception as error:  # noqa: BLE001 - Oxigraph's evaluation errors are the query's
             reply = _error(400, f"The query could not be evaluated: {error}")
         try:
-            conn.send(reply)
+            _send_reply(conn, reply)
         except (OSError, ValueError):
             break
     state.store = None
     gc.collect()
+
+
+def _send_reply(conn, reply: tuple) -> None:
+    """Send a reply; a result body goes as its own raw message after a small header.
+
+    The server reads the header in its event loop and then the body, inline when it is small
+    and in a thread when it is large, so no pickling of result bytes and no thread hop for the
+    common case.
+    """
+    if reply[0] == "ok" and isinstance(reply[1].get("body"), bytes):
+        meta = dict(reply[1])
+        body = meta.pop("body")
+        conn.send(("body", meta, len(body)))
+        conn.send_bytes(body)
+    else:
+        conn.send(reply)
 
 
 def _memory_message(config: dict) -> str:
@@ -406,6 +421,9 @@ def _memory_message(config: dict) -> str:
 # ---------------------------------------------------------------------------
 
 
+INLINE_BODY_BYTES = 256 * 1024  # a larger reply body is read in a thread, not in the event loop
+
+
 @dataclass
 class _Worker:
     role: str
@@ -413,18 +431,40 @@ class _Worker:
     conn: Any
     snapshot: str | None = None
     isolated: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def call(self, job: dict, timeout: float) -> tuple:
-        """Send one job and wait for its reply (blocking: runs in a thread)."""
-        with self.lock:
+    async def ask(self, job: dict, timeout: float, threads: concurrent.futures.Executor) -> tuple:
+        """Send one job and wait for its reply without a thread: the event loop watches the pipe.
+
+        Raises WorkerTimedOut when no reply starts within ``timeout`` seconds (the worker sends
+        only complete answers, so the first byte means the job is done), WorkerDied when the
+        process exits mid-job.
+        """
+        loop = asyncio.get_running_loop()
+        async with self.busy:
             try:
                 self.conn.send(job)
-                if not self.conn.poll(timeout):
-                    raise WorkerTimedOut()
-                return self.conn.recv()
+                ready = loop.create_future()
+                fd = self.conn.fileno()
+                loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+                try:
+                    await asyncio.wait_for(ready, timeout)
+                except asyncio.TimeoutError:
+                    raise WorkerTimedOut() from None
+                finally:
+                    loop.remove_reader(fd)
+                    os.set_blocking(fd, True)  # uvloop makes a watched descriptor non-blocking
+                reply = self.conn.recv()
+                if reply[0] != "body":
+                    return reply
+                _, meta, size = reply
+                if size <= INLINE_BODY_BYTES:
+                    body = self.conn.recv_bytes()
+                else:
+                    body = await loop.run_in_executor(threads, self.conn.recv_bytes)
+                return ("ok", {**meta, "body": body})
             except (EOFError, BrokenPipeError, ConnectionResetError):
-                self.process.join(2)
+                await loop.run_in_executor(threads, self.process.join, 2)
                 raise WorkerDied(self.process.exitcode) from None
 
     def kill(self) -> None:
@@ -436,7 +476,6 @@ class _Worker:
             self.conn.close()
 
 
-
 class StorePool:
     """Readers, the optional writer, and the snapshots that connect them."""
 
@@ -445,7 +484,7 @@ class StorePool:
         self.writable = writable
         self.snapshot = str(settings.store)
         self.network_isolated = False
-        self._context = multiprocessing.get_context("forkserver")
+        self._context = worker_context()
         self._readers: list[_Worker] = []
         self._idle: list[_Worker] = []
         self._waiters: collections.deque[asyncio.Future] = collections.deque()
@@ -496,15 +535,12 @@ class StorePool:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._write_lock = asyncio.Lock()
-        # Few malloc arenas: under RLIMIT_AS each arena reserves 64 MiB of address space per thread.
-        os.environ.setdefault("MALLOC_ARENA_MAX", "2")
-        self._context.set_forkserver_preload(["icgraph.server.workers", "pyoxigraph", "rdflib.plugins.sparql.parser"])
         store = Path(self.settings.store)
         store.parent.mkdir(parents=True, exist_ok=True)
         if self.writable:
             self._snapshot_dir = Path(tempfile.mkdtemp(prefix=f".{store.name}.snapshots-", dir=store.parent))
             self._writer = await self._in_thread(self._spawn, WRITER)
-            status, reply = (await self._in_thread(self._writer.call, {"op": "snapshot"}, 60))[:2]
+            status, reply = (await self._writer.ask({"op": "snapshot"}, 60, self._threads))[:2]
             if status != "ok":
                 raise RuntimeError(f"Cannot snapshot the store: {reply}")
             self.snapshot = reply["snapshot"]
@@ -584,9 +620,9 @@ class StorePool:
                 return
         self._idle.append(worker)
 
-    def _finished(self, worker: _Worker, future: concurrent.futures.Future) -> None:
-        """A reader's job ended (in the event loop): give the worker back, or replace it."""
-        error = future.exception() if not future.cancelled() else None
+    def _finished(self, worker: _Worker, task: asyncio.Task) -> None:
+        """A reader's job ended: give the worker back, or replace it."""
+        error = task.exception() if not task.cancelled() else None
         if isinstance(error, (WorkerTimedOut, WorkerDied)):
             self._readers.remove(worker)
             self._threads.submit(self._replace, worker)
@@ -620,10 +656,12 @@ class StorePool:
         worker = await self._acquire()
         job = dict(job, snapshot=self.snapshot)
         worker.snapshot = self.snapshot
-        future = self._threads.submit(worker.call, job, timeout)
-        future.add_done_callback(lambda f: self._loop.call_soon_threadsafe(self._finished, worker, f))
+        # A task of its own, so that a request cancelled mid-query still gives the worker back
+        # (or replaces it) once the worker has answered.
+        task = asyncio.ensure_future(worker.ask(job, timeout, self._threads))
+        task.add_done_callback(lambda t: self._finished(worker, t))
         try:
-            reply = await asyncio.wrap_future(future)
+            reply = await asyncio.shield(task)
         except WorkerTimedOut:
             raise EndpointError(
                 504, f"The query was stopped after {timeout:g} s, this endpoint's time limit; simplify it or add a LIMIT."
@@ -652,9 +690,9 @@ class StorePool:
         except asyncio.TimeoutError:
             raise EndpointError(503, "Another update is running; please retry shortly.", {"Retry-After": "5"}) from None
         try:
-            future = self._threads.submit(self._writer.call, job, timeout)
+            task = asyncio.ensure_future(self._writer.ask(job, timeout, self._threads))
             try:
-                reply = await asyncio.shield(asyncio.wrap_future(future))
+                reply = await asyncio.shield(task)
             except (WorkerTimedOut, WorkerDied) as error:
                 died_of_memory = isinstance(error, WorkerDied) and error.out_of_memory
                 await self._in_thread(self._writer.kill)
