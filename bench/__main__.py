@@ -48,6 +48,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--no-profile", action="store_true", help="skip the per-request overhead breakdown")
     parser.add_argument("--no-real-build", action="store_true", help="measure 1x on the generated graph, skip the real build")
+    parser.add_argument("--reuse-data", action="store_true",
+                        help="reuse a generated and loaded scale from an earlier run with the same seed (its build rows are copied, marked)")
+    parser.add_argument("--prepare-only", action="store_true", help="generate and load the scales, measure nothing else")
+    parser.add_argument("--full-max-scale", type=int, default=100,
+                        help="above this scale, only the survival run: each query once on icgraph, under its own time limit")
+    parser.add_argument("--survival-timeout", type=float, default=30.0,
+                        help="icgraph's query time limit (--query-timeout) in the survival run, seconds")
     args = parser.parse_args(argv)
     if args.quick:
         args.scales = "1"
@@ -153,6 +160,15 @@ def prepare_scale(scale: int, args, build_rows: list[dict]) -> tuple[Path, Path,
 
     source = _real_dump(args)
     everything, asserted = folder / f"icgraph-x{scale}.nq", folder / f"icgraph-x{scale}-asserted.nq"
+    marker = folder / "prepared.json"
+    if args.reuse_data and marker.exists() and store.exists():
+        saved = json.loads(marker.read_text())
+        if saved["scale"] == scale and saved["seed"] == args.seed:
+            log(f"{scale}x: reusing the data generated and loaded on {saved['date']}")
+            for entry in saved["rows"]:
+                build_rows.append({**entry, "note": "; ".join(x for x in (entry["note"], f"measured {saved['date']}, reused") if x)})
+            return store, everything, saved["triples"]
+    first_row = len(build_rows)
     log(f"{scale}x: generate")
     generated = stage("generate", scale=scale, seed=args.seed, output=everything, asserted_output=asserted if scale <= args.infer_max_scale else None, source=source)
     if "error" in generated:
@@ -175,8 +191,16 @@ def prepare_scale(scale: int, args, build_rows: list[dict]) -> tuple[Path, Path,
         checked = stage("validate", input=sample)
         row(f"validate (sample: shard {shard})", checked, _conformance(checked))
     log(f"{scale}x: load")
-    row("store load", stage("load", input=everything, store=store))
-    return store, everything, _count_triples(store)
+    loaded = stage("load", input=everything, store=store)
+    row("store load", loaded)
+    if "error" in loaded:
+        raise SystemExit(f"loading failed at {scale}x: {loaded['error']}")
+    triples = _count_triples(store)
+    marker.write_text(json.dumps({
+        "scale": scale, "seed": args.seed, "triples": triples, "rows": build_rows[first_row:],
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }, indent=1))
+    return store, everything, triples
 
 
 def _generate_sample(source: Path, scale: int, seed: int, shard: int, path: Path) -> None:
@@ -305,6 +329,49 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
             server.stop()
 
 
+def survival(scale: int, triples: int, store_path: Path, queries, args, rows: list[dict]) -> None:
+    """Above --full-max-scale: each library query once on icgraph, whose own time limit is
+    --survival-timeout. Each request must end with the answer (200) or the endpoint's own
+    refusal (504 at the limit, 503 past the memory ceiling) within the limit plus 5 s, and the
+    server must still be up and answering at the end."""
+    base = {"scale": scale, "triples": triples, "system": "icgraph", "concurrency": 1, "tool": "survival"}
+    limit = args.survival_timeout
+    server = systems.icgraph_server(store_path, extra=["--query-timeout", f"{limit:g}"])
+    server.start(timeout=900)
+    try:
+        with httpx.Client(timeout=limit + 60) as client:
+            for query in queries:
+                t0 = time.perf_counter()
+                try:
+                    response = client.get(server.url, params={"query": query.text}, headers={"Accept": query.accept})
+                    code, body = response.status_code, response.content
+                except httpx.HTTPError as error:
+                    code, body = None, str(error).encode()
+                elapsed = time.perf_counter() - t0
+                alive = server.process.poll() is None
+                if code == 200:
+                    status = "ok"
+                elif code in (503, 504):
+                    status = f"refused {code}: {body.decode(errors='replace').strip()[:90]}"
+                else:
+                    status = f"error {code}: {body.decode(errors='replace').strip()[:90]}"
+                if elapsed > limit + 5:
+                    status += f" (after {elapsed:.1f} s, past the limit)"
+                if not alive:
+                    status += " (the server died)"
+                rows.append({**base, "query": query.name, "requests": 1, "seconds": elapsed, "p50_ms": elapsed * 1000,
+                             "rows": library.count(body, query.form) if code == 200 else None, "errors": 0 if code == 200 else 1,
+                             "status": status})
+                log(f"{scale}x survival: {query.name}: {status.split(':')[0]} in {elapsed:.1f} s")
+                if not alive:
+                    server.start(timeout=900)
+            probe = client.get(server.url, params={"query": systems.PROBE}, headers={"Accept": "application/sparql-results+json"})
+            rows.append({**base, "query": "(still up at the end)", "concurrency": None, "requests": 1,
+                         "status": "ok" if probe.status_code == 200 else f"error {probe.status_code}"})
+    finally:
+        server.stop()
+
+
 def cold_start(scale: int, store_path: Path, runs: int, rows: list[dict]) -> None:
     for run in range(runs):
         server = systems.icgraph_server(store_path)
@@ -333,17 +400,22 @@ def main(argv: list[str] | None = None) -> None:
     for scale in args.scale_list:
         store_path, dump, triples = prepare_scale(scale, args, build_rows)
         scales[scale] = triples
+        if args.prepare_only:
+            continue
         log(f"{scale}x: {triples} triples; cold start")
         cold_start(scale, store_path, args.cold_starts, cold_rows)
         shape_statistics(scale, store_path, shape_rows)
-        run_queries(scale, triples, store_path, dump, queries, args, latency_rows)
+        if scale > args.full_max_scale:
+            survival(scale, triples, store_path, queries, args, latency_rows)
+        else:
+            run_queries(scale, triples, store_path, dump, queries, args, latency_rows)
         # Write what there is after each scale, so a failure later keeps the measurements so far.
         report.write(
             args.out, facts=facts, args=args, scales=scales, build=build_rows, latency=latency_rows, cold=cold_rows,
             shape=shape_rows, overhead=[], elapsed=time.perf_counter() - started,
         )
     overhead_rows = []
-    if not args.no_profile:
+    if not args.no_profile and not args.prepare_only:
         try:
             overhead_rows = report.overhead(queries, latency_rows, min(scales))
         except Exception as error:  # noqa: BLE001 - the measurements stand without the breakdown

@@ -19,7 +19,7 @@ RATIO_COLUMNS = [
 ]
 BUILD_COLUMNS = ["scale", "stage", "seconds", "read_seconds", "peak_mib", "note"]
 COLD_COLUMNS = ["scale", "run", "seconds"]
-OVERHEAD_COLUMNS = ["query", "floor_p50_ms", "icgraph_p50_ms", "oxigraph_p50_ms", "overhead_ms", "rdflib_parse_ms", "parse_share_of_overhead"]
+OVERHEAD_COLUMNS = ["query", "floor_p50_ms", "icgraph_p50_ms", "oxigraph_p50_ms", "overhead_ms", "security_check_ms", "check_share_of_overhead"]
 SHAPE_COLUMNS = ["scale", "statistic", "key", "value"]
 
 _SHAPE_QUERIES = {
@@ -52,24 +52,27 @@ def shape_of(store: ox.Store):
             yield statistic, key, round(value / total, 4) if total else round(value, 3)
 
 
-def overhead(queries, latency: list[dict], scale: int, repeats: int = 20) -> list[dict]:
-    """Per query: the endpoint's p50 over the floor's, and how much of it rdflib's parse (security check) takes."""
-    from icgraph.server.security import inspect_query
+def overhead(queries, latency: list[dict], scale: int, repeats: int = 200) -> list[dict]:
+    """Per query: the endpoint's p50 over the floor's, and the part of it that is the security check.
+
+    Every request's text is scanned for SERVICE / FROM before it runs (`quick_inspect_query`);
+    the scan is timed here uncached, as a query the endpoint has not seen before pays it.
+    """
+    from icgraph.server.security import _quick_form
 
     p50 = {(r["system"], r["query"]): r["p50_ms"] for r in latency if r["scale"] == scale and r.get("concurrency") == 1 and r.get("p50_ms") is not None}
     rows = []
     for query in queries:
-        inspect_query(query.text)
         started = time.perf_counter()
         for _ in range(repeats):
-            inspect_query(query.text)
-        parse_ms = (time.perf_counter() - started) / repeats * 1000
+            _quick_form.__wrapped__(query.text)
+        check_ms = (time.perf_counter() - started) / repeats * 1000
         floor, ours = p50.get(("floor", query.name)), p50.get(("icgraph", query.name))
         extra = ours - floor if floor is not None and ours is not None else None
         rows.append({
             "query": query.name, "floor_p50_ms": floor, "icgraph_p50_ms": ours, "oxigraph_p50_ms": p50.get(("oxigraph", query.name)),
-            "overhead_ms": extra, "rdflib_parse_ms": parse_ms,
-            "parse_share_of_overhead": parse_ms / extra if extra and extra > 0 else None,
+            "overhead_ms": extra, "security_check_ms": check_ms,
+            "check_share_of_overhead": check_ms / extra if extra and extra > 0 else None,
         })
     return rows
 
@@ -84,7 +87,7 @@ def ratios(latency: list[dict]) -> list[dict]:
     for scale, query in keys:
         def get(system, concurrency, field):
             row = cell.get((scale, query, system, concurrency))
-            return row[field] if row else None
+            return row.get(field) if row else None
 
         floor, ours, oxi, rdf = (get(s, 1, "p50_ms") for s in ("floor", "icgraph", "oxigraph", "rdflib-endpoint"))
         ours8, oxi8, rdf8 = (get(s, 8, "rps") for s in ("icgraph", "oxigraph", "rdflib-endpoint"))
@@ -152,8 +155,15 @@ def targets(scales: dict[int, int], build: list[dict], latency: list[dict], rati
         add("100x: load < 60 s, p50 < 250 ms, peak < 2 GiB", "not run (python -m bench --scales 1,10,100)", None)
     if 1000 in scales:
         rows = [r for r in latency if r["scale"] == 1000 and r["system"] == "icgraph"]
+        end = next((r for r in rows if r["query"] == "(still up at the end)"), None)
+        rows = [r for r in rows if r is not end]
         answered = [r for r in rows if r["status"] == "ok"]
-        add("1000x: the endpoint stays up and answers within the timeout", f"{len(answered)}/{len(rows)} measurements answered", bool(rows) and len(answered) == len(rows))
+        refused = [r for r in rows if r["status"].startswith("refused")]
+        broken = [r for r in rows if "past the limit" in r["status"] or "died" in r["status"] or r["status"].startswith("error")]
+        add("1000x: the endpoint stays up and answers within the timeout",
+            f"{len(answered)}/{len(rows)} answered, {len(refused)} stopped by the endpoint at its limit; "
+            f"{len(broken)} late, failed or crashed" + (f" ({', '.join(r['query'] for r in broken)})" if broken else ""),
+            bool(rows) and not broken and end is not None and end["status"] == "ok")
     else:
         add("1000x: the endpoint stays up and answers within the timeout", "not run (--scales ...,1000)", None)
     return out

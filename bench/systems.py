@@ -102,9 +102,9 @@ def wait_until_answering(url: str, process: subprocess.Popen, started: float, ti
     raise RuntimeError(f"{url} did not answer within {timeout:g} s")
 
 
-def icgraph_server(store: Path, port: int | None = None) -> Server:
+def icgraph_server(store: Path, port: int | None = None, extra: list[str] | None = None) -> Server:
     port = port or free_port()
-    command = [executable("icgraph"), "serve", "--store", str(store), "--host", "127.0.0.1", "--port", str(port)]
+    command = [executable("icgraph"), "serve", "--store", str(store), "--host", "127.0.0.1", "--port", str(port), *(extra or [])]
     return Server("icgraph", command, f"http://127.0.0.1:{port}/sparql")
 
 

@@ -93,3 +93,25 @@ def test_tiny_run_writes_its_tables(built, tmp_path):
     text = (out / "results.md").read_text(encoding="utf-8")
     for heading in ("## Targets", "## Ratios per query", "## Build cost per stage", "## Cold start"):
         assert heading in text
+
+    # Again on the same data (--reuse-data: nothing generated or loaded), as a scale above
+    # --full-max-scale: each query once on icgraph under its own time limit, then a last probe.
+    again = tmp_path / "again"
+    survival = command[:command.index("--concurrency")] + [
+        "--cold-starts", "1", "--no-profile", "--reuse-data", "--full-max-scale", "0", "--survival-timeout", "10",
+        "--work", str(tmp_path / "work"), "--out", str(again),
+    ]
+    done = subprocess.run(survival, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "reusing the data generated and loaded" in done.stderr
+    with (again / "build.csv").open(encoding="utf-8") as stream:
+        build = list(csv.DictReader(stream))
+    assert "store load" in {r["stage"] for r in build}
+    assert all("reused" in r["note"] for r in build)
+    with (again / "latency.csv").open(encoding="utf-8") as stream:
+        latency = list(csv.DictReader(stream))
+    assert {(r["system"], r["tool"]) for r in latency} == {("icgraph", "survival")}
+    assert [r["query"] for r in latency] == ["practices-per-country", "practice-graph", "(still up at the end)"]
+    assert all(r["status"] == "ok" for r in latency), latency
+    assert all(int(r["rows"]) > 0 for r in latency[:2])
+
