@@ -69,6 +69,11 @@ def test_a_violation_publishes_nothing_and_keeps_the_previous_store(project_copy
     assert project_copy.store.resolve() == previous
     store = ox.Store.read_only(str(project_copy.store))
     assert not store.query("ASK { GRAPH ?g { <https://w3id.org/icgraph/id/actor/broken-body> ?p ?o } }")
+    # What was made while the gate ran (dumps, store build, search index) is gone, not left beside.
+    assert not list(project_copy.build_dir.glob("*.partial*"))
+    assert [d for d in previous.parent.iterdir()] == [previous]
+    dumped = (project_copy.build_dir / "icgraph.nq").read_text(encoding="utf-8")
+    assert "broken-body" not in dumped
 
 
 def test_cli_build_reports_violations_and_exits_non_zero(project_copy, monkeypatch):

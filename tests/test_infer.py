@@ -144,6 +144,45 @@ def test_a_dataset_is_read_across_its_named_graphs(data, inferred):
     assert set(infer(dataset)) == set(inferred)
 
 
+def _ntriples(graph: Graph) -> list[str]:
+    return sorted(graph.serialize(format="nt").splitlines())
+
+
+def test_the_schema_cache_never_changes_the_result(data, inferred, tmp_path):
+    """infer() with build/cache (written, then read back by a new process) returns byte for byte what it returns without."""
+    from icgraph.infer import _load_schema
+
+    expected = _ntriples(inferred)
+    cache = tmp_path / "schema.json"
+    for step in ("written", "read"):
+        _load_schema.cache_clear()  # as in a new build process
+        assert _ntriples(infer(data, cache_dir=tmp_path)) == expected, step
+        if step == "written":
+            written = cache.stat().st_mtime_ns
+    assert cache.stat().st_mtime_ns == written, "the second run read the cache rather than computing it again"
+
+
+def test_the_schema_cache_follows_the_ontology(data, tmp_path):
+    """A changed rule file is a new cache key: the cached schema of the old rules is not reused."""
+    import json
+    import shutil
+
+    from icgraph.infer import _load_schema
+
+    ontology = tmp_path / "ontology"
+    shutil.copytree(PROJECT_DIR / "ontology", ontology)
+    cache = tmp_path / "cache"
+    before = infer(data, ontology_dir=ontology, cache_dir=cache)
+    key = json.loads((cache / "schema.json").read_text())["key"]
+    assert (ALPHA, RDF.type, ICG.MultilevelPractice) in before
+
+    (ontology / "rules" / "30-multilevel-practice.rq").write_text("CONSTRUCT { ?s ?p ?o } WHERE { FILTER(false) }\n")
+    _load_schema.cache_clear()
+    after = infer(data, ontology_dir=ontology, cache_dir=cache)
+    assert json.loads((cache / "schema.json").read_text())["key"] != key
+    assert (ALPHA, RDF.type, ICG.MultilevelPractice) not in after
+
+
 def test_type_closure_agrees_with_owlrl(data, inferred):
     """Every type infer() adds is one OWL-RL entails, and it misses none on named classes."""
     rule_output = Graph()

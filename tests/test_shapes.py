@@ -462,6 +462,44 @@ def test_dataset_named_graphs_are_validated_together():
     assert result.issues == [], format_report(result)
 
 
+# --------------------------------------------------------------------------- worker processes
+
+
+def test_worker_processes_report_exactly_what_one_process_reports():
+    """`processes` only shares the shapes out among forked workers: the same issues, the same report graph."""
+    from collections import Counter
+
+    from rdflib.compare import isomorphic
+
+    graph = _valid()
+    for case in FIRES:
+        graph.update(PREFIXES + case.update)
+    one = validate(graph, SETTINGS, ontology=_stub())
+    shared = validate(graph, SETTINGS, ontology=_stub(), processes=2)
+    assert len({i.shape for i in one.violations}) > 20
+    assert Counter(shared.issues) == Counter(one.issues)
+    assert shared.counts == one.counts and shared.conforms == one.conforms
+    assert isomorphic(shared.report_graph, one.report_graph)
+
+
+def test_shapes_are_shared_out_only_when_the_runs_add_up_to_one():
+    from icgraph.validate import load_shapes, shape_tasks
+
+    tasks = shape_tasks(load_shapes(SETTINGS))
+    targeted = [task[0] for task in tasks]
+    assert f"{ICGSH}ActorKind" in targeted and f"{ICGSH}DisjointActorKind" not in targeted
+    assert all(f"{ICGSH}DisjointActorKind" in task for task in tasks), "every run sees the shapes others refer to"
+
+    shapes = Graph()
+    shapes.parse(
+        data=f"""@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix icgsh: <{ICGSH}> .
+        icgsh:A a sh:NodeShape ; sh:targetClass icgsh:C ; sh:node icgsh:B .
+        icgsh:B a sh:NodeShape ; sh:targetClass icgsh:D .""",
+        format="turtle",
+    )
+    assert shape_tasks(shapes) is None, "a targeted shape another one refers to would run twice or not at all"
+
+
 # --------------------------------------------------------------------------- speed
 
 

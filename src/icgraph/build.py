@@ -1,13 +1,18 @@
 """Orchestrate a build: sources + curation -> RDF -> inference -> SHACL gate -> dumps -> store.
 
 Each stage is one function of its own module; this module only runs them in order,
-times them, and refuses to publish anything that does not pass the SHACL gate.
+times them, and refuses to publish anything that does not pass the SHACL gate. The gate
+runs in worker processes while this process writes the dumps, loads the new store and
+indexes it beside what is served; all of it is published only once the gate has passed,
+and removed if it has not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,12 +42,17 @@ from icgraph.namespaces import (
     PROVENANCE_GRAPH,
     VOCABULARIES_GRAPH,
 )
+from icgraph import store as embedded
+from icgraph.backends import is_remote, open_store, parse_location, publish
 from icgraph.search import build_search_index
-from icgraph.backends import open_store, publish
-from icgraph.validate import ValidationResult, validate
+from icgraph.terms import to_ox
+from icgraph.validate import ValidationResult, validate, validating
 
 COMPENDIUM_FILE = "cdadi-2024-39-compendium.txt"
 MEETING_REPORT_FILE = "gt-adi-int-2020-4-meeting-report.txt"
+#: Worker processes for the SHACL gate: one per CPU, but a few suffice, as the slowest shape
+#: alone (icgsh:ActorKind) takes about a third of the validation.
+_PROCESSES = min(os.cpu_count() or 1, 4)
 
 
 class BuildError(RuntimeError):
@@ -55,10 +65,15 @@ class BuildError(RuntimeError):
 
 @dataclass
 class Build:
-    """The named graphs of one build, with what the stages reported."""
+    """The named graphs of one build, with what the stages reported.
+
+    `timings` holds each stage's wall-clock seconds. In `build`, the dumps, the store load
+    and the search index are made while the gate runs, so their times are part of
+    "validate" too (the time from starting the gate to its result).
+    """
 
     graphs: dict[URIRef, Graph]
-    validation: ValidationResult
+    validation: ValidationResult | None
     problems: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -72,9 +87,8 @@ class Build:
         """The build as Oxigraph quads, one named graph each."""
         for name, graph in self.graphs.items():
             graph_name = ox.NamedNode(str(name))
-            data = graph.serialize(format="nt", encoding="utf-8")
-            for triple in ox.parse(data, format=ox.RdfFormat.N_TRIPLES):
-                yield ox.Quad(triple.subject, triple.predicate, triple.object, graph_name)
+            for s, p, o in graph:
+                yield ox.Quad(to_ox(s), to_ox(p), to_ox(o), graph_name)
 
 
 @contextmanager
@@ -84,8 +98,36 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     timings[stage] = time.perf_counter() - start
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a build runs.
+
+    A build piles up hundreds of thousands of long-lived containers (the graphs' indexes), and
+    each collection of the oldest generation walks all of them to find next to nothing
+    (reference counting frees the rest): about a seventh of the build's CPU time. Paused, it
+    also leaves alone the pages that the gate's forked workers share with this process, as
+    the `gc` documentation advises before a fork.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build_dataset(settings: Settings, strict: bool = False) -> Build:
     """Run every stage up to and including the SHACL gate; publish nothing."""
+    with _collector_paused():
+        result, shape_data = _assemble(settings, strict)
+        with _timed(result.timings, "validate"):
+            result.validation = validate(shape_data, settings, processes=_PROCESSES, inplace=True)
+    return result
+
+
+def _assemble(settings: Settings, strict: bool) -> tuple[Build, Graph]:
+    """Every stage before the gate: the named graphs, and the graph the shapes validate."""
     timings: dict[str, float] = {}
     with _timed(timings, "parse"):
         compendium = parse_compendium(settings.sources_dir / COMPENDIUM_FILE, strict=strict)
@@ -124,25 +166,31 @@ def build_dataset(settings: Settings, strict: bool = False) -> Build:
         asserted += graph
 
     with _timed(timings, "infer"):
-        graphs[INFERRED_GRAPH] = infer(asserted)
+        graphs[INFERRED_GRAPH] = infer(asserted, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
 
-    with _timed(timings, "validate"):
-        validation = validate(asserted + _shape_relevant(graphs[INFERRED_GRAPH]), settings)
-
-    return Build(graphs=graphs, validation=validation, problems=problems, timings=timings)
+    # `asserted` has served the inference; with the inferred triples the shapes read, it is
+    # what they validate (in place: nothing else uses it).
+    asserted.addN((s, p, o, asserted) for s, p, o in _shape_relevant(graphs[INFERRED_GRAPH]))
+    return Build(graphs=graphs, validation=None, problems=problems, timings=timings), asserted
 
 
 def write_dumps(build: Build, build_dir: Path) -> dict[str, Path]:
     """Write the whole dataset as N-Quads and TriG into ``build_dir`` (replacing earlier dumps atomically)."""
+    written = _write_partial_dumps(build, build_dir)
+    for target, partial in written.items():
+        partial.replace(target)
+    return {target.name: target for target in written}
+
+
+def _write_partial_dumps(build: Build, build_dir: Path) -> dict[Path, Path]:
+    """The dumps, each written beside its target (``icgraph.nq.partial``): target -> partial file."""
     build_dir.mkdir(parents=True, exist_ok=True)
     quads = list(build.quads())
     written = {}
     for name, fmt in (("icgraph.nq", ox.RdfFormat.N_QUADS), ("icgraph.trig", ox.RdfFormat.TRIG)):
-        target = build_dir / name
         partial = build_dir / (name + ".partial")
         ox.serialize(quads, str(partial), fmt, prefixes=PREFIXES if fmt is ox.RdfFormat.TRIG else None)
-        partial.replace(target)
-        written[name] = target
+        written[build_dir / name] = partial
     return written
 
 
@@ -151,21 +199,84 @@ def build(settings: Settings, strict: bool = False, progress=None) -> Build:
 
     The store is the embedded Oxigraph store or a remote SPARQL store (``settings.store``); either
     way readers switch from the previous data to the new at once (`icgraph.backends.publish`).
+    While the gate runs, the dumps, an embedded store's new build and its search index are made
+    beside what is served (`_Staged`).
     """
-    result = build_dataset(settings, strict=strict)
-    if not result.validation.conforms:
-        raise BuildError(
-            f"SHACL found {len(result.validation.violations)} violation(s); nothing was published and the store "
-            "was left as it was. Fix the data as each message says, then build again.",
-            result.validation,
-        )
-    with _timed(result.timings, "dumps"):
-        dumps = write_dumps(result, settings.build_dir)
-    with _timed(result.timings, "store load"):
-        publish(dumps["icgraph.nq"], settings.store, progress=progress)
-    with _timed(result.timings, "search index"):
-        build_search_index(open_store(settings.store), settings.build_dir / "search.sqlite")
+    with _collector_paused():
+        result, shape_data = _assemble(settings, strict)
+        staged = _Staged(settings)
+        try:
+            with _timed(result.timings, "validate"):
+                with validating(shape_data, settings, processes=_PROCESSES, inplace=True) as validation:
+                    staged.prepare(result)
+                    result.validation = validation()
+            if not result.validation.conforms:
+                raise BuildError(
+                    f"SHACL found {len(result.validation.violations)} violation(s); nothing was published and the "
+                    "store was left as it was. Fix the data as each message says, then build again.",
+                    result.validation,
+                )
+        except BaseException:
+            staged.discard()
+            raise
+        staged.publish(result, progress)
     return result
+
+
+class _Staged:
+    """What a build publishes, made before the gate's verdict without replacing anything served.
+
+    The dumps go to ``*.partial`` files; for the embedded store, the new build is loaded into
+    its own directory (`icgraph.store.stage`) and indexed for search into a partial file. A
+    remote store is loaded only once the gate has passed (its load is its own staging).
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.location = parse_location(settings.store)
+        self.search_index = settings.build_dir / "search.sqlite"
+        self.dumps: dict[Path, Path] = {}  # target -> partial file
+        self.store_build: Path | None = None
+        self.partial_search_index: Path | None = None
+
+    def prepare(self, result: Build) -> None:
+        with _timed(result.timings, "dumps"):
+            self.dumps = _write_partial_dumps(result, self.settings.build_dir)
+        if is_remote(self.location):
+            return
+        with _timed(result.timings, "store load"):
+            self.store_build = embedded.stage(self._nquads(), self.location)
+        with _timed(result.timings, "search index"):
+            self.partial_search_index = self.search_index.with_name(self.search_index.name + ".partial")
+            build_search_index(ox.Store.read_only(str(self.store_build)), self.partial_search_index)
+
+    def publish(self, result: Build, progress=None) -> None:
+        """Put everything in place: the dumps, then the store, then its search index."""
+        for target, partial in self.dumps.items():
+            partial.replace(target)
+        if self.store_build is not None:
+            try:
+                embedded.activate(self.location, self.store_build)
+            except BaseException:
+                self.discard()
+                raise
+            self.partial_search_index.replace(self.search_index)
+            return
+        with _timed(result.timings, "store load"):
+            publish(self.settings.build_dir / "icgraph.nq", self.location, progress=progress)
+        with _timed(result.timings, "search index"):
+            build_search_index(open_store(self.location), self.search_index)
+
+    def discard(self) -> None:
+        for partial in self.dumps.values():
+            partial.unlink(missing_ok=True)
+        if self.store_build is not None:
+            embedded.discard(self.store_build)
+        if self.partial_search_index is not None:
+            self.partial_search_index.unlink(missing_ok=True)
+
+    def _nquads(self) -> Path:
+        return self.dumps[self.settings.build_dir / "icgraph.nq"]
 
 
 def _provenance(settings: Settings) -> Graph:
@@ -190,7 +301,7 @@ def _provenance(settings: Settings) -> Graph:
     return graph
 
 
-def _shape_relevant(inferred: Graph) -> Graph:
+def _shape_relevant(inferred: Graph) -> Iterator[tuple]:
     """The inferred triples the shapes read: everything but the cooperation edges.
 
     The edges are most of graph:inferred (an n-ary node per pair of co-participants) and no shape
@@ -198,11 +309,9 @@ def _shape_relevant(inferred: Graph) -> Graph:
     Leaving them out of the SHACL run halves its time.
     """
     edges = set(inferred.subjects(RDF.type, ICG.CooperationEdge))
-    view = Graph()
     for triple in inferred:
         if triple[0] not in edges and triple[1] not in (ICG.cooperatesWith, ORG.linkedTo):
-            view.add(triple)
-    return view
+            yield triple
 
 
 def _curie(iri) -> str:

@@ -20,19 +20,28 @@ until neither finds anything new:
 Both run in an in-memory Oxigraph store, which holds only the triples an inference can
 read or write (their predicates are named by the schema or the rules), so the texts,
 the bulk of the graph, are never copied.
+
+The closed schema and the parsed rules depend only on `ontology/` (and this module), so
+`load_schema` keeps them in memory and, given a cache folder (the build passes
+`build/cache`), in `schema.json` there under a hash of those inputs: a new build process
+whose ontology did not change skips owlrl and the SPARQL parser. The store starts from
+the same quads either way, so the result does not depend on the cache.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import owlrl
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph, URIRef
 from rdflib.graph import ConjunctiveGraph
 from rdflib.namespace import OWL, RDF, RDFS, XSD
 from rdflib.paths import Path as PropertyPath
@@ -42,6 +51,8 @@ from rdflib.term import Node, Variable
 
 from icgraph.config import Settings
 from icgraph.namespaces import PREFIXES
+from icgraph import terms
+from icgraph.terms import from_ox, to_ox
 
 Triple = tuple[Node, Node, Node]
 
@@ -64,7 +75,6 @@ _SCHEMA_PREDICATES = (
     RDF.rest,
 )
 _PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty, OWL.SymmetricProperty, OWL.TransitiveProperty)
-_XSD_STRING = str(XSD.string)
 
 #: The closed schema lives in this graph of the working store, apart from the data.
 _TBOX = "urn:x-icgraph:closed-schema"
@@ -84,75 +94,132 @@ _CLOSURE_PREFIXES = {"rdfs": str(RDFS), "owl": str(OWL)}
 class Schema:
     """The ontology, its closed axioms and the rules, ready for a working store."""
 
-    triples: Graph = field(default_factory=Graph)  # ontology + vocabularies, as read
-    tbox: Graph = field(default_factory=Graph)  # the closed axioms CLOSURE applies
-    rules: list[tuple[str, str]] = field(default_factory=list)  # (name, query)
+    #: The ontology and vocabularies as read (default graph) and the closed axioms CLOSURE
+    #: applies (graph `_TBOX`).
+    quads: list[ox.Quad] = field(default_factory=list)
+    rules: list[tuple[str, str]] = field(default_factory=list)  # (name, SPARQL update)
     #: The predicates an inference can read or write; None means every predicate.
     predicates: set[URIRef] | None = field(default_factory=set)
 
 
-def infer(data: Graph, *, ontology_dir: Path | None = None) -> Graph:
+def infer(data: Graph, *, ontology_dir: Path | None = None, cache_dir: Path | None = None) -> Graph:
     """Everything the data implies under the ontology and the rules, minus what it already says.
 
     `data` is an rdflib Graph or Dataset (all its named graphs are read). The ontology and
     vocabularies are read from `ontology_dir` (default: the project's `ontology/`), so the
-    data need not contain them.
+    data need not contain them. `cache_dir` keeps the closed schema between processes
+    (`load_schema`).
     """
-    schema = load_schema(ontology_dir or Settings().ontology_dir)
-    asserted = _to_quads(_triples(data, schema.predicates))
-    asserted += _to_quads(schema.triples)
+    schema = load_schema(ontology_dir or Settings().ontology_dir, cache_dir=cache_dir)
     store = ox.Store()
-    store.extend(asserted)
-    store.extend(_to_quads(schema.tbox, ox.NamedNode(_TBOX)))
+    store.extend(schema.quads)
+    store.extend(_to_quads(_triples(data, schema.predicates)))
+    before = set(store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
 
     # Each rule runs as the equivalent INSERT inside Oxigraph, so no intermediate result
-    # crosses into Python; stop when a whole round adds nothing.
+    # crosses into Python; stop when a whole round adds nothing. A rule that added nothing
+    # last time is skipped while nothing has been added since: on the same triples it would
+    # add nothing again, so the store goes through the same states as if it ran.
     size = len(store)
+    idle_at: dict[str, int] = {}  # rule -> store size at which it last ran and added nothing
     while True:
+        round_start = size
         for name, update in schema.rules:
+            if idle_at.get(name) == size:
+                continue
             try:
                 store.update(update, prefixes=_CLOSURE_PREFIXES)
             except SyntaxError as error:
                 raise ValueError(f"{name}: {error}; fix the query") from error
-        if len(store) == size:
+            if len(store) == size:
+                idle_at[name] = size
+            else:
+                size = len(store)
+        if size == round_start:
             break
-        size = len(store)
 
-    before = set(asserted)
     result = Graph()
     for prefix, iri in PREFIXES.items():
         result.bind(prefix, iri)
     result.addN(
-        (_from_ox(q.subject), _from_ox(q.predicate), _from_ox(q.object), result)
+        (from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), result)
         for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())
         if q not in before
     )
     return result
 
 
-def load_schema(ontology_dir: Path) -> Schema:
-    """The closed schema and the rules of `ontology_dir`; cached until one of its files changes."""
+def load_schema(ontology_dir: Path, cache_dir: Path | None = None) -> Schema:
+    """The closed schema and the rules of `ontology_dir`.
+
+    Kept in memory until one of its files changes; with `cache_dir`, also in
+    `cache_dir/schema.json`, reused while the hash of the ontology, vocabularies, rules, this
+    module and the libraries that compute it is the same.
+    """
     files = [ontology_dir / "icgraph.ttl", *sorted((ontology_dir / "vocabularies").glob("*.ttl"))]
     rules = sorted((ontology_dir / "rules").glob("*.rq"))
     stamp = tuple((str(p), p.stat().st_mtime_ns) for p in [*files, *rules])
-    return _load_schema(stamp)
+    return _load_schema(stamp, cache_dir)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_schema(stamp: tuple[tuple[str, int], ...]) -> Schema:
-    schema = Schema()
+def _load_schema(stamp: tuple[tuple[str, int], ...], cache_dir: Path | None) -> Schema:
+    paths = [Path(path) for path, _ in stamp]
+    if cache_dir is None:
+        return _compute_schema(paths)
+    cache = cache_dir / "schema.json"
+    key = _schema_key(paths)
+    try:
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+        if stored["key"] == key:
+            return Schema(
+                quads=list(ox.parse(stored["quads"].encode("utf-8"), format=ox.RdfFormat.N_QUADS)),
+                rules=[(name, update) for name, update in stored["rules"]],
+                predicates=None if stored["predicates"] is None else {URIRef(p) for p in stored["predicates"]},
+            )
+    except (OSError, ValueError, KeyError, SyntaxError):
+        pass  # no cache yet, or not one this code can read: compute it again
+    schema = _compute_schema(paths)
+    stored = {
+        "key": key,
+        "quads": ox.serialize(schema.quads, format=ox.RdfFormat.N_QUADS).decode("utf-8"),
+        "rules": schema.rules,
+        "predicates": None if schema.predicates is None else sorted(schema.predicates),
+    }
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_suffix(".partial")
+    partial.write_text(json.dumps(stored, ensure_ascii=False), encoding="utf-8")
+    partial.replace(cache)
+    return schema
+
+
+def _schema_key(paths: list[Path]) -> str:
+    """A hash of everything the closed schema is computed from."""
+    digest = hashlib.sha256()
+    for module in (__file__, terms.__file__):
+        digest.update(Path(module).read_bytes())
+    digest.update(" ".join(f"{lib} {version(lib)}" for lib in ("owlrl", "rdflib", "pyoxigraph")).encode())
+    for path in paths:
+        content = path.read_bytes()
+        digest.update(f"\0{path.name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def _compute_schema(paths: list[Path]) -> Schema:
+    triples = Graph()
     rule_files = []
-    for path, _ in stamp:
-        if path.endswith(".ttl"):
-            schema.triples.parse(path, format="turtle")
+    for path in paths:
+        if path.suffix == ".ttl":
+            triples.parse(path, format="turtle")
         else:
-            rule_files.append((f"ontology/rules/{Path(path).name}", Path(path).read_text(encoding="utf-8")))
+            rule_files.append((f"ontology/rules/{path.name}", path.read_text(encoding="utf-8")))
 
     axioms = Graph()
     for predicate in _SCHEMA_PREDICATES:
-        axioms += schema.triples.triples((None, predicate, None))
+        axioms += triples.triples((None, predicate, None))
     for kind in (OWL.Class, *_PROPERTY_TYPES):
-        axioms += schema.triples.triples((None, RDF.type, kind))
+        axioms += triples.triples((None, RDF.type, kind))
     owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(axioms)
 
     def is_class(node: Node) -> bool:
@@ -165,7 +232,7 @@ def _load_schema(stamp: tuple[tuple[str, int], ...]) -> Schema:
         )
 
     datatype_properties = set(axioms.subjects(RDF.type, OWL.DatatypeProperty))
-    tbox = schema.tbox
+    tbox = Graph()
     for sub, sup in axioms.subject_objects(RDFS.subClassOf):
         if sub != sup and is_class(sup):
             tbox.add((sub, RDFS.subClassOf, sup))
@@ -187,10 +254,12 @@ def _load_schema(stamp: tuple[tuple[str, int], ...]) -> Schema:
         if is_class(c):
             tbox.add((p, RDFS.range, c))
 
-    closure = [(f"closure: {name}", query % _TBOX) for name, query in CLOSURE.items()]
+    schema = Schema(quads=_to_quads(triples) + _to_quads(tbox, ox.NamedNode(_TBOX)))
+    closure = [(f"closure: {name}", _as_insert(f"closure: {name}", query % _TBOX)) for name, query in CLOSURE.items()]
+    rules = [(name, _as_insert(name, query)) for name, query in rule_files]
     # Closure again after the rules, so that one round usually reaches the fixpoint and the
     # second only confirms it.
-    schema.rules = [(name, _as_insert(name, query)) for name, query in closure + rule_files + closure]
+    schema.rules = closure + rules + closure
     schema.predicates = _rule_predicates([query for _, query in rule_files])
     if schema.predicates is not None:
         schema.predicates |= {RDF.type, RDFS.label}
@@ -251,33 +320,4 @@ def _triples(data: Graph, predicates: set[URIRef] | None) -> Iterable[Triple]:
 
 def _to_quads(triples: Iterable[Triple], graph=None) -> list[ox.Quad]:
     graph = graph or ox.DefaultGraph()
-    return [ox.Quad(_to_ox(s), _to_ox(p), _to_ox(o), graph) for s, p, o in triples]
-
-
-@functools.lru_cache(maxsize=100_000)
-def _to_ox(term: Node):
-    if isinstance(term, URIRef):
-        return ox.NamedNode(str(term))
-    if isinstance(term, BNode):
-        return ox.BlankNode(str(term))
-    if isinstance(term, Literal):
-        if term.language:
-            return ox.Literal(str(term), language=term.language)
-        if term.datatype:
-            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
-        return ox.Literal(str(term))
-    raise TypeError(f"not an RDF term: {term!r}")
-
-
-@functools.lru_cache(maxsize=100_000)
-def _from_ox(term) -> Node:
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    datatype = term.datatype.value
-    if datatype == _XSD_STRING:
-        return Literal(term.value)
-    return Literal(term.value, datatype=URIRef(datatype))
+    return [ox.Quad(to_ox(s), to_ox(p), to_ox(o), graph) for s, p, o in triples]

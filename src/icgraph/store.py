@@ -48,6 +48,16 @@ def publish(nquads: Path, path: Path) -> Path:
     Returns the directory of the new build. If anything fails before the swap, the new
     directory is removed and ``path`` still serves the previous build.
     """
+    build_dir = stage(nquads, path)
+    activate(path, build_dir)
+    return build_dir
+
+
+def stage(nquads: Path, path: Path) -> Path:
+    """The first half of `publish`: load the build into a new directory beside the store at ``path``.
+
+    Nothing serves it until `activate` (or `discard` removes it). Returns its directory.
+    """
     path = Path(path).absolute()
     builds = path.parent / (path.name + ".builds")
     builds.mkdir(parents=True, exist_ok=True)
@@ -63,11 +73,21 @@ def publish(nquads: Path, path: Path) -> Path:
         store.optimize()
         del store
     except BaseException:
-        shutil.rmtree(build_dir, ignore_errors=True)
+        discard(build_dir)
         raise
-    _swap_link(path, build_dir)
-    _prune(builds, keep={build_dir})
     return build_dir
+
+
+def activate(path: Path, build_dir: Path) -> None:
+    """The second half of `publish`: make ``path`` serve the staged ``build_dir``, in one rename."""
+    path = Path(path).absolute()
+    _swap_link(path, build_dir)
+    _prune(build_dir.parent, keep={build_dir})
+
+
+def discard(build_dir: Path) -> None:
+    """Remove a staged build that will not be served."""
+    shutil.rmtree(build_dir, ignore_errors=True)
 
 
 def _swap_link(path: Path, target: Path) -> None:

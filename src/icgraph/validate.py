@@ -2,9 +2,12 @@
 
 `validate` merges the data with the ontology and the SKOS vocabularies (so that
 `sh:targetClass` and `sh:class` follow `rdfs:subClassOf`, and concepts can be checked
-against their `skos:inScheme`), runs pySHACL once over the whole graph and returns a
-`ValidationResult`. `format_report` renders it as text (grouped like a linter), JSON or
-the `sh:ValidationReport` in Turtle. Only `sh:Violation` results block the build.
+against their `skos:inScheme`), runs pySHACL over the whole graph and returns a
+`ValidationResult`. With `processes` > 1 (the build passes one per CPU) the shapes are
+shared out among forked worker processes, a pySHACL run per targeted shape, and their
+reports joined into one: the results of a single run, in less wall-clock time.
+`format_report` renders it as text (grouped like a linter), JSON or the
+`sh:ValidationReport` in Turtle. Only `sh:Violation` results block the build.
 
 Why no inference: SHACL's own notion of "instance" already follows `rdfs:subClassOf`
 in the data graph, and the ontology is merged in, so RDFS/OWL-RL pre-inference would
@@ -13,15 +16,20 @@ only add cost (seconds on the full graph) without changing a result.
 
 from __future__ import annotations
 
+import functools
 import json
+import multiprocessing
+import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from pyshacl import validate as shacl_validate
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
+from rdflib.collection import Collection
 from rdflib.graph import ConjunctiveGraph
 from rdflib.term import Node
 
@@ -31,6 +39,7 @@ from icgraph.namespaces import (
     FOAF,
     ICG,
     ONTOLOGY_GRAPH,
+    OWL,
     PREFIXES,
     PROV,
     RDF,
@@ -48,6 +57,12 @@ _SEVERITY_BY_IRI = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "
 SHAPE_FILES: tuple[str, ...] = ("violations.ttl", "warnings.ttl", "infos.ttl")
 
 _LABEL_PROPERTIES = (SKOS.prefLabel, DCTERMS.title, RDFS.label, FOAF.name)
+
+#: What makes a shape start a validation of its own (pySHACL's targets, SHACL-AF's sh:target).
+_TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf, SH.target)
+#: How a shape refers to other shapes: one shape per value, or a list of shapes.
+_SHAPE_VALUES = (SH.property, SH.node, SH["not"], SH.qualifiedValueShape)
+_SHAPE_LISTS = (SH["and"], SH["or"], SH.xone)
 
 _parsed: dict[tuple[str, ...], tuple[tuple[float, ...], Graph]] = {}
 
@@ -133,21 +148,25 @@ def load_ontology(settings: Settings | None = None) -> Graph:
     return _parse_cached(p for p in paths if p.is_file())
 
 
-def _merged(data_graph: Graph, settings: Settings, ontology: Graph | None) -> Graph:
+def _merged(data_graph: Graph, settings: Settings, ontology: Graph | None, inplace: bool = False) -> Graph:
     """One plain graph: the union of the data's named graphs, plus the ontology.
 
     pySHACL validates each named graph of a Dataset on its own, but practices
     (graph:compendium) and their participants (graph:curation) must be seen together.
+    With `inplace`, a plain Graph is that graph itself.
     """
-    merged = Graph()
     has_ontology = False
     if isinstance(data_graph, (Dataset, ConjunctiveGraph)):
+        merged = Graph()
         for s, p, o, _ in data_graph.quads((None, None, None, None)):
             merged.add((s, p, o))
         graphs = data_graph.graphs() if isinstance(data_graph, Dataset) else data_graph.contexts()
         names = {g.identifier for g in graphs if len(g)}
         has_ontology = ONTOLOGY_GRAPH in names and VOCABULARIES_GRAPH in names
+    elif inplace:
+        merged = data_graph
     else:
+        merged = Graph()
         for triple in data_graph:
             merged.add(triple)
     if ontology is not None:
@@ -162,31 +181,71 @@ def _merged(data_graph: Graph, settings: Settings, ontology: Graph | None) -> Gr
 # --------------------------------------------------------------------------- validation
 
 
-def validate(data_graph: Graph, settings: Settings | None = None, *, ontology: Graph | None = None) -> ValidationResult:
+def validate(
+    data_graph: Graph,
+    settings: Settings | None = None,
+    *,
+    ontology: Graph | None = None,
+    processes: int = 1,
+    inplace: bool = False,
+) -> ValidationResult:
     """Validate `data_graph` (a Graph, or a Dataset whose named graphs are merged) against shapes/.
 
     The ontology and vocabularies come from the Dataset's `graph:ontology` and
     `graph:vocabularies` when present, else from `ontology` if given, else from
-    settings.ontology_dir. The input graph is never modified.
+    settings.ontology_dir. The input graph is not modified, unless `inplace` is true and it
+    is a plain Graph: then the ontology is added to it and it is validated as it is, without
+    a copy (for a caller that has no further use for it). `processes` > 1 validates in that
+    many forked processes where the platform can fork (`shape_tasks`); keep the default in
+    a process that runs threads, such as the server.
+    """
+    with validating(data_graph, settings, ontology=ontology, processes=processes, inplace=inplace) as result:
+        return result()
+
+
+@contextmanager
+def validating(
+    data_graph: Graph,
+    settings: Settings | None = None,
+    *,
+    ontology: Graph | None = None,
+    processes: int = 1,
+    inplace: bool = False,
+) -> Iterator[Callable[[], ValidationResult]]:
+    """`validate`, started on entry: yields a function that waits for the `ValidationResult`.
+
+    With worker processes the caller's own work in the `with` block overlaps the validation;
+    in one process the validation runs when the result is asked for. Leaving the block stops
+    any worker still running.
     """
     settings = settings or Settings()
     started = time.perf_counter()
-    graph = _merged(data_graph, settings, ontology)
-    _, report_graph, _ = shacl_validate(
-        graph,
-        shacl_graph=load_shapes(settings),
-        inference="none",
-        advanced=True,  # SHACL-SPARQL constraints and SPARQL targets
-        inplace=True,  # `graph` is our own copy
-        allow_warnings=True,
-        allow_infos=True,
-    )
+    graph = _merged(data_graph, settings, ontology, inplace=inplace)
+    shapes = load_shapes(settings)
+    tasks = shape_tasks(shapes) if processes > 1 and _can_fork() else None
+    if tasks is None:
+        yield functools.cache(lambda: _result(graph, *_run(graph, shapes), started))
+        return
+    # Forked workers inherit the graphs, so nothing is copied up front; each returns its
+    # report's triples and the issues it read from them.
+    with multiprocessing.get_context("fork").Pool(
+        min(processes, len(tasks)), initializer=_install, initargs=(graph, shapes)
+    ) as pool:
+        runs = pool.imap_unordered(_run_installed, tasks)
+
+        def result() -> ValidationResult:
+            reports, issues = zip(*runs)
+            return _result(graph, _joined_report(reports, shapes), [i for found in issues for i in found], started)
+
+        yield functools.cache(result)
+
+
+def _result(graph: Graph, report_graph: Graph, issues: list[ValidationIssue], started: float) -> ValidationResult:
     for prefix, iri in PREFIXES.items():
         report_graph.bind(prefix, iri, override=True)
     report_graph.bind("icgsh", "https://w3id.org/icgraph/shapes#")
-    shapes = load_shapes(settings)
     issues = sorted(
-        (_issue(report_graph, r, graph, shapes) for r in report_graph.objects(None, SH.result)),
+        issues,
         key=lambda i: (
             SEVERITIES.index(i.severity),
             i.shape_label,
@@ -205,6 +264,89 @@ def validate(data_graph: Graph, settings: Settings | None = None, *, ontology: G
         seconds=time.perf_counter() - started,
         triples=len(graph),
     )
+
+
+def shape_tasks(shapes: Graph) -> list[list[str]] | None:
+    """The shapes graph as independent pySHACL runs (their `use_shapes`), or None if it cannot be split.
+
+    One run per shape with targets, each also naming every shape that another shape refers to
+    (`sh:node`, `sh:property`, `sh:qualifiedValueShape`, `sh:not`, `sh:and`/`sh:or`/`sh:xone`),
+    so that nested checks see all the shapes, as in one run; a referred-to shape has no targets
+    of its own, so it adds no results. Together the runs report exactly what one run reports.
+    None when that would not hold: a targeted shape that is a blank node (use_shapes names IRIs),
+    a class (implicitly targeted), or itself referred to; or a reference to no shape at all.
+    """
+    targeted = {shape for predicate in _TARGETS for shape in shapes.subjects(predicate, None)}
+    referenced = {shape for predicate in _SHAPE_VALUES for shape in shapes.objects(None, predicate)}
+    for predicate in _SHAPE_LISTS:
+        for members in shapes.objects(None, predicate):
+            referenced.update(Collection(shapes, members))
+    classes = {RDFS.Class, OWL.Class, *shapes.transitive_subjects(RDFS.subClassOf, RDFS.Class)}
+    if (
+        any(isinstance(shape, BNode) for shape in targeted)
+        or targeted & referenced
+        or any(kind in classes for shape in targeted for kind in shapes.objects(shape, RDF.type))
+        or any(isinstance(shape, URIRef) and (shape, None, None) not in shapes for shape in referenced)
+    ):
+        return None
+    helpers = sorted(str(shape) for shape in referenced if isinstance(shape, URIRef))
+    return [[str(shape), *helpers] for shape in sorted(targeted)]
+
+
+def _run(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None) -> tuple[Graph, list[ValidationIssue]]:
+    """One pySHACL run (of all the shapes, or of `use_shapes`): its report and the issues in it."""
+    _, report_graph, _ = shacl_validate(
+        graph,
+        shacl_graph=shapes,
+        inference="none",
+        advanced=True,  # SHACL-SPARQL constraints and SPARQL targets
+        inplace=True,  # `graph` is ours: a copy, or the caller gave it up (`inplace`)
+        allow_warnings=True,
+        allow_infos=True,
+        use_shapes=use_shapes,
+    )
+    return report_graph, [_issue(report_graph, r, graph, shapes) for r in report_graph.objects(None, SH.result)]
+
+
+def _can_fork() -> bool:
+    # macOS system libraries may run threads that a forked child cannot continue (see the
+    # multiprocessing documentation), so there the shapes run in one process.
+    return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
+
+
+_installed: tuple[Graph, Graph] | None = None
+
+
+def _install(graph: Graph, shapes: Graph) -> None:
+    """Pool initializer: the data and shapes graphs a worker validates (inherited through fork)."""
+    global _installed
+    _installed = (graph, shapes)
+
+
+def _run_installed(use_shapes: list[str]) -> tuple[list, list[ValidationIssue]]:
+    report_graph, issues = _run(*_installed, use_shapes)
+    return list(report_graph), issues  # its triples pickle more cheaply than the Graph
+
+
+def _joined_report(reports: Iterable[list], shapes: Graph) -> Graph:
+    """One sh:ValidationReport holding the results of several, as pySHACL writes one."""
+    joined = Graph(bind_namespaces="core")
+    for prefix, iri in shapes.namespaces():
+        joined.bind(prefix, iri)
+    report = BNode()
+    conforms = True
+    joined.add((report, RDF.type, SH.ValidationReport))
+    for triples in reports:
+        own = {s for s, p, o in triples if p == RDF.type and o == SH.ValidationReport}
+        for s, p, o in triples:
+            if s not in own:
+                joined.add((s, p, o))
+            elif p == SH.result:
+                joined.add((report, p, o))
+            elif p == SH.conforms:
+                conforms = conforms and bool(o.toPython())
+    joined.add((report, SH.conforms, Literal(conforms)))
+    return joined
 
 
 def _issue(report: Graph, result: Node, data: Graph, shapes: Graph) -> ValidationIssue:
