@@ -267,66 +267,77 @@ def fetch_count(url: str, query: library.BenchQuery, timeout: float) -> int:
 
 
 def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries, args, rows: list[dict]) -> None:
-    store = ox.Store.read_only(str(store_path))
-    expected = {}
-    base = {"scale": scale, "triples": triples}
-    for query in queries:
-        expected[query.name] = library.count(library.run_in_process(store, query), query.form)
-        own = library.library_count(store, query)
-        if own != expected[query.name]:
-            log(f"warning: {query.name}: inlined defaults give {expected[query.name]} rows, the library {own}")
-        if "floor" in args.system_list:
-            result = measure_floor(store, query, args.duration, args.max_requests)
-            rows.append({**base, "system": "floor", "query": query.name, "concurrency": 1, "rows": expected[query.name], "status": "ok", **result})
-    del store
+    """Every query on every system, the systems back to back per query.
 
-    for system in args.system_list:
-        if system == "floor":
-            continue
-        if not systems.available(system):
-            log(f"{system}: not installed, skipped")
-            continue
-        if system == "rdflib-endpoint" and scale > args.rdflib_max_scale:
-            log(f"{system}: skipped above {args.rdflib_max_scale}x (--rdflib-max-scale)")
-            continue
-        log(f"{scale}x: {system}")
-        server = systems.server_for(system, store_path, dump)
-        try:
-            server.start(timeout=900)
-        except RuntimeError as error:
-            log(f"{system}: {error}")
-            continue
-        try:
-            for query in queries:
-                entry = {**base, "system": system, "query": query.name}
-                try:
-                    t0 = time.perf_counter()
-                    rows_seen = fetch_count(server.url, query, args.timeout)
-                    single = time.perf_counter() - t0
-                except (httpx.HTTPError, RuntimeError) as error:
-                    timed_out = isinstance(error, httpx.TimeoutException)
-                    status = f"timeout ({args.timeout:g} s)" if timed_out else f"error: {str(error)[:80]}"
-                    rows.append({**entry, "concurrency": None, "rows": None, "status": status})
-                    if timed_out:  # the server may still be evaluating it (rdflib cannot stop); start afresh
-                        server.stop()
-                        server.start(timeout=900)
-                    continue
-                if rows_seen != expected[query.name]:
-                    rows.append({**entry, "concurrency": None, "rows": rows_seen, "status": f"mismatch: {rows_seen} rows, floor {expected[query.name]}"})
-                    continue
-                # A slow system still gets a few answers per measurement (bounded at 10 s).
-                duration = max(args.duration, min(10.0, math.ceil(single * 4)))
-                for concurrency in args.concurrency_list:
-                    result = loadgen.measure(server.url, query.text, query.accept, concurrency, duration, args.max_requests, args.timeout, args.loadgen)
-                    status = "ok" if not result["errors"] else f"{result['errors']} errors"
-                    if not result["requests"]:
-                        status = f"no answer within {duration:g} s"
-                    if status != "ok":  # requests the client gave up on may still be queued: start afresh
-                        server.stop()
-                        server.start(timeout=900)
-                    rows.append({**entry, "concurrency": concurrency, "rows": rows_seen, "status": status, **result})
-        finally:
+    All servers run at once (idle but for the one measured), so that each query's cells are
+    measured within seconds of each other: on a shared machine whose speed drifts by tens of
+    per cent over minutes, ratios between systems are only fair when taken close together.
+    """
+    store = ox.Store.read_only(str(store_path))
+    base = {"scale": scale, "triples": triples}
+    servers: dict[str, systems.Server] = {}
+    try:
+        for system in args.system_list:
+            if system == "floor":
+                continue
+            if not systems.available(system):
+                log(f"{system}: not installed, skipped")
+                continue
+            if system == "rdflib-endpoint" and scale > args.rdflib_max_scale:
+                log(f"{system}: skipped above {args.rdflib_max_scale}x (--rdflib-max-scale)")
+                continue
+            log(f"{scale}x: starting {system}")
+            server = systems.server_for(system, store_path, dump)
+            try:
+                server.start(timeout=900)
+            except RuntimeError as error:
+                log(f"{system}: {error}")
+                continue
+            servers[system] = server
+        for query in queries:
+            log(f"{scale}x: {query.name}")
+            expected = library.count(library.run_in_process(store, query), query.form)
+            own = library.library_count(store, query)
+            if own != expected:
+                log(f"warning: {query.name}: inlined defaults give {expected} rows, the library {own}")
+            if "floor" in args.system_list:
+                result = measure_floor(store, query, args.duration, args.max_requests)
+                rows.append({**base, "system": "floor", "query": query.name, "concurrency": 1, "rows": expected, "status": "ok", **result})
+            for system, server in servers.items():
+                measure_server(server, query, expected, {**base, "system": system, "query": query.name}, args, rows)
+    finally:
+        for server in servers.values():
             server.stop()
+
+
+def measure_server(server: systems.Server, query, expected: int, entry: dict, args, rows: list[dict]) -> None:
+    """One query on one running server: a checked first answer, then each concurrency."""
+    try:
+        t0 = time.perf_counter()
+        rows_seen = fetch_count(server.url, query, args.timeout)
+        single = time.perf_counter() - t0
+    except (httpx.HTTPError, RuntimeError) as error:
+        timed_out = isinstance(error, httpx.TimeoutException)
+        status = f"timeout ({args.timeout:g} s)" if timed_out else f"error: {str(error)[:80]}"
+        rows.append({**entry, "concurrency": None, "rows": None, "status": status})
+        if timed_out:  # the server may still be evaluating it (rdflib cannot stop); start afresh
+            server.stop()
+            server.start(timeout=900)
+        return
+    if rows_seen != expected:
+        rows.append({**entry, "concurrency": None, "rows": rows_seen, "status": f"mismatch: {rows_seen} rows, floor {expected}"})
+        return
+    # A slow system still gets a few answers per measurement (bounded at 10 s).
+    duration = max(args.duration, min(10.0, math.ceil(single * 4)))
+    for concurrency in args.concurrency_list:
+        result = loadgen.measure(server.url, query.text, query.accept, concurrency, duration, args.max_requests, args.timeout, args.loadgen)
+        status = "ok" if not result["errors"] else f"{result['errors']} errors"
+        if not result["requests"]:
+            status = f"no answer within {duration:g} s"
+        if status != "ok":  # requests the client gave up on may still be queued: start afresh
+            server.stop()
+            server.start(timeout=900)
+        rows.append({**entry, "concurrency": concurrency, "rows": rows_seen, "status": status, **result})
 
 
 def survival(scale: int, triples: int, store_path: Path, queries, args, rows: list[dict]) -> None:
