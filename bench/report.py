@@ -289,3 +289,45 @@ def write(out: Path, *, facts, args, scales, build, latency, cold, shape, overhe
     if plotted:
         text.insert(8, "![scaling](scaling.png)\n")
     (out / "results.md").write_text("\n".join(text), encoding="utf-8")
+
+
+def read_results(folders: list[Path]) -> tuple[dict[int, int], list[dict], list[dict]]:
+    """(scales, latency, build) of several result folders (each one run), with numbers as numbers."""
+    def number(value: str):
+        if value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return value
+
+    scales, latency, build = {}, [], []
+    for folder in folders:
+        with (folder / "latency.csv").open(encoding="utf-8") as stream:
+            rows = [{k: number(v) for k, v in row.items()} for row in csv.DictReader(stream)]
+        latency += rows
+        scales.update({row["scale"]: row["triples"] for row in rows if row.get("triples")})
+        with (folder / "build.csv").open(encoding="utf-8") as stream:
+            build += [{k: number(v) for k, v in row.items()} for row in csv.DictReader(stream)]
+    return scales, latency, build
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.report FOLDER... -o PNG``: one scaling plot across separate runs (e.g. 1x, 100x, 1000x)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=main.__doc__)
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    scales, latency, build = read_results(args.folders)
+    if not plot(args.output, latency, build, scales):
+        raise SystemExit("matplotlib is not installed (pip install -e '.[bench]')")
+    print(f"{args.output}: {', '.join(f'{s}x' for s in sorted(scales))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -115,3 +115,10 @@ def test_tiny_run_writes_its_tables(built, tmp_path):
     assert all(r["status"] == "ok" for r in latency), latency
     assert all(int(r["rows"]) > 0 for r in latency[:2])
 
+    # One scaling plot across separate runs.
+    figure = tmp_path / "scaling.png"
+    done = subprocess.run([sys.executable, "-m", "bench.report", str(out), str(again), "-o", str(figure)],
+                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert figure.read_bytes().startswith(b"\x89PNG") and "1x" in done.stdout
+
