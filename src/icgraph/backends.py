@@ -27,14 +27,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import urlencode
 
-import httpx
 import pyoxigraph as ox
 
 from icgraph.namespaces import GRAPH
 from icgraph.store import StoreError
+
+if TYPE_CHECKING:  # httpx is imported where a remote store is used: it costs ~0.1 s at start-up
+    import httpx
 
 REMOTE_SCHEMES = ("sparql+http://", "sparql+https://")
 OXIGRAPH_SCHEME = "oxigraph:"
@@ -108,6 +110,8 @@ def parse_location(value: str | Path | RemoteEndpoint, environ: dict[str, str] |
         return Path(text[len(OXIGRAPH_SCHEME):])
     if not text.startswith(REMOTE_SCHEMES):
         return Path(text)
+    import httpx
+
     url = httpx.URL(text[len("sparql+"):])
     if url.userinfo:
         raise StoreError(
@@ -302,33 +306,37 @@ def _check_projection(tokens: list, substitutions: dict) -> None:
 # ---------------------------------------------------------------------------
 
 
-class _ChallengeAuth(httpx.Auth):
-    """Send credentials only when challenged, with the scheme the challenge names (digest preferred)."""
+def _challenge_auth(user: str, password: str) -> httpx.Auth:
+    """Credentials sent only when challenged, with the scheme the challenge names (digest preferred)."""
+    import httpx
 
-    def __init__(self, user: str, password: str):
-        self._digest = httpx.DigestAuth(user, password)
-        self._basic = httpx.BasicAuth(user, password)
-        self._scheme: str | None = None
-        self._lock = threading.Lock()
+    class ChallengeAuth(httpx.Auth):
+        def __init__(self, user: str, password: str):
+            self._digest = httpx.DigestAuth(user, password)
+            self._basic = httpx.BasicAuth(user, password)
+            self._scheme: str | None = None
+            self._lock = threading.Lock()
 
-    def auth_flow(self, request: httpx.Request):
-        scheme = self._scheme
-        if scheme == "digest":
-            yield from self._digest.auth_flow(request)
-            return
-        if scheme == "basic":
-            yield from self._basic.auth_flow(request)
-            return
-        response = yield request
-        if response.status_code != 401:
-            return
-        challenge = response.headers.get("www-authenticate", "").lower()
-        with self._lock:
-            self._scheme = "digest" if "digest" in challenge else "basic"
-        if self._scheme == "digest":
-            yield from self._digest.auth_flow(request)
-        else:
-            yield from self._basic.auth_flow(request)
+        def auth_flow(self, request: httpx.Request):
+            scheme = self._scheme
+            if scheme == "digest":
+                yield from self._digest.auth_flow(request)
+                return
+            if scheme == "basic":
+                yield from self._basic.auth_flow(request)
+                return
+            response = yield request
+            if response.status_code != 401:
+                return
+            challenge = response.headers.get("www-authenticate", "").lower()
+            with self._lock:
+                self._scheme = "digest" if "digest" in challenge else "basic"
+            if self._scheme == "digest":
+                yield from self._digest.auth_flow(request)
+            else:
+                yield from self._basic.auth_flow(request)
+
+    return ChallengeAuth(user, password)
 
 
 # ---------------------------------------------------------------------------
@@ -362,7 +370,9 @@ class RemoteStore:
     def __init__(self, endpoint: RemoteEndpoint, timeout: float | None = None, client: httpx.Client | None = None):
         self.endpoint = endpoint
         self.timeout = timeout
-        auth = _ChallengeAuth(endpoint.user, endpoint.password or "") if endpoint.user else None
+        import httpx
+
+        auth = _challenge_auth(endpoint.user, endpoint.password or "") if endpoint.user else None
         self._client = client or httpx.Client(auth=auth, timeout=httpx.Timeout(timeout or 300.0, connect=10.0), follow_redirects=False)
         self._graphs: tuple[float, list[ox.NamedNode]] | None = None
         self._graphs_lock = threading.Lock()
@@ -478,6 +488,8 @@ class RemoteStore:
         return named
 
     def _post(self, url: str, data: list[tuple[str, str]], accept: str, timeout: float | None, max_bytes: int | None) -> tuple[bytes, str]:
+        import httpx
+
         limit = timeout or self.timeout
         request_timeout = httpx.Timeout(limit, connect=min(limit, 10.0)) if limit else httpx.USE_CLIENT_DEFAULT
         try:
@@ -540,6 +552,8 @@ class RemoteStore:
             self.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
 
     def _gsp(self, method: str, graph: str, triples: list[ox.Triple]) -> None:
+        import httpx
+
         body = ox.serialize(triples, None, ox.RdfFormat.N_TRIPLES)
         try:
             response = self._client.request(
