@@ -58,7 +58,7 @@ async def _read(request: Request, graph: str | None) -> Response:
             status_code=200,
             headers={"Content-Type": result["content_type"], "Content-Length": str(len(result["body"])), "Vary": "Accept"},
         )
-    return complete(result["body"], result["content_type"])
+    return complete(result)
 
 
 async def _parts(request: Request) -> list[tuple[bytes, str]]:

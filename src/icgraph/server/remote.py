@@ -112,7 +112,7 @@ class RemotePool:
     async def _query(self, job: dict, timeout: float) -> dict:
         text = job["query"]
         try:
-            found = security.quick_inspect_query(text) or security.inspect_query(text)
+            found = security.inspect_request_query(text)
         except ParseException as error:
             raise EndpointError(400, f"Syntax error in the query: {security.parse_error_message(error)}") from None
         security.check_outbound(found, self.settings)

@@ -2,6 +2,8 @@
 
 - `inspect_query` / `inspect_update` parse the text with rdflib's SPARQL grammar and report
   the query form, its FROM clauses and every SERVICE / LOAD target (never regexes);
+  `inspect_request_query` first tries `quick_inspect_query`, a scan of SPARQL's tokens that
+  settles the common case (no SERVICE, no FROM) without the parse;
 - `check_outbound` refuses SERVICE and LOAD unless the target is on the federation allow-list;
 - `add_protocol_dataset` applies the protocol's ``using-graph-uri`` / ``using-named-graph-uri``
   to an update (pyoxigraph's ``Store.update`` takes no dataset);
@@ -122,6 +124,14 @@ def _quick_form(text: str) -> str | None:
         if form is None and word in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
             form = word
     return form
+
+
+def inspect_request_query(text: str) -> Inspection:
+    """What the endpoint acts on for a query: the token scan when it suffices, else rdflib's parse.
+
+    Raises `pyparsing.ParseException` when the text must be parsed and cannot be.
+    """
+    return quick_inspect_query(text) or inspect_query(text)
 
 
 def inspect_query(text: str) -> Inspection:

@@ -104,9 +104,9 @@ def _pool(request: Request) -> StorePool:
 # ---------------------------------------------------------------------------
 
 
-def complete(body: bytes, content_type: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A response whose body the worker serialised in full: one ASGI message, its exact length."""
-    return Response(body, status_code=status, media_type=content_type, headers={"Vary": "Accept", **(headers or {})})
+def complete(result: dict) -> Response:
+    """A worker's result, serialised in full, as the response: one ASGI message, its exact length."""
+    return Response(result["body"], media_type=result["content_type"], headers={"Vary": "Accept"})
 
 
 async def run_query(request: Request, query: str, params: Params) -> Response:
@@ -123,7 +123,7 @@ async def run_query(request: Request, query: str, params: Params) -> Response:
         "format": params.one("format"),
     }
     result = await _pool(request).read(job, _timeout(params, settings))
-    return complete(result["body"], result["content_type"])
+    return complete(result)
 
 
 async def run_update(request: Request, update: str, params: Params) -> Response:

@@ -177,7 +177,7 @@ class _WorkerState:
 
         text = job["query"]
         try:
-            found = security.quick_inspect_query(text) or security.inspect_query(text)
+            found = security.inspect_request_query(text)
         except ParseException as error:
             message = self.syntax_error_from_oxigraph(text, update=False)
             if message is None and not self.isolated:
