@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -46,3 +47,26 @@ def artifacts() -> Path:
     """Where tests leave files for people to look at (screenshots, reports)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@contextlib.contextmanager
+def pooled_client(app, settings: Settings | None = None):
+    """A TestClient over ``app`` whose pages reach the store as the server's do: through a reader pool
+    (``app.state.pool``, started over ``settings.store`` and closed afterwards), with the endpoint's
+    plain-text refusals (504 past the time limit, 503 when busy)."""
+    from fastapi.testclient import TestClient
+
+    from icgraph.server.app import endpoint_error
+    from icgraph.server.prepared import pool_of
+    from icgraph.server.security import EndpointError
+
+    if settings is not None:
+        app.state.settings = settings
+    app.add_exception_handler(EndpointError, endpoint_error)
+    with TestClient(app) as client:  # one event loop for the pool and every request
+        client.portal.call(pool_of, app)
+        try:
+            yield client
+        finally:
+            client.portal.call(app.state.pool.close)
+            del app.state.pool

@@ -25,6 +25,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import VOID
 
+from conftest import pooled_client
 from icgraph.namespaces import GRAPH, ONTOLOGY_GRAPH, PREFIXES, ROOT
 from icgraph.server import linked_data
 from icgraph.server.linked_data import describe_query, graph_query, local_path, run_construct
@@ -49,7 +50,7 @@ def app(built, store) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def client(app):
-    with TestClient(app) as client:  # one event loop for the module, not one per request
+    with pooled_client(app) as client:  # one event loop for the module, not one per request
         yield client
 
 

@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from conftest import pooled_client
 from icgraph.config import PROJECT_DIR
 from icgraph.queries import load_library
 from icgraph.server.query_api import build_router, router
@@ -22,11 +23,11 @@ LIBRARY = load_library(PROJECT_DIR / "queries")
 
 
 @pytest.fixture(scope="module")
-def client(store) -> TestClient:
+def client(built) -> TestClient:
     app = FastAPI()
-    app.state.store = store
     app.include_router(router)
-    return TestClient(app)
+    with pooled_client(app, built) as client:
+        yield client
 
 
 def test_listing_describes_every_query(client):
@@ -152,10 +153,12 @@ def test_router_refuses_a_query_whose_parameter_clashes_with_format(tmp_path):
         build_router(tmp_path)
 
 
-def test_without_app_state_store_the_settings_store_is_opened(built):
+def test_without_app_state_pool_one_is_started_over_the_settings_store(built):
     app = FastAPI()
     app.state.settings = built
     app.include_router(router)
-    response = TestClient(app).get("/api/queries/working-group-decisions?format=csv")
+    with TestClient(app) as client:
+        response = client.get("/api/queries/working-group-decisions?format=csv")
+        client.portal.call(app.state.pool.close)
     assert response.status_code == 200
     assert len(response.text.strip().splitlines()) == 6  # header and the 5 decisions

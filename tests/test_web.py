@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from icgraph.namespaces import sparql_prefixes
+from conftest import pooled_client
 from icgraph.search import build_search_index, fts_query, search
 from icgraph.server import web
 from icgraph.server.facets import FACETS, Selection
@@ -38,7 +39,8 @@ def app(built, store, tmp_path_factory) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def client(app) -> TestClient:
-    return TestClient(app)
+    with pooled_client(app) as client:
+        yield client
 
 
 # --------------------------------------------------------------------------- practice browser
@@ -91,10 +93,11 @@ def test_selected_value_links_back_to_the_selection_without_it(client):
     assert regional["selected"] and regional["url"] == "/practices?country=es"
 
 
-def test_every_facet_count_query_runs(store):
+def test_every_facet_count_query_runs(client):
+    pool = client.app.state.pool
     for facet in FACETS:
-        facet.prepare(store)
-        rows = list(store.query(facet.count_query(""), use_default_graph_as_union=True))
+        client.portal.call(facet.prepare, pool)
+        rows = client.portal.call(pool.prepared, facet.count_query())
         assert rows, f"facet {facet.name} has no values"
         assert facet.label
 
@@ -204,7 +207,7 @@ def test_map_principle_filter_keeps_edges_of_that_principle(client, store):
 def test_map_network_filter(client):
     network = client.get("/map?format=json").json()  # the page's JSON twin
     assert network["nodes"]
-    options = web.filter_options(web.load_map_data(client.app.state.store))
+    options = web.filter_options(client.portal.call(web.load_map_data, client.app.state.pool))
     biggest = max(options["networks"], key=lambda n: n["members"])
     data = client.get(f"/api/map?network={biggest['id']}").json()
     memberships = [e for e in data["edges"] if e["kind"] == "membership"]

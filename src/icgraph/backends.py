@@ -255,6 +255,16 @@ def bind_substitutions(text: str, substitutions: dict | None) -> str:
     """
     if not substitutions:
         return text
+    return insert_in_where(text, values_block(substitutions), check=substitutions)
+
+
+def insert_in_where(text: str, block: str, check: dict | None = None) -> str:
+    """``text`` with ``block`` (a VALUES block or group patterns) opening its outermost WHERE clause.
+
+    There it is joined with everything else in the query's top-level group before OPTIONAL,
+    FILTER, grouping and slicing (see `bind_substitutions`). ``check``: substitutions whose
+    variables a SELECT must project, as Oxigraph requires.
+    """
     tokens = list(scan_tokens(text))
     form_index = next(
         (k for k, (_, tok, braces, _) in enumerate(tokens) if braces == 0 and tok.upper() in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")),
@@ -263,10 +273,9 @@ def bind_substitutions(text: str, substitutions: dict | None) -> str:
     if form_index is None:
         raise SyntaxError("not a SPARQL query (no SELECT, ASK, CONSTRUCT or DESCRIBE)")
     form = tokens[form_index][1].upper()
-    block = values_block(substitutions)
     rest = tokens[form_index + 1:]
-    if form == "SELECT":
-        _check_projection(rest, substitutions)
+    if form == "SELECT" and check:
+        _check_projection(rest, check)
     top_braces = [offset for offset, tok, braces, _ in rest if tok == "{" and braces == 0]
     if form == "CONSTRUCT":
         following = next((tok for _, tok, _, _ in rest), "")
@@ -770,6 +779,7 @@ __all__ = [
     "StoreError",
     "StoreLocation",
     "bind_substitutions",
+    "insert_in_where",
     "is_remote",
     "open_store",
     "parse_location",

@@ -35,7 +35,12 @@ def _env_path(name: str) -> Path | None:
 
 @dataclass
 class Settings:
-    """Where things are and how the server behaves. Environment variables override the defaults."""
+    """Where things are and how the server behaves. Environment variables override the defaults.
+
+    Among the server's limits, ``max_facet_values`` (``ICGRAPH_MAX_FACET_VALUES``, default 50) is
+    the most facet values one /practices request may select in all; a request with more gets 400
+    saying how many are allowed (each value joins the page's queries, so the number is bounded).
+    """
 
     project_dir: Path = PROJECT_DIR
     #: A Path (the embedded Oxigraph store) or an `icgraph.backends.RemoteEndpoint` (``sparql+http://...``).
@@ -61,6 +66,8 @@ class Settings:
     max_waiting_requests: int = field(default_factory=lambda: _env_int("ICGRAPH_MAX_WAITING_REQUESTS", 16))
     #: Longest wait for a free worker, in seconds, before 503 with Retry-After.
     queue_timeout: float = field(default_factory=lambda: _env_float("ICGRAPH_QUEUE_TIMEOUT", 10.0))
+    #: Facet values one /practices request may select, all facets together; more gets 400.
+    max_facet_values: int = field(default_factory=lambda: _env_int("ICGRAPH_MAX_FACET_VALUES", 50))
     #: SERVICE / LOAD targets allowed (IRI prefixes, space-separated in the environment). Empty: no
     #: outbound traffic at all, and the worker processes run without network access where the OS allows.
     federation_allowlist: tuple[str, ...] = field(

@@ -198,3 +198,35 @@ PREFIXES: dict[str, str] = {
 def sparql_prefixes() -> str:
     """The PREFIXES as a SPARQL prologue."""
     return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+
+
+_BY_LENGTH = sorted(PREFIXES.items(), key=lambda item: len(item[1]), reverse=True)
+
+
+def compact(iri) -> str:
+    """An IRI (a string or an RDF term with ``.value``) as a prefixed name, ``actor:x``; ``<iri>`` when no prefix fits.
+
+    The longest namespace wins (``actor:x`` rather than ``id:actor/x``). The one helper for
+    compacting; `expand` is its inverse.
+    """
+    iri = getattr(iri, "value", iri)
+    for prefix, namespace in _BY_LENGTH:
+        if iri.startswith(namespace) and len(iri) > len(namespace):
+            return f"{prefix}:{iri[len(namespace):]}"
+    return f"<{iri}>"
+
+
+def expand(curie: str) -> str:
+    """The IRI of a prefixed name (``place:es``) or of ``<iri>``; anything else is returned as it is."""
+    if curie.startswith("<") and curie.endswith(">"):
+        return curie[1:-1]
+    prefix, sep, local = curie.partition(":")
+    if sep and prefix in PREFIXES and not local.startswith("//"):
+        return PREFIXES[prefix] + local
+    return curie
+
+
+def local_name(iri, namespace) -> str | None:
+    """The part of ``iri`` after ``namespace`` (``es`` for place:es in PLACE), or None when it is not in it."""
+    iri, namespace = getattr(iri, "value", iri), str(namespace)
+    return iri[len(namespace):] if iri.startswith(namespace) and len(iri) > len(namespace) else None

@@ -23,7 +23,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import yaml
 
-from icgraph.namespaces import PREFIXES
+from icgraph.namespaces import expand
 
 _PARAMETER = re.compile(r"\?(__?)([A-Za-z][A-Za-z0-9]*)(?:_(iri|string|integer|decimal|boolean|date|year|en))?\b")
 _XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -76,9 +76,7 @@ def to_term(value: str, kind: str, name: str = "value") -> ox.NamedNode | ox.Lit
     value = str(value).strip()
     try:
         if kind == "iri":
-            prefix, _, local = value.partition(":")
-            if prefix in PREFIXES and not local.startswith("//"):
-                value = PREFIXES[prefix] + local
+            value = expand(value)
             if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s<>\"{}|\\^`]+$", value):
                 raise ValueError("not an absolute IRI or a known prefixed name")
             return ox.NamedNode(value)

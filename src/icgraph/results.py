@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from icgraph.namespaces import PREFIXES
+from icgraph.namespaces import PREFIXES, compact as compact_iri
 
 _RESULT_FORMATS = {
     "csv": ox.QueryResultsFormat.CSV,
@@ -15,22 +15,12 @@ _RESULT_FORMATS = {
 _GRAPH_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "table": ox.RdfFormat.TURTLE}
 
 
-_BY_LENGTH = sorted(PREFIXES.items(), key=lambda item: len(item[1]), reverse=True)
-
-
-def _compact_iri(iri: str) -> str:
-    for prefix, namespace in _BY_LENGTH:  # the longest namespace wins: actor: rather than id:
-        if iri.startswith(namespace) and len(iri) > len(namespace):
-            return f"{prefix}:{iri[len(namespace):]}"
-    return f"<{iri}>"
-
-
 def compact(term) -> str:
     """A term as a person reads it: a prefixed name for IRIs we know, the lexical form for literals."""
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        return _compact_iri(term.value)
+        return compact_iri(term)
     if isinstance(term, ox.Literal):
         return term.value
     return str(term)

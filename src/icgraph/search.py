@@ -18,46 +18,15 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from icgraph.namespaces import ACTOR, PRACTICE, sparql_prefixes
+from icgraph.namespaces import ACTOR, PRACTICE
 
 #: bm25 weights of the indexed columns (title, names, body): a hit in a title counts most.
 WEIGHTS = (10.0, 4.0, 1.0)
 # Snippet markers: private-use characters that no source text contains, turned into <mark> after escaping.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 
-_PRACTICES = """
-SELECT ?doc ?title
-       (GROUP_CONCAT(DISTINCT STR(?text); SEPARATOR="\\n\\n") AS ?body)
-       (GROUP_CONCAT(DISTINCT STR(?name); SEPARATOR=" · ") AS ?names)
-WHERE {
-  ?doc a icg:Practice ; dct:title ?titleTerm .
-  BIND (STR(?titleTerm) AS ?title)
-  OPTIONAL {
-    ?doc icg:purpose|icg:aim|icg:rationale|icg:process|icg:impact|icg:keyReferenceText
-         |icg:headingPrefix|icg:areaAsPrinted|icg:typeAsPrinted ?text
-  }
-  OPTIONAL {
-    { ?doc icg:areaOfIntervention/skos:prefLabel ?name }
-    UNION { ?doc icg:hasParticipation/icg:agent/(skos:prefLabel|skos:altLabel) ?name }
-    UNION { ?doc icg:implementedIn/skos:prefLabel ?name }
-    UNION { ?doc icg:country/skos:prefLabel ?name }
-  }
-}
-GROUP BY ?doc ?title
-"""
-
-_ACTORS = """
-SELECT ?doc ?title
-       (GROUP_CONCAT(DISTINCT STR(?alias); SEPARATOR=" · ") AS ?names)
-       (GROUP_CONCAT(DISTINCT STR(?note); SEPARATOR="\\n") AS ?body)
-WHERE {
-  ?doc a icg:Actor ; skos:prefLabel ?label .
-  BIND (STR(?label) AS ?title)
-  OPTIONAL { ?doc skos:altLabel ?alias }
-  OPTIONAL { ?doc dct:spatial/skos:prefLabel|icg:country/skos:prefLabel ?note }
-}
-GROUP BY ?doc ?title
-"""
+#: The queries that read the documents (server/queries): practices, then actors.
+DOCUMENT_QUERIES = ("search-practices", "search-actors")
 
 
 @dataclass(frozen=True)
@@ -76,10 +45,10 @@ class Hit:
         return asdict(self)
 
 
-def _documents(store: ox.Store):
-    prefixes = sparql_prefixes()
-    for kind, query, namespace in (("practice", _PRACTICES, str(PRACTICE)), ("actor", _ACTORS, str(ACTOR))):
-        for row in store.query(prefixes + query, use_default_graph_as_union=True):
+def _documents(practices: list[dict], actors: list[dict]):
+    """(kind, slug, iri, title, names, body) of each practice and actor row of the DOCUMENT_QUERIES."""
+    for kind, rows, namespace in (("practice", practices, str(PRACTICE)), ("actor", actors, str(ACTOR))):
+        for row in rows:
             iri = row["doc"].value
             if not iri.startswith(namespace) or "#" in iri:
                 continue
@@ -103,7 +72,17 @@ def _as_store(source) -> ox.Store:
 
 def build_search_index(graph_or_store, path: Path) -> Path:
     """Index the practices and actors of a store (or rdflib graph) into the SQLite file ``path``, atomically."""
+    from icgraph.server.prepared import as_values, load
+
     store = _as_store(graph_or_store)
+    practices, actors = (
+        as_values(store.query(load(name).text, use_default_graph_as_union=True)) for name in DOCUMENT_QUERIES
+    )
+    return write_search_index(practices, actors, path)
+
+
+def write_search_index(practices: list[dict], actors: list[dict], path: Path) -> Path:
+    """Write the rows of the DOCUMENT_QUERIES (``{variable: term}``) into the SQLite file ``path``, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
@@ -115,7 +94,7 @@ def build_search_index(graph_or_store, path: Path) -> Path:
                 "CREATE VIRTUAL TABLE text USING fts5(title, names, body, "
                 "tokenize = 'porter unicode61 remove_diacritics 2')"
             )
-            for number, (kind, slug, iri, title, names, body) in enumerate(_documents(store), start=1):
+            for number, (kind, slug, iri, title, names, body) in enumerate(_documents(practices, actors), start=1):
                 db.execute("INSERT INTO document VALUES (?, ?, ?, ?, ?)", (number, kind, slug, iri, title))
                 db.execute("INSERT INTO text (rowid, title, names, body) VALUES (?, ?, ?, ?)", (number, title, names, body))
             db.execute("INSERT INTO text (text) VALUES ('optimize')")

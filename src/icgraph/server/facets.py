@@ -1,28 +1,35 @@
 """Facets of the practice browser, one small class each (in the manner of Datasette's facets).
 
-A facet has a URL parameter name, a label, and a SPARQL fragment that binds ``$value``
-for a practice ``$practice`` (``$tmp_...`` names its private variables). From that one
-fragment it derives the filter (``FILTER EXISTS``) and the count query. Selections are
-combined with AND across facets and OR within one facet; the counts of a facet are
-computed under every *other* facet's selection, so each count says how many practices
-the current selection would show with that value added.
+A facet has a URL parameter name, a label, and a query, ``server/queries/facet-NAME.rq``, that
+pairs each practice with its values of the facet (``?practice ?value``). From that one query
+come both the filter (the practices having one of the selected values: the query opened with
+``VALUES ?value { ... }``) and the counts (``facet-values.rq`` joined with it). Selections are
+combined with AND across facets and OR within one facet; the counts of a facet are computed
+under every *other* facet's selection, so each count says how many practices the current
+selection would show with that value added. Every query runs on the server's pool
+(`icgraph.server.prepared`).
 
 Values travel in the URL as the local name of their IRI (``country=es``,
-``level=regional``, ``kind=LocalAuthority``) or as a token (``period=2015-2019``).
+``level=regional``, ``kind=LocalAuthority``) or as a token (``period=2015-2019``); a token
+becomes an RDF term through pyoxigraph's constructors only.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from string import Template
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
 
-from icgraph.namespaces import ICG, LEVEL, PLACE, PRINCIPLE, PTYPE, ROLE, AREA, TARGET, sparql_prefixes
+from icgraph.namespaces import ICG, LEVEL, PLACE, PRINCIPLE, PTYPE, ROLE, AREA, TARGET, local_name
+from icgraph.server.prepared import compose, nested, values as values_block, with_groups
 
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+
+
+class TooManyValues(ValueError):
+    """A request selects more facet values than ``Settings.max_facet_values``."""
 
 
 @dataclass(frozen=True)
@@ -38,59 +45,56 @@ class FacetValue:
 
 
 class Facet:
-    """A facet over the IRIs of one namespace reached from a practice by ``fragment``."""
-
-    def prepare(self, store: ox.Store) -> None:
-        """Read what the facet needs from the store before its first query (nothing, by default)."""
+    """A facet over the IRIs of one namespace, paired with practices by ``server/queries/facet-NAME.rq``."""
 
     name: str = ""
     label: str = ""
     namespace: str = ""
-    fragment: str = ""
+
+    async def prepare(self, pool) -> None:
+        """Read what the facet needs from the store before its first query (nothing, by default)."""
 
     # --- values in the URL ---------------------------------------------------------
     def accepts(self, token: str) -> bool:
         return bool(_TOKEN.match(token))
 
-    def term(self, token: str) -> str:
-        """The SPARQL term of a URL token (only called on accepted tokens)."""
-        return str(ox.NamedNode(self.namespace + token))
+    def term(self, token: str) -> ox.NamedNode | ox.Literal:
+        """The RDF term of a URL token (only called on accepted tokens)."""
+        return ox.NamedNode(self.namespace + token)
 
     def token(self, term: ox.NamedNode | ox.Literal) -> str | None:
-        value = term.value
-        return value[len(self.namespace):] if value.startswith(self.namespace) else None
+        return local_name(term, self.namespace)
 
     # --- SPARQL ----------------------------------------------------------------------
-    def pattern(self, practice: str = "?practice", value: str = "?value") -> str:
-        tmp = f"?{self.name}_"
-        return Template(self.fragment).substitute(practice=practice, value=value, tmp=tmp.replace("?", "?tmp_"))
+    @property
+    def query(self) -> str:
+        """The name of the facet's query in server/queries."""
+        return f"facet-{self.name}"
 
-    def filter(self, tokens: list[str]) -> str:
-        """A group pattern binding ``?practice`` to the practices that have at least one of ``tokens``.
+    def restrictions(self) -> list[str]:
+        """VALUES blocks that limit ``?value`` in the facet's query (none, by default)."""
+        return []
 
-        A sub-select of distinct practices (rather than FILTER EXISTS) lets the store compute the
-        set once and join it, instead of re-evaluating a property path for every row.
-        """
-        variable = f"?sel_{self.name}"
-        values = ", ".join(self.term(t) for t in tokens)
-        return f"{{ SELECT DISTINCT ?practice WHERE {{ {self.pattern(value=variable)} FILTER ({variable} IN ({values})) }} }}"
+    def pairs(self, tokens: list[str] | None = None) -> str:
+        """The facet's query, opened with ``VALUES ?value`` of the chosen tokens when there are some."""
+        chosen = [values_block("value", [self.term(t) for t in tokens])] if tokens else []
+        return with_groups(self.query, *self.restrictions(), *chosen)
 
-    def count_query(self, filters: str) -> str:
-        """Practices per value of this facet, under ``filters`` (the other facets' selections)."""
-        return f"""{sparql_prefixes()}
-SELECT ?value (COUNT(DISTINCT ?practice) AS ?count) (SAMPLE(?valueLabel) AS ?label) (MIN(?valueRank) AS ?rank)
-WHERE {{
-  {{ SELECT DISTINCT ?practice WHERE {{ ?practice a icg:Practice . {filters} }} }}
-  {self.pattern()}
-  OPTIONAL {{ ?value skos:prefLabel|rdfs:label ?valueLabel FILTER (LANG(?valueLabel) IN ("en", "")) }}
-  OPTIONAL {{ ?value icg:rank ?valueRank }}
-}}
-GROUP BY ?value"""
+    async def practices(self, pool, tokens: list[str]) -> set[ox.NamedNode]:
+        """The practices that have at least one of ``tokens``."""
+        return {row["practice"] for row in await pool.prepared(self.pairs(tokens))}
 
-    def values(self, store: ox.Store, filters: str, selection: Selection) -> list[FacetValue]:
+    def count_query(self, practices: set | None = None) -> str:
+        """Practices per value of this facet, among ``practices`` (None: every practice)."""
+        groups = [nested(self.query), *self.restrictions()]
+        if practices is not None:
+            groups.append(values_block("practice", sorted(practices, key=str)))
+        return compose("facet-values", *groups)
+
+    async def values(self, pool, practices: set | None, selection: Selection) -> list[FacetValue]:
         rows = []
-        for row in store.query(self.count_query(filters), use_default_graph_as_union=True):
-            token = self.token(row["value"])
+        for row in await pool.prepared(self.count_query(practices)):
+            token = self.token(row["value"]) if row["value"] is not None else None
             if token is None:
                 continue
             label = row["label"].value if row["label"] is not None else token
@@ -112,40 +116,29 @@ GROUP BY ?value"""
 
 
 class PathFacet(Facet):
-    """A facet whose values are reached by a property path: ``$practice PATH $value``."""
+    """A facet whose values are reached from a practice by a property path (in its facet-NAME.rq)."""
 
-    def __init__(self, name: str, label: str, path: str, namespace):
+    def __init__(self, name: str, label: str, namespace):
         self.name, self.label, self.namespace = name, label, str(namespace)
-        self.fragment = f"$practice {path} $value ."
 
 
 class ActorKindFacet(Facet):
     """The kind of organisation taking part: its most specific icg: class (actor groups: their member kind).
 
-    The kinds are the leaf subclasses of icg:Actor in the ontology, read from the store once.
+    The kinds are the leaf subclasses of icg:Actor in the ontology (actor-kinds.rq), read once.
     """
 
     name, label, namespace = "kind", "Actor kind", str(ICG)
-    _KINDS = """SELECT DISTINCT ?kind WHERE {
-      ?kind rdfs:subClassOf+ icg:Actor .
-      FILTER (STRSTARTS(STR(?kind), STR(icg:)) && ?kind != icg:Actor)
-      FILTER NOT EXISTS { ?sub rdfs:subClassOf ?kind . FILTER (?sub != ?kind && STRSTARTS(STR(?sub), STR(icg:))) }
-    } ORDER BY ?kind"""
 
     def __init__(self):
-        self.kinds: tuple[str, ...] = ()
+        self.kinds: tuple[ox.NamedNode, ...] = ()
 
-    def prepare(self, store: ox.Store) -> None:
+    async def prepare(self, pool) -> None:
         if not self.kinds:
-            rows = store.query(sparql_prefixes() + self._KINDS, use_default_graph_as_union=True)
-            self.kinds = tuple(str(row["kind"]) for row in rows)
+            self.kinds = tuple(row["kind"] for row in await pool.prepared("actor-kinds"))
 
-    @property
-    def fragment(self) -> str:  # type: ignore[override]
-        kinds = ", ".join(self.kinds) or "icg:Actor"
-        return f"""$practice icg:hasParticipation/icg:agent ${{tmp}}agent .
-    {{ ${{tmp}}agent a $value }} UNION {{ ${{tmp}}agent icg:memberKind $value }}
-    FILTER ($value IN ({kinds}))"""
+    def restrictions(self) -> list[str]:
+        return [values_block("value", self.kinds or [ox.NamedNode(str(ICG.Actor))])]
 
 
 @dataclass(frozen=True)
@@ -157,7 +150,10 @@ class Period:
 
 
 class PeriodFacet(Facet):
-    """Start-year ranges (icg:startYear); practices without a start year form their own bucket."""
+    """Start-year ranges (icg:startYear); practices without a start year form their own bucket.
+
+    facet-period.rq computes the token of each practice; its ranges are the ones below.
+    """
 
     name, label = "period", "Start year"
     PERIODS = (
@@ -168,28 +164,11 @@ class PeriodFacet(Facet):
         Period("unknown", "no start year given", None, None),
     )
 
-    @property
-    def fragment(self) -> str:  # type: ignore[override]
-        expression = '"unknown"'
-        for period in reversed(self.PERIODS[:-1]):
-            conditions = []
-            if period.first is not None:
-                conditions.append(f"${{tmp}}year >= {period.first}")
-            if period.last is not None:
-                conditions.append(f"${{tmp}}year <= {period.last}")
-            expression = f'IF({" && ".join(conditions)}, "{period.token}", {expression})'
-        return (
-            "$practice a icg:Practice .\n"
-            "    OPTIONAL { $practice icg:startYear ${tmp}start }\n"
-            "    BIND (xsd:integer(SUBSTR(STR(${tmp}start), 1, 4)) AS ${tmp}year)\n"
-            f"    BIND (IF(BOUND(${{tmp}}year), {expression}, \"unknown\") AS $value)"
-        )
-
     def accepts(self, token: str) -> bool:
         return token in {p.token for p in self.PERIODS}
 
-    def term(self, token: str) -> str:
-        return str(ox.Literal(token))
+    def term(self, token: str) -> ox.Literal:
+        return ox.Literal(token)
 
     def token(self, term) -> str | None:
         return term.value if self.accepts(term.value) else None
@@ -198,23 +177,24 @@ class PeriodFacet(Facet):
         order = [p.token for p in self.PERIODS]
         return (order.index(row[0]),)
 
-    def values(self, store, filters, selection):
+    async def values(self, pool, practices, selection):
         labels = {p.token: p.label for p in self.PERIODS}
         return [
-            FacetValue(v.token, labels[v.token], v.count, v.selected, v.url) for v in super().values(store, filters, selection)
+            FacetValue(v.token, labels[v.token], v.count, v.selected, v.url)
+            for v in await super().values(pool, practices, selection)
         ]
 
 
 #: The facets of /practices, in the order the page shows them.
 FACETS: tuple[Facet, ...] = (
-    PathFacet("principle", "Principle", "icg:principle", PRINCIPLE),
-    PathFacet("country", "Country", "icg:country", PLACE),
-    PathFacet("level", "Governance level of participants", "icg:hasParticipation/icg:agent/icg:governanceLevel", LEVEL),
+    PathFacet("principle", "Principle", PRINCIPLE),
+    PathFacet("country", "Country", PLACE),
+    PathFacet("level", "Governance level of participants", LEVEL),
     ActorKindFacet(),
-    PathFacet("role", "Role", "icg:hasParticipation/icg:role", ROLE),
-    PathFacet("type", "Type", "icg:practiceType", PTYPE),
-    PathFacet("area", "Area of intervention", "icg:areaOfIntervention", AREA),
-    PathFacet("target", "Target group", "icg:targetGroup", TARGET),
+    PathFacet("role", "Role", ROLE),
+    PathFacet("type", "Type", PTYPE),
+    PathFacet("area", "Area of intervention", AREA),
+    PathFacet("target", "Target group", TARGET),
     PeriodFacet(),
 )
 FACETS_BY_NAME = {facet.name: facet for facet in FACETS}
@@ -228,7 +208,14 @@ class Selection:
     path: str = "/practices"
 
     @classmethod
-    def from_params(cls, pairs: list[tuple[str, str]], path: str = "/practices") -> Selection:
+    def from_params(cls, pairs: list[tuple[str, str]], path: str = "/practices", limit: int | None = None) -> Selection:
+        """The selection of a URL's parameters; more than ``limit`` facet values in all raise TooManyValues."""
+        given = sum(1 for key, _ in pairs if key in FACETS_BY_NAME)
+        if limit is not None and given > limit:
+            raise TooManyValues(
+                f"This request selects {given} facet values; at most {limit} are allowed in one request. "
+                "Remove some values (OR within a facet, AND across facets)."
+            )
         chosen: dict[str, list[str]] = {}
         for key, value in pairs:
             facet = FACETS_BY_NAME.get(key)
@@ -255,36 +242,27 @@ class Selection:
         query = urlencode(self.pairs())
         return self.path + ("?" + query if query else "")
 
-    def filters(self, skip: str | None = None) -> str:
-        return "\n  ".join(
-            FACETS_BY_NAME[name].filter(tokens) for name, tokens in self.chosen.items() if tokens and name != skip
-        )
 
 
-_RESULTS = """
-SELECT ?practice ?title (SAMPLE(?countryLabel) AS ?country) (SAMPLE(?principleLabel) AS ?principle)
-       (SAMPLE(?start) AS ?startYear) (SAMPLE(?levels) AS ?levelCount)
-WHERE {
-  { SELECT DISTINCT ?practice WHERE { ?practice a icg:Practice . FILTERS } }
-  ?practice dct:title ?titleTerm .
-  BIND (STR(?titleTerm) AS ?title)
-  OPTIONAL { ?practice icg:country/skos:prefLabel ?countryLabel }
-  OPTIONAL { ?practice icg:principle/skos:prefLabel ?principleLabel }
-  OPTIONAL { ?practice icg:startYear ?start }
-  OPTIONAL { ?practice icg:levelCount ?levels }
-}
-GROUP BY ?practice ?title
-ORDER BY LCASE(?title)
-"""
+async def browse(pool, selection: Selection) -> dict:
+    """The practices of a selection and every facet's values with counts: the data of /practices.
 
-
-def browse(store: ox.Store, selection: Selection) -> dict:
-    """The practices of a selection and every facet's values with counts: the data of /practices."""
+    Each selected facet's practices are read once; results and counts are then restricted to
+    the intersection of the sets (for a facet's counts, of the *other* facets' sets).
+    """
     for facet in FACETS:
-        facet.prepare(store)
-    query = sparql_prefixes() + _RESULTS.replace("FILTERS", selection.filters())
+        await facet.prepare(pool)
+    chosen = {name: tokens for name, tokens in selection.chosen.items() if tokens}
+    sets = {name: await FACETS_BY_NAME[name].practices(pool, tokens) for name, tokens in chosen.items()}
+
+    def among(skip: str | None = None) -> set | None:
+        kept = [practices for name, practices in sets.items() if name != skip]
+        return set.intersection(*kept) if kept else None
+
+    everything = among()
+    query = "practices-page" if everything is None else with_groups("practices-page", values_block("practice", sorted(everything, key=str)))
     practices = []
-    for row in store.query(query, use_default_graph_as_union=True):
+    for row in await pool.prepared(query):
         iri = row["practice"].value
         slug = iri.rsplit("/", 1)[-1]
 
@@ -304,7 +282,7 @@ def browse(store: ox.Store, selection: Selection) -> dict:
             }
         )
     facets = [
-        {"name": f.name, "label": f.label, "values": f.values(store, selection.filters(skip=f.name), selection)}
+        {"name": f.name, "label": f.label, "values": await f.values(pool, among(skip=f.name), selection)}
         for f in FACETS
     ]
     return {"count": len(practices), "practices": practices, "facets": facets, "selection": selection}

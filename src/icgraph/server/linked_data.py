@@ -51,7 +51,8 @@ from icgraph.namespaces import (
     PREFIXES,
     ROOT,
 )
-from icgraph.results import compact
+from icgraph.namespaces import compact, expand
+from icgraph.server import prepared
 from icgraph.server.negotiation import GRAPH_FORMATS, Format, NotAcceptable, choose_format
 from icgraph.server.templating import templates
 
@@ -85,70 +86,8 @@ DATASET = URIRef(VOID_IRI + "#icgraph")
 #   The description of an entity: one CONSTRUCT, used for every format
 # --------------------------------------------------------------------------------------------
 
-#: Properties copied for every IRI the description points to, so that links can be labelled and
-#: organisations grouped by governance level without another request.
-SUMMARY_PROPERTIES = ("skos:prefLabel", "rdfs:label", "dct:title", "foaf:name", "icg:governanceLevel")
-
-_DESCRIBE = """\
-# The description of <{iri}>: every triple whose subject is the entity or one of its hash
-# sub-entities (#source, #ref-N, #p-..., #group-..., #funding-N, #outcome-N, ...), the blank
-# nodes they point to (lists included), and the labels and governance levels of the objects.
-PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX dct: <http://purl.org/dc/terms/>
-PREFIX foaf: <http://xmlns.com/foaf/0.1/>
-PREFIX icg: <https://w3id.org/icgraph/def#>
-PREFIX org: <http://www.w3.org/ns/org#>
-CONSTRUCT {{ ?s ?p ?o . ?o ?summary ?value . }}
-WHERE {{
-  {{ BIND(<{iri}> AS ?part) }}
-  UNION {{ <{iri}> !rdf:type/(!rdf:type)? ?part FILTER(isIRI(?part) && STRSTARTS(STR(?part), "{iri}#")) }}
-  UNION {{ ?part !rdf:type <{iri}> FILTER(STRSTARTS(STR(?part), "{iri}#")) }}
-  # memberships point at member and organisation only (a meeting's #participant-... does not link the meeting)
-  UNION {{ ?part a org:Membership FILTER(STRSTARTS(STR(?part), "{iri}#")) }}
-  ?part (!rdf:type/rdf:rest*)? ?s
-  FILTER(?s = ?part || isBlank(?s))
-  ?s ?p ?o .
-  OPTIONAL {{ ?o ?summary ?value FILTER(?summary IN ({summary})) }}
-}}
-"""
-
-# The same triples in two steps, which Virtuoso 7.2 compiles (it fails on the query above with
-# "SQ156 Internal Optimized compiler error", and runs a one-query form of the two steps for
-# minutes): first the entity and its hash sub-entities, then their triples. Each is the matching
-# part of _DESCRIBE spelt without negated or optional property paths.
-_DESCRIBE_PARTS = """\
-PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-PREFIX org: <http://www.w3.org/ns/org#>
-SELECT DISTINCT ?part WHERE {{
-  {{ BIND(<{iri}> AS ?part) }}
-  UNION {{ <{iri}> ?p1 ?part FILTER(?p1 != rdf:type && isIRI(?part) && STRSTARTS(STR(?part), "{iri}#")) }}
-  UNION {{
-    <{iri}> ?p1 ?between . ?between ?p2 ?part
-    FILTER(?p1 != rdf:type && ?p2 != rdf:type && isIRI(?part) && STRSTARTS(STR(?part), "{iri}#"))
-  }}
-  UNION {{ ?part ?p1 <{iri}> FILTER(?p1 != rdf:type && STRSTARTS(STR(?part), "{iri}#")) }}
-  UNION {{ ?part a org:Membership FILTER(STRSTARTS(STR(?part), "{iri}#")) }}
-}}
-"""
-
-_DESCRIBE_TRIPLES = """\
-PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX dct: <http://purl.org/dc/terms/>
-PREFIX foaf: <http://xmlns.com/foaf/0.1/>
-PREFIX icg: <https://w3id.org/icgraph/def#>
-CONSTRUCT {{ ?s ?p ?o . ?o ?summary ?value . }}
-WHERE {{
-  {values}
-  {{ ?part ?p ?o FILTER({parts}) BIND(?part AS ?s) }}
-  UNION {{ ?part ?q ?s . ?s ?p ?o FILTER({parts} && ?q != rdf:type && isBlank(?s)) }}
-  UNION {{ ?part ?q ?list . ?list rdf:rest+ ?s . ?s ?p ?o FILTER({parts} && ?q != rdf:type && isBlank(?s)) }}
-  OPTIONAL {{ ?o ?summary ?value FILTER(?summary IN ({summary})) }}
-}}
-"""
+#: The description of an entity is server/queries/describe.rq (shown on every page as the query that
+#: regenerates it), run as describe-parts.rq and describe-triples.rq, which Virtuoso 7.2 also compiles.
 
 _GRAPH_CONTENT = """\
 # The triples of the named graph <{graph}>.
@@ -157,21 +96,16 @@ CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}
 
 
 def describe_query(iri: str) -> str:
-    """The CONSTRUCT that describes ``iri`` (see the module docstring); run it with the union default graph."""
-    return _DESCRIBE.format(iri=iri, summary=", ".join(SUMMARY_PROPERTIES))
+    """The CONSTRUCT that describes ``iri`` (see the module docstring), with the IRI written in; run it with the union default graph."""
+    return prepared.written("describe", {"entity": ox.NamedNode(iri)})
 
 
-def describe(store: ox.Store, iri: str) -> list[ox.Triple]:
-    """The triples of `describe_query` (iri), found in two simpler queries that Virtuoso 7.2 also runs."""
-    parts = [row["part"] for row in store.query(_DESCRIBE_PARTS.format(iri=iri), use_default_graph_as_union=True)]
-    if not parts:
-        return []
-    if len(parts) == 1:  # Virtuoso 7.2 fails to compile ?part IN (<x>) and ?part = <x> ("SP031"), and
-        values, test = f"VALUES ?part {{ {parts[0]} }}", "true"  # answers VALUES of several rows wrongly
-    else:
-        values, test = "", f"?part IN ({', '.join(str(p) for p in parts)})"
-    query = _DESCRIBE_TRIPLES.format(values=values, parts=test, summary=", ".join(SUMMARY_PROPERTIES))
-    return run_construct(store, query)
+async def describe(pool, iri: str) -> list[ox.Triple]:
+    """The triples of `describe_query` (iri), found by the pool in two simpler queries that Virtuoso 7.2 also runs."""
+    entity = ox.NamedNode(iri)
+    parts = [entity] + [row["part"] for row in await pool.prepared("describe-parts", {"entity": entity})]
+    triples = await pool.prepared(prepared.with_groups("describe-triples", prepared.values("part", parts)))
+    return sorted(set(triples), key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
 
 
 def graph_query(graph: str) -> str:
@@ -210,7 +144,7 @@ _MAX_DESCRIPTIONS = 2048
 
 
 def _cache(request: Request) -> _Cache:
-    store = request.app.state.store
+    store = getattr(request.app.state, "store", None)
     cache = getattr(request.app.state, "linked_data_cache", None)
     if cache is None or cache.store_id != id(store):
         cache = _Cache(store_id=id(store))
@@ -222,11 +156,11 @@ def _store(request: Request) -> ox.Store:
     return request.app.state.store
 
 
-def _describe(request: Request, iri: str) -> list[ox.Triple]:
+async def _describe(request: Request, iri: str) -> list[ox.Triple]:
     cache = _cache(request)
     triples = cache.descriptions.get(iri)
     if triples is None:
-        triples = describe(_store(request), iri)
+        triples = await describe(await prepared.pool_of(request.app), iri)
         cache.descriptions[iri] = triples
         if len(cache.descriptions) > _MAX_DESCRIPTIONS:
             cache.descriptions.popitem(last=False)
@@ -236,49 +170,36 @@ def _describe(request: Request, iri: str) -> list[ox.Triple]:
 _LABEL_PRIORITY = {p: i for i, p in enumerate(("skos:prefLabel", "dct:title", "rdfs:label", "foaf:name"))}
 
 
-def _labels(request: Request) -> dict[str, str]:
+async def _labels(request: Request) -> dict[str, str]:
     """IRI -> the label a person reads (prefLabel, then title, label, name; English first)."""
     cache = _cache(request)
     if cache.labels is None:
-        query = (
-            "SELECT ?s ?p ?label WHERE { VALUES ?p { skos:prefLabel dct:title rdfs:label foaf:name } "
-            "?s ?p ?label FILTER(isIRI(?s)) }"
-        )
         best: dict[str, tuple[tuple[int, int], str]] = {}
-        for row in _store(request).query(query, prefixes=PREFIXES, use_default_graph_as_union=True):
+        for row in await prepared.run(request, "labels"):
             label = row["label"]
             lang = getattr(label, "language", None)
             key = (_LABEL_PRIORITY[compact(row["p"])], 0 if lang in (None, "en") else 1)
             subject = row["s"].value
             if subject not in best or key < best[subject][0]:
                 best[subject] = (key, label.value)
-        cache.labels = {s: v for s, (_, v) in best.items()}
-        cache.ranks = {
-            row["c"].value: int(row["rank"].value)
-            for row in _store(request).query(
-                "SELECT ?c ?rank WHERE { ?c icg:rank ?rank }", prefixes=PREFIXES, use_default_graph_as_union=True
-            )
-        }
+        ranks = {row["c"].value: int(row["rank"].value) for row in await prepared.run(request, "ranks")}
+        cache.labels, cache.ranks = {s: v for s, (_, v) in best.items()}, ranks
     return cache.labels
 
 
-def _select(request: Request, query: str, **bindings: str) -> list[dict[str, Any]]:
-    """A SELECT over the union graph, with IRIs bound to variables; rows as {name: term}."""
-    for name, iri in bindings.items():  # IRIs of the store only (the route checked the entity exists)
-        query = re.sub(rf"\?{name}\b", f"<{ox.NamedNode(iri).value}>", query)
-    solutions = _store(request).query(query, prefixes=PREFIXES, use_default_graph_as_union=True)
-    names = [v.value for v in solutions.variables]
-    return [{n: row[n] for n in names} for row in solutions]
+async def _select(request: Request, name: str, **bindings: str) -> list[dict[str, Any]]:
+    """The rows of the server query ``name`` (server/queries), with IRIs bound to its parameters."""
+    return await prepared.run(request, name, {key: ox.NamedNode(iri) for key, iri in bindings.items()})
 
 
-def _exists(request: Request, iri: str) -> bool:
-    """Whether the store says anything about ``iri``; the IRI comes from the URL, so it is checked by
-    Oxigraph's IRI parser first (no ``>``, space or brace can reach the query text)."""
+async def _exists(request: Request, iri: str) -> bool:
+    """Whether the store says anything about ``iri``; the IRI comes from the URL and must pass
+    Oxigraph's IRI parser to become the bound term."""
     try:
-        iri = ox.NamedNode(iri).value
+        entity = ox.NamedNode(iri)
     except ValueError:
         return False
-    return bool(_store(request).query(f"ASK {{ <{iri}> ?p ?o }}", use_default_graph_as_union=True))
+    return await prepared.run(request, "entity-exists", {"entity": entity})
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,8 +212,7 @@ def local_path(iri: str) -> str:
     return "/" + iri[len(ROOT):] if iri.startswith(ROOT) else iri
 
 
-def _curie(term: ox.NamedNode) -> str:
-    return compact(term)  # the predicate keys of Node.props: "dct:title", "icg:role", ...
+_curie = compact  # the predicate keys of Node.props: "dct:title", "icg:role", ...
 
 
 class Node:
@@ -437,15 +357,8 @@ class View:
         result = []
         for node in ordered:
             props = sorted(node.props.items(), key=lambda kv: (kv[0] != "rdf:type", kv[0]))
-            result.append((node, [(p, ox.NamedNode(_expand(p)), values) for p, values in props]))
+            result.append((node, [(p, ox.NamedNode(expand(p)), values) for p, values in props]))
         return result
-
-
-def _expand(curie: str) -> str:
-    if curie.startswith("<") and curie.endswith(">"):
-        return curie[1:-1]
-    prefix, _, local = curie.partition(":")
-    return PREFIXES.get(prefix, "") + local
 
 
 # --------------------------------------------------------------------------------------------
@@ -511,27 +424,28 @@ def _jsonld_script(triples: list[ox.Triple]) -> Markup:
 @router.api_route("/id/{path:path}", methods=["GET", "HEAD"], summary="Dereference an entity IRI (303 to its description)")
 async def entity(request: Request, path: str) -> Response:
     iri = str(ID) + path
-    if path and _exists(request, iri):
+    if path and await _exists(request, iri):
         try:
             fmt = _negotiate(request)
         except NotAcceptable as error:
             return not_acceptable(error)
         return RedirectResponse(f"/id/{quote(path)}.{fmt.key}", status_code=303, headers={"Vary": "Accept"})
     stem, fmt = _split_suffix(path)
-    if fmt is None or not stem or not _exists(request, str(ID) + stem):
+    if fmt is None or not stem or not await _exists(request, str(ID) + stem):
         return not_found(request, f"No entity {iri} in icgraph. Search for it at /search or browse /practices.")
     iri = str(ID) + stem
-    triples = await run_in_threadpool(_describe, request, iri)
+    triples = await _describe(request, iri)
     if fmt is HTML:
         cache = _cache(request)
         page = cache.pages.get(iri)
         if page is None:  # pages depend on the store only, which is read-only
-            page = (await run_in_threadpool(_entity_page, request, iri, triples)).body
+            page = (await _entity_page(request, iri, triples)).body
             cache.pages[iri] = page
             if len(cache.pages) > _MAX_DESCRIPTIONS:
                 cache.pages.popitem(last=False)
         return Response(page, media_type=HTML.content_type, headers={"Link": f'<{local_path(iri)}>; rel="describes"'})
-    return _rdf_response(serialize(triples, fmt), fmt, {"Link": f'<{local_path(iri)}>; rel="describes"'})
+    body = await run_in_threadpool(serialize, triples, fmt)
+    return _rdf_response(body, fmt, {"Link": f'<{local_path(iri)}>; rel="describes"'})
 
 
 #: Page template per type (the first that the entity has wins).
@@ -550,8 +464,9 @@ _TEMPLATES = (
 )
 
 
-def _entity_page(request: Request, iri: str, triples: list[ox.Triple]) -> Response:
-    labels = _labels(request)
+async def _entity_page(request: Request, iri: str, triples: list[ox.Triple]) -> Response:
+    """The HTML page: its data from the pool, then the template rendered in a thread."""
+    labels = await _labels(request)
     view = View(iri, triples, labels, _cache(request).ranks or {})
     template, kind = "ld/generic.html", "Resource"
     for curie, name, title in _TEMPLATES:
@@ -571,8 +486,11 @@ def _entity_page(request: Request, iri: str, triples: list[ox.Triple]) -> Respon
         "query": describe_query(iri),
         "jsonld": _jsonld_script(triples),
     }
-    context.update(_CONTEXT.get(template, lambda r, v: {})(request, view))
-    return templates.TemplateResponse(request, template, context, headers={"Link": f'<{local_path(iri)}>; rel="describes"'})
+    if template in _CONTEXT:
+        context.update(await _CONTEXT[template](request, view))
+    return await run_in_threadpool(
+        templates.TemplateResponse, request, template, context, headers={"Link": f'<{local_path(iri)}>; rel="describes"'}
+    )
 
 
 # --- what each kind of page adds to its description (incoming links, neighbours) -------------
@@ -601,7 +519,7 @@ def _read_lines(path: Path) -> list[str]:
     return _LINES[path]
 
 
-def _practice_context(request: Request, view: View) -> dict[str, Any]:
+async def _practice_context(request: Request, view: View) -> dict[str, Any]:
     e = view.entity
     by_level: dict[Any, list] = defaultdict(list)
     for part in e.nodes("icg:hasParticipation"):
@@ -618,49 +536,18 @@ def _practice_context(request: Request, view: View) -> dict[str, Any]:
         excerpt = _source_excerpt(
             request, derivation.one("prov:entity"), derivation.one("icg:startLine"), derivation.one("icg:endLine")
         )
-    partnerships = _select(
-        request,
-        "SELECT DISTINCT ?p ?kind WHERE { ?p icg:withinPractice ?entity OPTIONAL { ?p icg:partnershipKind ?kind } } ORDER BY ?p",
-        entity=view.iri,
-    )
+    partnerships = await _select(request, "practice-partnerships", entity=view.iri)
     return {"participation_groups": groups, "derivation": derivation, "excerpt": excerpt, "partnerships": partnerships}
 
 
-def _actor_context(request: Request, view: View) -> dict[str, Any]:
+async def _actor_context(request: Request, view: View) -> dict[str, Any]:
     iri = view.iri
-    practices = _select(
-        request,
-        """SELECT ?practice ?role ?part WHERE { ?part icg:agent ?entity ; icg:practice ?practice ; icg:role ?role }
-           ORDER BY ?practice ?role""",
-        entity=iri,
-    )
-    memberships = _select(
-        request,
-        """SELECT ?m ?org ?role ?start ?end WHERE { ?m org:member ?entity ; org:organization ?org
-             OPTIONAL { ?m org:role ?role } OPTIONAL { ?m icg:startYear ?start } OPTIONAL { ?m icg:endYear ?end } }
-           ORDER BY ?org ?role""",
-        entity=iri,
-    )
-    members = _select(
-        request,
-        """SELECT ?m ?member ?role ?level ?represents ?attendance WHERE { ?m org:organization ?entity ; org:member ?member
-             OPTIONAL { ?m org:role ?role } OPTIONAL { ?member icg:governanceLevel ?level }
-             OPTIONAL { ?m icg:represents ?represents } OPTIONAL { ?m icg:attendance ?attendance } }
-           ORDER BY ?member ?role""",
-        entity=iri,
-    )
-    subs = _select(request, "SELECT DISTINCT ?sub WHERE { ?sub org:subOrganizationOf ?entity } ORDER BY ?sub", entity=iri)
-    partners = _select(
-        request,
-        """SELECT ?other ?level (GROUP_CONCAT(DISTINCT STR(?practice); separator=" ") AS ?practices)
-           WHERE { ?p1 icg:agent ?entity ; icg:practice ?practice . ?p2 icg:practice ?practice ; icg:agent ?other .
-                   ?other a org:Organization . FILTER(?other != ?entity) OPTIONAL { ?other icg:governanceLevel ?level } }
-           GROUP BY ?other ?level ORDER BY ?other""",
-        entity=iri,
-    )
-    partnerships = _select(
-        request, "SELECT DISTINCT ?p WHERE { ?p icg:partner ?entity } ORDER BY ?p", entity=iri
-    )
+    practices = await _select(request, "actor-practices", entity=iri)
+    memberships = await _select(request, "actor-memberships", entity=iri)
+    members = await _select(request, "actor-members", entity=iri)
+    subs = await _select(request, "actor-sub-organisations", entity=iri)
+    partners = await _select(request, "actor-partners", entity=iri)
+    partnerships = await _select(request, "actor-partnerships", entity=iri)
     for row in partners:
         row["practices"] = [ox.NamedNode(p) for p in row["practices"].value.split()]
     partners.sort(key=lambda r: (view.rank(r["level"]), view.label(r["other"]).lower()))
@@ -678,72 +565,38 @@ def _actor_context(request: Request, view: View) -> dict[str, Any]:
     }
 
 
-def _place_context(request: Request, view: View) -> dict[str, Any]:
+async def _place_context(request: Request, view: View) -> dict[str, Any]:
     iri = view.iri
     return {
-        "actors": _select(
-            request,
-            """SELECT DISTINCT ?actor ?level WHERE { { ?actor dct:spatial ?entity } UNION { ?actor icg:country ?entity }
-                 ?actor a org:Organization OPTIONAL { ?actor icg:governanceLevel ?level } } ORDER BY ?actor""",
-            entity=iri,
-        ),
-        "implemented": _select(
-            request, "SELECT DISTINCT ?practice WHERE { ?practice icg:implementedIn ?entity } ORDER BY ?practice", entity=iri
-        ),
-        "listed": _select(
-            request,
-            "SELECT DISTINCT ?practice WHERE { ?practice a icg:Practice ; icg:country ?entity } ORDER BY ?practice",
-            entity=iri,
-        ),
-        "subplaces": _select(
-            request,
-            "SELECT DISTINCT ?place WHERE { ?place schema:containedInPlace ?entity } ORDER BY ?place",
-            entity=iri,
-        ),
+        "actors": await _select(request, "place-actors", entity=iri),
+        "implemented": await _select(request, "place-implemented", entity=iri),
+        "listed": await _select(request, "place-listed", entity=iri),
+        "subplaces": await _select(request, "place-subplaces", entity=iri),
     }
 
 
-#: How many users of a concept to list per property (level:local is used thousands of times).
+#: How many users of a concept to list per property (level:local is used thousands of times): the LIMIT of concept-users.rq.
 _USES_SHOWN = 200
 
 
-def _concept_context(request: Request, view: View) -> dict[str, Any]:
-    rows = _select(
-        request,
-        """SELECT ?p (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x ?p ?entity FILTER(?p != skos:inScheme) } GROUP BY ?p ORDER BY ?p""",
-        entity=view.iri,
-    )
+async def _concept_context(request: Request, view: View) -> dict[str, Any]:
     uses = []
-    for row in rows:
-        users = _select(
-            request,
-            f"""SELECT DISTINCT ?x WHERE {{ ?x ?p ?entity FILTER NOT EXISTS {{ ?x a icg:CooperationEdge }} }}
-                ORDER BY ?x LIMIT {_USES_SHOWN}""",
-            entity=view.iri,
-            p=row["p"].value,
-        )
+    for row in await _select(request, "concept-uses", entity=view.iri):
+        users = await _select(request, "concept-users", entity=view.iri, property=row["p"].value)
         uses.append({"property": row["p"], "count": int(row["n"].value), "users": [r["x"] for r in users]})
     return {"uses": uses, "shown": _USES_SHOWN}
 
 
-def _scheme_context(request: Request, view: View) -> dict[str, Any]:
-    return {
-        "concepts": _select(
-            request,
-            """SELECT ?c ?notation ?definition ?rank WHERE { ?c skos:inScheme ?entity
-                 OPTIONAL { ?c skos:notation ?notation } OPTIONAL { ?c skos:definition ?definition }
-                 OPTIONAL { ?c icg:rank ?rank } } ORDER BY ?rank ?c""",
-            entity=view.iri,
-        )
-    }
+async def _scheme_context(request: Request, view: View) -> dict[str, Any]:
+    return {"concepts": await _select(request, "scheme-concepts", entity=view.iri)}
 
 
-def _meeting_context(request: Request, view: View) -> dict[str, Any]:
-    held_by = _select(request, "SELECT ?wg WHERE { ?wg icg:hasMeeting ?entity }", entity=view.iri)
+async def _meeting_context(request: Request, view: View) -> dict[str, Any]:
+    held_by = await _select(request, "meeting-held-by", entity=view.iri)
     return {"held_by": [r["wg"] for r in held_by]}
 
 
-def _partnership_context(request: Request, view: View) -> dict[str, Any]:
+async def _partnership_context(request: Request, view: View) -> dict[str, Any]:
     partners = sorted(view.entity["icg:partner"], key=lambda a: (view.rank(view.level_of(a)), view.label(a).lower()))
     return {"partners": partners}
 
@@ -805,7 +658,7 @@ async def ontology(request: Request, ext: str | None = None) -> Response:
     if render_ontology_docs is not None:
         html = await run_in_threadpool(render_ontology_docs, request.app.state.settings)
         return Response(html, media_type="text/html; charset=utf-8", headers=headers)
-    view = View(str(ONTOLOGY_GRAPH), triples, _labels(request), _cache(request).ranks or {})
+    view = View(str(ONTOLOGY_GRAPH), triples, await _labels(request), _cache(request).ranks or {})
     terms = []
     for node in view.nodes.values():
         if node.iri and node.iri.startswith(str(ICG)):

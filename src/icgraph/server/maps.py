@@ -1,6 +1,7 @@
 """The data behind /map: actors in tiers by governance level, and practices placed on a map.
 
-`load_map_data(store)` reads everything once (the store of a running server never changes);
+`load_map_data(pool)` reads everything once, with the map-*.rq queries of server/queries run by
+the server's pool (the store of a running server never changes);
 `governance_map(data, ...)` and `practice_places(data, ...)` filter it in Python, so the
 same filters serve the JSON API, the page and the tests.
 """
@@ -11,76 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pycountry
-import pyoxigraph as ox
 
-from icgraph.namespaces import ACTOR, LEVEL, PARTNERSHIP, PLACE, PRACTICE, PRINCIPLE, sparql_prefixes
+from icgraph.namespaces import ACTOR, LEVEL, PARTNERSHIP, PLACE, PRACTICE, PRINCIPLE, local_name
 
 #: Nodes per row of a tier before the tier wraps onto another row.
 ROW_CAPACITY = 48
 
-_LEVELS = """
-SELECT ?level ?notation ?label ?rank WHERE {
-  ?level skos:inScheme ?scheme ; skos:notation ?notation ; icg:rank ?rank .
-  FILTER (STRSTARTS(STR(?level), STR(level:)))
-  OPTIONAL { ?level skos:prefLabel ?label }
-} ORDER BY DESC(?rank)
-"""
-
-_ACTORS = """
-SELECT ?actor ?label ?level ?country ?countryLabel WHERE {
-  ?actor a icg:Actor ; skos:prefLabel ?label ; icg:governanceLevel ?level .
-  OPTIONAL { ?actor icg:country ?country . OPTIONAL { ?country skos:prefLabel ?countryLabel } }
-}
-"""
-
-_EDGES = """
-SELECT ?from ?to ?practice ?partnership WHERE {
-  ?edge a icg:CooperationEdge ; icg:fromAgent ?from ; icg:toAgent ?to .
-  ?from a icg:Actor . ?to a icg:Actor .
-  OPTIONAL { ?edge icg:viaPractice ?practice }
-  OPTIONAL { ?edge icg:viaPartnership ?partnership }
-}
-"""
-
-_PRACTICES = """
-SELECT ?practice ?title ?principle ?country ?countryLabel WHERE {
-  ?practice a icg:Practice ; dct:title ?title .
-  OPTIONAL { ?practice icg:principle ?principle }
-  OPTIONAL { ?practice icg:country ?country . OPTIONAL { ?country skos:prefLabel ?countryLabel } }
-}
-"""
-
-_PARTNERSHIPS = """
-SELECT ?partnership ?practice WHERE { ?partnership a icg:Partnership ; icg:withinPractice ?practice }
-"""
-
-_MEMBERSHIPS = """
-SELECT DISTINCT ?member ?network WHERE {
-  ?membership org:member ?member ; org:organization ?network .
-  ?network a icg:Network . ?member a icg:Actor .
-}
-"""
-
-_NETWORKS = """
-SELECT ?network ?label WHERE { ?network a icg:Network ; skos:prefLabel ?label }
-"""
-
-_PRINCIPLES = """
-SELECT ?principle ?label WHERE { ?principle skos:inScheme ?scheme ; skos:prefLabel ?label .
-  FILTER (STRSTARTS(STR(?principle), STR(principle:))) }
-"""
-
-_PLACES = """
-SELECT ?practice ?place ?label ?lat ?lon WHERE {
-  ?practice a icg:Practice ; icg:implementedIn ?place .
-  ?place schema:latitude ?lat ; schema:longitude ?lon .
-  OPTIONAL { ?place skos:prefLabel ?label }
-}
-"""
-
-
 def _local(iri: str, namespace) -> str:
-    return iri[len(str(namespace)):] if iri.startswith(str(namespace)) else iri
+    return local_name(iri, namespace) or iri
 
 
 def _value(row, name: str) -> str | None:
@@ -101,16 +40,26 @@ class MapData:
     places: dict[str, dict] = field(default_factory=dict)  # place slug -> place with its practice slugs
 
 
-def load_map_data(store: ox.Store) -> MapData:
-    def rows(query: str):
-        return store.query(sparql_prefixes() + query, use_default_graph_as_union=True)
+MAP_QUERIES = ("levels", "actors", "edges", "practices", "partnerships", "memberships", "networks", "principles", "places")
+
+
+async def load_map_data(pool) -> MapData:
+    """The map's data, read by the pool (one query per kind of thing: server/queries/map-*.rq)."""
+    return map_data({name: await pool.prepared(f"map-{name}") for name in MAP_QUERIES})
+
+
+def map_data(results: dict[str, list[dict]]) -> MapData:
+    """MapData from the rows of each map query (``{"levels": rows, ...}``)."""
+
+    def rows(name: str) -> list[dict]:
+        return results[name]
 
     data = MapData()
-    for row in rows(_LEVELS):
+    for row in rows("levels"):
         data.levels.append(
             {"id": row["notation"].value, "label": _value(row, "label") or row["notation"].value, "rank": int(row["rank"].value)}
         )
-    for row in rows(_ACTORS):
+    for row in rows("actors"):
         slug = _local(row["actor"].value, ACTOR)
         if "#" in slug or slug in data.actors:
             continue
@@ -123,7 +72,7 @@ def load_map_data(store: ox.Store) -> MapData:
             "countryLabel": _value(row, "countryLabel"),
             "url": f"/id/actor/{slug}",
         }
-    for row in rows(_EDGES):
+    for row in rows("edges"):
         a, b = _local(row["from"].value, ACTOR), _local(row["to"].value, ACTOR)
         if a in data.actors and b in data.actors and a != b:
             practice = _value(row, "practice")
@@ -131,7 +80,7 @@ def load_map_data(store: ox.Store) -> MapData:
             data.edges.append(
                 (a, b, _local(practice, PRACTICE) if practice else None, _local(partnership, PARTNERSHIP) if partnership else None)
             )
-    for row in rows(_PRACTICES):
+    for row in rows("practices"):
         slug = _local(row["practice"].value, PRACTICE)
         country = _value(row, "country")
         principle = _value(row, "principle")
@@ -143,19 +92,19 @@ def load_map_data(store: ox.Store) -> MapData:
             "countryLabel": _value(row, "countryLabel"),
             "url": f"/id/practice/{slug}",
         }
-    for row in rows(_PARTNERSHIPS):
+    for row in rows("partnerships"):
         data.partnership_practice[_local(row["partnership"].value, PARTNERSHIP)] = _local(row["practice"].value, PRACTICE)
-    for row in rows(_MEMBERSHIPS):
+    for row in rows("memberships"):
         member, network = _local(row["member"].value, ACTOR), _local(row["network"].value, ACTOR)
         if member in data.actors and network in data.actors:
             data.members[network].add(member)
-    for row in rows(_NETWORKS):
+    for row in rows("networks"):
         slug = _local(row["network"].value, ACTOR)
         if slug in data.actors:
             data.networks[slug] = row["label"].value
-    for row in rows(_PRINCIPLES):
+    for row in rows("principles"):
         data.principles[_local(row["principle"].value, PRINCIPLE)] = row["label"].value
-    for row in rows(_PLACES):
+    for row in rows("places"):
         slug = _local(row["place"].value, PLACE)
         place = data.places.setdefault(
             slug,

@@ -14,28 +14,25 @@ Parameters are bound as RDF terms through Oxigraph's ``substitutions``
 wrong type, an unknown or repeated parameter is a 400 that says what to send; an unknown query
 is a 404.
 
-Where the query runs: the endpoint's worker pool (`icgraph.server.workers.StorePool`) takes
-query *text* only and has no way to pass substitutions, so library queries run in this
-process, on ``app.state.store`` (a pyoxigraph Store opened read-only; library queries are
-trusted, reviewed files, not user input), in a thread so the event loop stays free. An app
-that does not set ``app.state.store`` gets the store of ``app.state.settings`` (or the
-default `Settings`) opened read-only on first use.
+Where the query runs: on the endpoint's worker pool, like /sparql (``pool.prepared``, with the
+query text and its substitutions; `icgraph.server.workers.StorePool`), under the same time
+limit, memory ceiling and admission; the worker serialises the answer. An app that has no
+``app.state.pool`` gets a reader pool over the store of ``app.state.settings`` (or the default
+`Settings`) started on first use (`icgraph.server.prepared.pool_of`).
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
-import pyoxigraph as ox
 from fastapi import APIRouter, HTTPException, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from icgraph.config import Settings
 from icgraph.queries import LibraryQuery, Parameter, QueryParameterError, load_library, parse_query_file
-from icgraph.server import negotiation
+from icgraph.server import negotiation, prepared
+from icgraph.server.security import EndpointError
 
 PREFIX = "/api/queries"
 TAG = "Query library"
@@ -181,26 +178,6 @@ def openapi_responses(query: LibraryQuery) -> dict[Any, Any]:
 # Running a query
 # ---------------------------------------------------------------------------
 
-_store_lock = threading.Lock()
-
-
-def _store(request: Request) -> ox.Store:
-    state = request.app.state
-    store = getattr(state, "store", None)
-    if store is not None:
-        return store
-    with _store_lock:
-        store = getattr(state, "query_library_store", None)
-        if store is None:
-            settings: Settings = getattr(state, "settings", None) or Settings()
-            try:
-                store = ox.Store.read_only(str(settings.store))
-            except OSError as error:
-                raise HTTPException(503, f"The store {settings.store} cannot be opened: {error}") from None
-            state.query_library_store = store
-    return store
-
-
 def parameter_values(request: Request, query: LibraryQuery) -> tuple[dict[str, str], str | None]:
     """The query's parameter values and the ``format=`` value from the URL; 400 on anything else."""
     values: dict[str, str] = {}
@@ -221,11 +198,6 @@ def parameter_values(request: Request, query: LibraryQuery) -> tuple[dict[str, s
     return values, fmt
 
 
-def _evaluate(store: ox.Store, query: LibraryQuery, bindings: dict, fmt: negotiation.Format) -> bytes:
-    results = store.query(query.text, use_default_graph_as_union=True, substitutions=bindings or None)
-    return results.serialize(format=fmt.oxigraph) or b""
-
-
 async def run_library_query(request: Request, query: LibraryQuery) -> Response:
     values, format_param = parameter_values(request, query)
     try:
@@ -236,12 +208,11 @@ async def run_library_query(request: Request, query: LibraryQuery) -> Response:
         fmt = negotiation.choose_format(result_kind(query), request.headers.get("accept"), format_param, offer_for(query))
     except negotiation.NotAcceptable as error:
         raise HTTPException(406, str(error)) from None
-    store = _store(request)
     try:
-        body = await run_in_threadpool(_evaluate, store, query, bindings, fmt)
-    except SyntaxError as error:  # a broken library file: the server's fault, not the client's
-        raise HTTPException(500, f"The library query {query.name} does not parse: {error}") from None
-    return Response(body, media_type=None, headers={"Content-Type": fmt.content_type, "Vary": "Accept"})
+        result = await prepared.run(request, query, bindings, fmt=fmt)
+    except EndpointError as error:  # the pool's refusal (504 past the time limit, 503 when busy), as /sparql says it
+        raise HTTPException(error.status, error.message, headers=error.headers) from None
+    return Response(result["body"], media_type=None, headers={"Content-Type": fmt.content_type, "Vary": "Accept"})
 
 
 # ---------------------------------------------------------------------------

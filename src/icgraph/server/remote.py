@@ -160,6 +160,23 @@ class RemotePool:
 
         return await self._run(count, timeout)
 
+    async def prepared(self, query, bindings=None, *, fmt=None, timeout: float | None = None):
+        """`StorePool.prepared` on the remote store: the substitutions bound by a VALUES block
+        (`icgraph.backends.bind_substitutions`, inside `RemoteStore.query`), the same answers and errors."""
+        from icgraph.server.prepared import as_values, substitutions
+
+        text, by_variable = substitutions(query, bindings)
+        timeout = self.settings.query_timeout if timeout is None else timeout
+        run = partial(
+            self.store.query, text, use_default_graph_as_union=True, timeout=timeout,
+            substitutions={ox.Variable(name): term for name, term in by_variable.items()} or None,
+            max_bytes=self.settings.max_result_bytes,
+        )
+        # pyoxigraph results belong to the thread that made them: read them there.
+        if fmt is not None:
+            return await self._run(lambda: self._serialise(run(), fmt), timeout)
+        return await self._run(lambda: as_values(run()), timeout)
+
     async def statistics(self, timeout: float = 30.0) -> dict:
         """Named graphs with their triple counts (cached for a minute: a remote load can change them)."""
         loop = asyncio.get_running_loop()

@@ -1,7 +1,8 @@
 """The pages people browse: home, practice browser, search, governance map, data quality, query editor.
 
-Every page reads ``request.app.state.store`` (the read-only Oxigraph store; opened from
-``settings.store`` if the application did not set one) and ``request.app.state.settings``.
+Every page reads the store through the application's pool (``await pool.prepared(...)``, see
+`icgraph.server.prepared`: the time limit, memory ceiling and admission of /sparql, nothing run
+in the web server's process) and ``request.app.state.settings``.
 Each HTML page has a JSON twin (``?format=json``, ``Accept: application/json`` or an
 ``/api/...`` route), so what a browser shows can be tested without one.
 
@@ -19,26 +20,19 @@ from pathlib import Path
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from icgraph.config import Settings
-from icgraph.namespaces import PREFIXES, ROOT, sparql_prefixes
-from icgraph.search import build_search_index, search as search_index
-from icgraph.server.facets import Selection, browse
+from icgraph.namespaces import PREFIXES, ROOT, expand, sparql_prefixes
+from icgraph.search import search as search_index, write_search_index
+from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
+from icgraph.server.prepared import pool_of
 from icgraph.server.templating import templates
 
 router = APIRouter(tags=["Web pages"])
 
 SEARCH_FILE = "search.sqlite"
-
-_HEADLINES = {
-    "practices": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a icg:Practice }",
-    "actors": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a icg:Actor }",
-    "countries": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?p a icg:Practice ; icg:country ?x }",
-    "multilevel": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a icg:MultilevelPractice }",
-    "networks": "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a icg:Network }",
-}
 
 DEFAULT_QUERY = """SELECT ?practice ?title ?country WHERE {
   ?practice a icg:Practice ; dct:title ?title ; icg:country/skos:prefLabel ?country .
@@ -58,12 +52,17 @@ def _settings(request: Request) -> Settings:
 
 
 def _store(request: Request) -> ox.Store:
+    """The in-process store: only for /quality, which validates a copy of the whole graph."""
     store = getattr(request.app.state, "store", None)
     if store is None:
         from icgraph.store import open_store
 
         store = request.app.state.store = open_store(_settings(request).store)
     return store
+
+
+async def _pool(request: Request):
+    return await pool_of(request.app)
 
 
 def _cache(request: Request) -> dict:
@@ -84,14 +83,10 @@ def _page(request: Request, template: str, context: dict, status_code: int = 200
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
-def headline_counts(store: ox.Store) -> dict[str, int]:
-    """The numbers on the home page, each one SPARQL count over the union graph (triples: every quad)."""
-    counts = {}
-    for name, query in _HEADLINES.items():
-        row = next(iter(store.query(sparql_prefixes() + query, use_default_graph_as_union=True)))
-        counts[name] = int(row["n"].value)
-    counts["triples"] = len(store)
-    return counts
+async def headline_counts(pool) -> dict[str, int]:
+    """The numbers on the home page (headline-counts.rq), counted over the union graph (triples: every quad)."""
+    (row,) = await pool.prepared("headline-counts")
+    return {name: int(term.value) for name, term in row.items()}
 
 
 def page_url(iri: str) -> str | None:
@@ -100,13 +95,6 @@ def page_url(iri: str) -> str | None:
         if iri.startswith(ROOT + prefix):
             return "/" + iri[len(ROOT):]
     return None
-
-
-def expand(curie: str) -> str:
-    prefix, sep, local = curie.partition(":")
-    if sep and prefix in PREFIXES and not local.startswith("//"):
-        return PREFIXES[prefix] + local
-    return curie
 
 
 # ---------------------------------------------------------------------------
@@ -118,7 +106,7 @@ def expand(curie: str) -> str:
 async def home(request: Request) -> Response:
     cache = _cache(request)
     if "headlines" not in cache:
-        cache["headlines"] = headline_counts(_store(request))
+        cache["headlines"] = await headline_counts(await _pool(request))
     if _wants_json(request):
         return JSONResponse(cache["headlines"])
     return _page(request, "home.html", {"counts": cache["headlines"]})
@@ -131,8 +119,12 @@ async def home(request: Request) -> Response:
 
 @router.get("/practices", summary="Practices, filtered by facets (AND across facets, OR within one)")
 async def practices(request: Request) -> Response:
-    selection = Selection.from_params(list(request.query_params.multi_items()))
-    result = browse(_store(request), selection)
+    limit = _settings(request).max_facet_values
+    try:
+        selection = Selection.from_params(list(request.query_params.multi_items()), limit=limit)
+    except TooManyValues as error:
+        return PlainTextResponse(str(error) + "\n", status_code=400)
+    result = await browse(await _pool(request), selection)
     if _wants_json(request):
         facets = [{**f, "values": [v.as_dict() for v in f["values"]]} for f in result["facets"]]
         return JSONResponse(
@@ -153,27 +145,31 @@ def _with_format(url: str) -> str:
 _index_lock = threading.Lock()
 
 
-def search_path(request: Request) -> Path:
-    """The search index of this application's store, built from the store if the build left none."""
+async def search_path(request: Request) -> Path:
+    """The search index of this application's store, built from the store (through the pool) if the build left none."""
     path = Path(_settings(request).build_dir) / SEARCH_FILE
     if not path.exists():
-        with _index_lock:
+        async with _cache(request).setdefault("index_lock", asyncio.Lock()):
             if not path.exists():
-                build_search_index(_store(request), path)
+                pool = await _pool(request)
+                practices, actors = await pool.prepared("search-practices"), await pool.prepared("search-actors")
+                await asyncio.to_thread(write_search_index, practices, actors, path)
     return path
 
 
-def _search(request: Request) -> tuple[str, str | None, list]:
+async def _search(request: Request) -> tuple[str, str | None, list]:
     text = (request.query_params.get("q") or "").strip()[:200]
     kind = request.query_params.get("kind")
     kind = kind if kind in ("practice", "actor") else None
-    hits = search_index(search_path(request), text, kind=kind) if text else []
-    return text, kind, hits
+    if not text:
+        return text, kind, []
+    path = await search_path(request)
+    return text, kind, await asyncio.to_thread(search_index, path, text, kind=kind)
 
 
 @router.get("/search", summary="Full-text search over practices and actors (HTML), ranked by bm25")
 async def search_page(request: Request) -> Response:
-    text, kind, hits = await asyncio.to_thread(_search, request)
+    text, kind, hits = await _search(request)
     if _wants_json(request):
         return JSONResponse({"q": text, "kind": kind, "count": len(hits), "results": [h.as_dict() for h in hits]})
     return _page(request, "search.html", {"q": text, "kind": kind, "hits": hits})
@@ -181,7 +177,7 @@ async def search_page(request: Request) -> Response:
 
 @router.get("/api/search", summary="Full-text search over practices and actors (JSON)")
 async def search_api(request: Request) -> Response:
-    text, kind, hits = await asyncio.to_thread(_search, request)
+    text, kind, hits = await _search(request)
     return JSONResponse({"q": text, "kind": kind, "count": len(hits), "results": [h.as_dict() for h in hits]})
 
 
@@ -190,15 +186,15 @@ async def search_api(request: Request) -> Response:
 # ---------------------------------------------------------------------------
 
 
-def _map_data(request: Request):
+async def _map_data(request: Request):
     cache = _cache(request)
     if "map" not in cache:
-        cache["map"] = load_map_data(_store(request))
+        cache["map"] = await load_map_data(await _pool(request))
     return cache["map"]
 
 
-def _map_filters(request: Request) -> dict[str, str | None]:
-    data = _map_data(request)
+async def _map_filters(request: Request) -> dict[str, str | None]:
+    data = await _map_data(request)
     options = filter_options(data)
     allowed = {
         "country": {c["id"] for c in options["countries"]} | {p["country"] for p in data.practices.values() if p["country"]},
@@ -214,20 +210,20 @@ def _map_filters(request: Request) -> dict[str, str | None]:
 
 @router.get("/api/map", summary="The governance map as JSON: actors (nodes, in tiers by level) and cooperation (edges)")
 async def map_api(request: Request) -> Response:
-    filters = _map_filters(request)
-    return JSONResponse(governance_map(_map_data(request), **filters))
+    filters = await _map_filters(request)
+    return JSONResponse(governance_map(await _map_data(request), **filters))
 
 
 @router.get("/api/map/places", summary="Practices by country and by city or region (with coordinates), as JSON")
 async def places_api(request: Request) -> Response:
-    filters = _map_filters(request)
-    return JSONResponse(practice_places(_map_data(request), country=filters["country"], principle=filters["principle"]))
+    filters = await _map_filters(request)
+    return JSONResponse(practice_places(await _map_data(request), country=filters["country"], principle=filters["principle"]))
 
 
 @router.get("/map", summary="Governance map: actors by level and their cooperation; practices on a map")
 async def map_page(request: Request) -> Response:
-    filters = _map_filters(request)
-    data = _map_data(request)
+    filters = await _map_filters(request)
+    data = await _map_data(request)
     graph = governance_map(data, **filters)
     if _wants_json(request):
         return JSONResponse(graph)

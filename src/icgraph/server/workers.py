@@ -50,6 +50,8 @@ log = logging.getLogger("icgraph.server")
 
 READER = "reader"
 WRITER = "writer"
+#: The content type of a `prepared` reply that carries Python values (pickled by our own worker).
+PICKLED = "application/x-icgraph-values"
 
 
 class WorkerTimedOut(Exception):
@@ -219,6 +221,33 @@ class _WorkerState:
                 return _error(406, str(error))
         return self.serialise(results, fmt)
 
+    def prepared(self, job: dict) -> tuple:
+        """A trusted query of the server (`icgraph.server.prepared`) with its substitutions (RDF terms).
+
+        Answers with the results as Python values (rows of terms, triples, a boolean), pickled
+        and capped like any result; with ``format``, serialised like a /sparql answer instead.
+        """
+        import pickle
+
+        from pyoxigraph import Variable
+
+        from icgraph.server import negotiation
+        from icgraph.server.prepared import as_values
+
+        substitutions = {Variable(name): term for name, term in (job.get("substitutions") or {}).items()}
+        store = self.reader_store(job["snapshot"])
+        try:
+            results = store.query(job["query"], use_default_graph_as_union=True, substitutions=substitutions or None)
+        except SyntaxError as error:  # a broken query file: the server's fault, not the client's
+            return _error(500, f"The server's query does not parse: {error}")
+        if job.get("format"):
+            fmt = next(f for f in negotiation.RESULT_FORMATS + negotiation.GRAPH_FORMATS if f.key == job["format"])
+            return self.serialise(results, fmt)
+        body = pickle.dumps(as_values(results), protocol=pickle.HIGHEST_PROTOCOL)
+        if len(body) > self.config["max_result_bytes"]:
+            return _error(503, f"The result is larger than this endpoint's limit of {self.config['max_result_bytes']} bytes.")
+        return ("ok", {"body": body, "content_type": PICKLED})
+
     def graph_get(self, job: dict) -> tuple:
         from pyoxigraph import DefaultGraph, NamedNode
 
@@ -358,6 +387,7 @@ def worker_main(conn, role: str, config: dict[str, Any]) -> None:
     conn.send(("ready", state.isolated))
     handlers = {
         "query": state.query,
+        "prepared": state.prepared,
         "graph_get": state.graph_get,
         "statistics": state.statistics,
         "update": state.update,
@@ -670,6 +700,26 @@ class StorePool:
             raise EndpointError(503, _memory_message(self._config()) if died.out_of_memory else "The query worker crashed.") from None
         return _unwrap(reply)
 
+    async def prepared(self, query, bindings=None, *, fmt=None, timeout: float | None = None):
+        """Run one of the server's own queries on a reader, with the limits and admission of /sparql.
+
+        ``query``: the name of a file of ``server/queries`` (``"practice-partnerships"``), a
+        `LibraryQuery`, or query text composed from those files (`icgraph.server.prepared`);
+        ``bindings``: RDF terms by parameter or variable name, bound through ``substitutions``.
+        Returns rows (``[{variable: term or None}]``) for SELECT, a list of triples for
+        CONSTRUCT, a boolean for ASK; with ``fmt`` (a `negotiation.Format`), the serialised
+        result ``{"body": bytes, "content_type": str}``. Raises EndpointError (504 past
+        ``timeout``, default ``Settings.query_timeout``; 503 when busy or out of memory).
+        """
+        from icgraph.server.prepared import substitutions
+
+        text, by_variable = substitutions(query, bindings)
+        job = {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None}
+        reply = await self.read(job, self.settings.query_timeout if timeout is None else timeout)
+        if fmt is not None:
+            return reply
+        return await _unpickle(reply["body"], self._threads)
+
     async def statistics(self, timeout: float = 30.0) -> dict:
         """Named graphs with their triple counts, and the default graph's; cached per snapshot."""
         snapshot = self.snapshot
@@ -718,6 +768,29 @@ class StorePool:
         for path in self._snapshot_dir.iterdir():
             if str(path) not in in_use:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+async def _unpickle(body: bytes, threads: concurrent.futures.Executor):
+    """The values a reader pickled (our own process, trusted); a large body is read in a thread."""
+    import pickle
+
+    if len(body) <= INLINE_BODY_BYTES:
+        return pickle.loads(body)
+    return await asyncio.get_running_loop().run_in_executor(threads, pickle.loads, body)
+
+
+async def open_pool(settings: Settings, writable: bool = False):
+    """A started pool over ``settings.store``: `StorePool`, or `RemotePool` for a ``sparql+http`` store."""
+    from icgraph.backends import is_remote
+
+    if is_remote(settings.store):
+        from icgraph.server.remote import RemotePool
+
+        pool = RemotePool(settings, writable=writable)
+    else:
+        pool = StorePool(settings, writable=writable)
+    await pool.start()
+    return pool
 
 
 def _unwrap(reply: tuple) -> dict:
