@@ -79,6 +79,12 @@ def nested(name: str) -> str:
     return "{ " + body + " }"
 
 
+def body(name: str) -> str:
+    """The query of ``server/queries/{name}.rq`` without its header and prologue (for a page that adds every prefix)."""
+    text = load(name).text
+    return text[_body_start(text):]
+
+
 def with_groups(query: str | LibraryQuery, *groups: str) -> str:
     """The query with the group patterns (or VALUES blocks) ``groups`` opening its WHERE clause."""
     from icgraph.backends import insert_in_where
@@ -91,8 +97,7 @@ def compose(name: str, *groups: str) -> str:
     """`with_groups` for a file whose WHERE clause receives `nested` groups of other files: every prefix declared."""
     from icgraph.namespaces import sparql_prefixes
 
-    text = load(name).text
-    return sparql_prefixes() + with_groups(text[_body_start(text):], *groups)
+    return sparql_prefixes() + with_groups(body(name), *groups)
 
 
 def substitutions(query: str | LibraryQuery, bindings: Mapping[str, Term] | None) -> tuple[str, dict[str, Term]]:

@@ -141,7 +141,9 @@ class RemotePool:
         except negotiation.NotAcceptable as error:
             raise EndpointError(406, str(error)) from None
         graph = job.get("graph")
-        construct = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
+        from icgraph.server.prepared import load
+
+        construct = load("dataset-triples").text
         if graph is None:
             run = partial(self.store.query, construct, use_default_graph_as_union=self.settings.union_default_graph,
                           timeout=timeout, max_bytes=self.settings.max_result_bytes)

@@ -27,19 +27,13 @@ from icgraph.namespaces import PREFIXES, ROOT, expand, sparql_prefixes
 from icgraph.search import search as search_index, write_search_index
 from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
-from icgraph.server.prepared import pool_of
+from icgraph.server.prepared import body as prepared_body, pool_of
 from icgraph.server.templating import templates
 
 router = APIRouter(tags=["Web pages"])
 
 SEARCH_FILE = "search.sqlite"
 
-DEFAULT_QUERY = """SELECT ?practice ?title ?country WHERE {
-  ?practice a icg:Practice ; dct:title ?title ; icg:country/skos:prefLabel ?country .
-}
-ORDER BY ?country ?title
-LIMIT 20
-"""
 
 
 # ---------------------------------------------------------------------------
@@ -355,7 +349,7 @@ async def render_query_editor(request: Request) -> HTMLResponse:
     config = {
         "endpoint": "/sparql",
         "prefixes": PREFIXES,
-        "defaultQuery": initial or sparql_prefixes() + "\n" + DEFAULT_QUERY,
+        "defaultQuery": initial or sparql_prefixes() + "\n" + prepared_body("editor-default"),
         "library": cache["library"],
         "formats": {"select": ["json", "csv", "tsv", "xml"], "graph": ["ttl", "nt", "jsonld", "rdf"]},
     }

@@ -260,7 +260,7 @@ class _WorkerState:
         store = self.reader_store(job["snapshot"])
         graph = job.get("graph")
         if graph is None and self.config["union_default_graph"]:
-            results = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+            results = store.query(_server_query("dataset-triples"), use_default_graph_as_union=True)
             return self.serialise(results, fmt)
         name = DefaultGraph() if graph is None else NamedNode(graph)
         if graph is not None and not store.contains_named_graph(name):
@@ -276,12 +276,12 @@ class _WorkerState:
         store = self.reader_store(job["snapshot"])
         counts = {
             str(row["g"].value): int(row["n"].value)
-            for row in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+            for row in store.query(_server_query("triples-per-graph"))
         }
         for name in store.named_graphs():
             counts.setdefault(str(name.value), 0)
         union = self.config["union_default_graph"]
-        default = next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", use_default_graph_as_union=union)))
+        default = next(iter(store.query(_server_query("default-graph-size"), use_default_graph_as_union=union)))
         return ("ok", {"graphs": sorted(counts.items()), "default_triples": int(default["n"].value)})
 
     def update(self, job: dict) -> tuple:
@@ -341,6 +341,12 @@ class _WorkerState:
             store.add_graph(name)
         store.extend(quads)
         return ("ok", {"created": not existed, "snapshot": self.take_snapshot()})
+
+
+def _server_query(name: str) -> str:
+    from icgraph.server.prepared import load
+
+    return load(name).text
 
 
 @dataclass
