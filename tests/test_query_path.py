@@ -121,3 +121,12 @@ def test_library_queries_run_under_the_pool_time_limit(built):
     with pooled_client(app, replace(built, query_timeout=1e-9)) as client:
         response = client.get("/api/queries/practices-per-principle")
     assert response.status_code == 504 and "time limit" in response.text
+
+
+def test_selecting_any_offered_value_shows_as_many_practices_as_its_count(client):
+    """Each facet's filter (its query opened with VALUES ?value) agrees with its counts."""
+    facets = client.get("/practices?format=json").json()["facets"]
+    for facet in facets:
+        for value in facet["values"][:2]:
+            data = client.get("/practices", params={facet["name"]: value["value"], "format": "json"}).json()
+            assert data["count"] == value["count"], (facet["name"], value["value"])

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         if is_remote(settings.store):
             # A remote SPARQL store: user requests pass the same checks and limits (server/remote.py),
-            # and pages run their trusted queries on the same RemoteStore, which answers like ox.Store.
+            # and so do the pages' queries (pool.prepared).
             pool = RemotePool(settings, writable=token is not None)
             await pool.start()
             app.state.pool = pool
@@ -50,9 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool = StorePool(settings, writable=token is not None)
             await pool.start()
             app.state.pool = pool
-            # Pages and the query library run trusted queries in this process on a read-only view of the
-            # store (user queries always go to the pool). With updates on, that view is the store as it was
-            # at start-up; pages see later updates after a restart.
+            # Pages, facets, the map, entity pages and the query library query through the pool
+            # (pool.prepared). This read-only view is left for /quality, /downloads, /def, /graph and VoID,
+            # which read the store itself; with updates on, it is the store as it was at start-up.
             app.state.store = ox.Store.read_only(str(settings.store))
         try:
             yield
