@@ -104,7 +104,10 @@ async def describe(pool, iri: str) -> list[ox.Triple]:
     """The triples of `describe_query` (iri), found by the pool in two simpler queries that Virtuoso 7.2 also runs."""
     entity = ox.NamedNode(iri)
     parts = [entity] + [row["part"] for row in await pool.prepared("describe-parts", {"entity": entity})]
-    triples = await pool.prepared(prepared.with_groups("describe-triples", prepared.values("part", parts)))
+    # Virtuoso 7.2 fails to compile ?part IN (<x>) and ?part = <x> ("SP031"), and answers a VALUES block
+    # of several rows joined with the UNION wrongly (the whole store): one part is a VALUES row, several a filter.
+    chosen = prepared.values("part", parts) if len(parts) == 1 else prepared.one_of("part", parts)
+    triples = await pool.prepared(prepared.with_groups("describe-triples", chosen))
     return sorted(set(triples), key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
 
 

@@ -59,6 +59,17 @@ def values(variable: str, terms: Iterable[Term]) -> str:
     return f"VALUES {ox.Variable(variable)} {{ {' '.join(written)} }}"
 
 
+def one_of(variable: str, terms: Iterable[Term]) -> str:
+    """``FILTER (?variable IN (<a>, <b>))`` of RDF terms written by pyoxigraph: `values` for a store that
+    answers a VALUES block of several rows wrongly (Virtuoso 7.2 joined with a UNION: see linked_data.describe)."""
+    written = []
+    for term in terms:
+        if not isinstance(term, (ox.NamedNode, ox.Literal)):
+            raise TypeError(f"?{variable}: only IRIs and literals can be listed, not {term!r}")
+        written.append(str(term))
+    return f"FILTER ({ox.Variable(variable)} IN ({', '.join(written)}))"
+
+
 def _body_start(text: str) -> int:
     """Where the query form (SELECT, CONSTRUCT, ...) starts, after the prologue (PREFIX, BASE)."""
     from icgraph.backends import scan_tokens
