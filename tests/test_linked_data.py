@@ -20,7 +20,6 @@ import httpx
 import pyoxigraph as ox
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import VOID
