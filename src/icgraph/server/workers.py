@@ -9,6 +9,11 @@ pyoxigraph cannot cancel a query, so queries never run in the web server's proce
   reader replaces it; the client gets 504, never a truncated 200. Each process runs under an
   address-space ceiling (``RLIMIT_AS`` = ``Settings.query_memory_mb``): a query that needs
   more aborts its own process only, and the client gets 503.
+- **The server's own queries** (pages, facets, map, entity pages, search, the query library:
+  `icgraph.server.prepared`) run on the same readers, through the same admission, as the job
+  ``prepared`` (`StorePool.prepared`): the text of a ``server/queries`` file and its bindings as
+  pyoxigraph terms (``substitutions``); the answer comes back as Python values (rows of terms,
+  triples, a boolean), pickled and capped at ``max_result_bytes`` like any result.
 - **The writer** (only when an update token is set) is the one process that opens the store
   read-write. It runs SPARQL updates and Graph Store writes one at a time, under the same
   time and memory limits (Oxigraph writes are transactional, so killing it loses nothing).
@@ -688,7 +693,7 @@ class StorePool:
     # -- reading -----------------------------------------------------------------
 
     async def read(self, job: dict, timeout: float) -> dict:
-        """Run a read job (query, graph_get, statistics) on a reader; raise EndpointError on failure."""
+        """Run a read job (query, prepared, graph_get, statistics) on a reader; raise EndpointError on failure."""
         worker = await self._acquire()
         job = dict(job, snapshot=self.snapshot)
         worker.snapshot = self.snapshot
