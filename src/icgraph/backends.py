@@ -145,23 +145,19 @@ def open_store(location: StoreLocation | str, read_only: bool = True, timeout: f
 
 
 def publish(
-    nquads: Path, location: StoreLocation | str, progress: Callable[[str], None] | None = None,
+    nquads: Path, location: RemoteEndpoint, progress: Callable[[str], None] | None = None,
     batch: int = DEFAULT_BATCH_TRIPLES,
 ) -> str:
-    """Load an N-Quads dump into the store so that readers switch from the old data to the new at once.
+    """Load an N-Quads dump into a remote store so that readers switch from the old data to the new at once.
 
-    Embedded: a new build directory and a symlink swap (`icgraph.store.publish`). Remote: staging
-    graphs, verified triple counts, then one SPARQL Update that moves them in (`RemoteStore.replace_dataset`).
-    Returns a description of what now serves.
+    Staging graphs, verified triple counts, then one SPARQL Update that moves them in
+    (`RemoteStore.replace_dataset`). Returns a description of what now serves. (An embedded
+    store gets a new release instead: `icgraph.publish`.)
     """
     location = parse_location(location)
-    if isinstance(location, RemoteEndpoint):
-        with RemoteStore(location) as store:
-            report = store.replace_dataset(nquads, progress=progress, batch=batch)
-        return f"{location} ({report.triples} triples in {len(report.graphs)} graphs, build {report.build_id})"
-    from icgraph.store import publish as publish_embedded
-
-    return str(publish_embedded(nquads, location))
+    with RemoteStore(location) as store:
+        report = store.replace_dataset(nquads, progress=progress, batch=batch)
+    return f"{location} ({report.triples} triples in {len(report.graphs)} graphs, build {report.build_id})"
 
 
 # ---------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Pages and the query library run trusted queries in this process on a read-only view of the
             # store (user queries always go to the pool). With updates on, that view is the store as it was
             # at start-up; pages see later updates after a restart.
-            app.state.store = ox.Store.read_only(str(settings.store))
+            app.state.store = ox.Store.read_only(pool.snapshot)
         try:
             yield
         finally:
