@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
+
+from icgraph.backends import open_store
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -194,7 +196,7 @@ def _store(request: Request) -> ox.Store:
         if store is None:
             settings: Settings = getattr(state, "settings", None) or Settings()
             try:
-                store = ox.Store.read_only(str(settings.store))
+                store = open_store(settings.store)
             except OSError as error:
                 raise HTTPException(503, f"The store {settings.store} cannot be opened: {error}") from None
             state.query_library_store = store
