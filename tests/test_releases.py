@@ -255,3 +255,22 @@ def test_a_plain_store_folder_is_not_a_release(tmp_path):
     assert releases.current_release(tmp_path / "plain", tmp_path / "build") is None
     assert open_store(tmp_path / "plain").query(f"ASK {{ GRAPH ?g {{ <{EX}alice> ?p ?o }} }}")
     assert os.path.isdir(tmp_path / "plain")
+
+
+def test_a_release_opens_as_an_rdflib_dataset_and_validates_as_built(built):
+    """oxrdflib's role: rdflib users (and pySHACL) read the release's store without parsing a dump."""
+    import icgraph
+    from icgraph.validate import validate
+
+    dataset = icgraph.open_graph(built.store)
+    release = built.build_result.release
+    from rdflib import Graph
+    from rdflib.namespace import VOID
+
+    from icgraph.void import DATASET
+
+    distinct = Graph().parse(release.void).value(DATASET, VOID.triples).toPython()
+    assert len(dataset) == distinct > 40_000
+    report = validate(dataset, built)
+    assert report.counts == built.build_result.validation.counts
+    assert sorted(i.focus_node for i in report.issues) == sorted(i.focus_node for i in built.build_result.validation.issues)

@@ -193,19 +193,31 @@ def rollback(store, target: str | None) -> None:
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "ttl", "json"]), default="text", show_default=True)
 @click.option("--strict", is_flag=True, help="Fail on any source line the parser cannot place.")
-def validate(fmt: str, strict: bool) -> None:
+@click.option("--release", "of_release", is_flag=True,
+              help="Validate the current release as it is stored (read through oxrdflib, nothing re-parsed) instead of the sources.")
+@STORE_OPTION
+def validate(fmt: str, strict: bool, of_release: bool, store) -> None:
     """Validate the data against the SHACL shapes and print the report (exit 1 on a violation)."""
     from icgraph.build import build_dataset
     from icgraph.ingest.compendium import SourceError
     from icgraph.mapping.curation import CurationError
-    from icgraph.validate import format_report
+    from icgraph.validate import format_report, validate as run_validation
 
-    try:
-        result = build_dataset(_settings(), strict=strict)
-    except (SourceError, CurationError) as error:
-        _fail(str(error))
-    click.echo(format_report(result.validation, fmt))
-    if not result.validation.conforms:
+    settings = _settings(store)
+    if of_release:
+        from icgraph.store import StoreError, open_graph
+
+        try:
+            report = run_validation(open_graph(settings.store), settings)
+        except StoreError as error:
+            _fail(str(error))
+    else:
+        try:
+            report = build_dataset(settings, strict=strict).validation
+        except (SourceError, CurationError) as error:
+            _fail(str(error))
+    click.echo(format_report(report, fmt))
+    if not report.conforms:
         sys.exit(1)
 
 

@@ -85,3 +85,20 @@ def prepare_writable(location: Path) -> Path:
     marker.write_text(current, encoding="utf-8")
     partial.replace(copy)
     return copy
+
+
+def open_graph(location=None, union: bool = True):
+    """The served release as an rdflib ``Dataset`` backed by Oxigraph (oxrdflib), read-only.
+
+    For Python users who work with rdflib (and pySHACL, which accepts it as a data graph):
+    nothing is parsed or copied into memory; each triple pattern is answered by the store.
+    ``union``: the default graph is the union of the named graphs, as SPARQL sees it here.
+    """
+    from oxrdflib import OxigraphStore
+    from rdflib import Dataset
+
+    from icgraph.config import Settings
+
+    location = Settings().store if location is None else location
+    backing = OxigraphStore(store=open_store(location))
+    return Dataset(store=backing, default_union=union)
