@@ -254,8 +254,6 @@ def serve(store, store_update_url: str | None, store_gsp_url: str | None, host: 
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter of a library query (repeatable).")
 def query(query: str, store: Path | None, fmt: str, params: tuple[str, ...]) -> None:
     """Run QUERY (a .rq file, or the name of a query in queries/) on the store."""
-    import pyoxigraph as ox
-
     from icgraph.queries import QueryParameterError, load_library, parse_parameters, parse_query_file
     from icgraph.results import format_results
     from icgraph.backends import open_store

@@ -71,7 +71,7 @@ class ReleaseWriter:
                 store.dump(str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
             with (dumps / "icgraph.nq").open("rb") as source, gzip.open(dumps / "icgraph.nq.gz", "wb", compresslevel=6) as target:
                 shutil.copyfileobj(source, target, 1 << 20)
-            union = list(store.query(sparql.text("union-construct"), use_default_graph_as_union=True))
+            union = list(store.query(sparql.load("union-construct"), use_default_graph_as_union=True))
             for name, fmt in _UNION_FORMATS.items():
                 ox.serialize(union, str(dumps / name), fmt, prefixes=PREFIXES)
             del union

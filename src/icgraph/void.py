@@ -37,7 +37,7 @@ def _vocabulary(iri: str) -> str | None:
 
 
 def _rows(store: ox.Store, name: str, **dataset) -> list:
-    return list(store.query(sparql.text(name), **dataset))
+    return list(store.query(sparql.load(name), **dataset))
 
 
 def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None) -> Graph:

@@ -36,24 +36,22 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
-from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, VOID, XSD
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCTERMS, PROV, RDFS, VOID, XSD
 
-from icgraph.release import DUMPS
-from icgraph.void import DATASET, LICENSE, vocabulary_prefix
 from icgraph.namespaces import (
-    COMPENDIUM,
     GRAPH,
     ICG,
     ID,
-    MEETING_REPORT,
     ONTOLOGY_GRAPH,
     PREFIXES,
     ROOT,
 )
+from icgraph.release import DUMPS
 from icgraph.results import compact
 from icgraph.server.negotiation import GRAPH_FORMATS, Format, NotAcceptable, choose_format
 from icgraph.server.templating import templates
+from icgraph.void import DATASET, LICENSE, vocabulary_prefix
 
 router = APIRouter(tags=["linked data"])
 

@@ -1,6 +1,6 @@
 """The SPARQL that icgraph's own code runs, one ``.rq`` file a query (header: summary, tags).
 
-`text(name)` returns a query ready to run: the file's text after the project's PREFIX
+`load(name)` returns a query ready to run: the file's text after the project's PREFIX
 prologue. Values are never pasted into it; they are bound as RDF terms (``substitutions``).
 """
 
@@ -13,7 +13,7 @@ FOLDER = Path(__file__).parent
 
 
 @lru_cache(maxsize=None)
-def text(name: str) -> str:
+def load(name: str) -> str:
     """The query ``name`` (``sparql/NAME.rq``) with the project's prefixes declared."""
     from icgraph.namespaces import sparql_prefixes
 
