@@ -2,23 +2,31 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-serve
+DEV_STAMP := $(VENV)/.installed-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install chromium build serve test validate bench clean
+.PHONY: help install install-dev chromium build serve test validate bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# Serving needs icgraph and its runtime dependencies only; tests, analysis and benchmarks add the dev extra.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
 
-install: $(STAMP)  ## Create .venv and install icgraph with its test and analysis extras
+$(DEV_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP)
+
+install: $(STAMP)  ## Create .venv and install icgraph with what serving needs
+
+install-dev: $(DEV_STAMP)  ## Add the test, analysis and benchmark extras
 
 build: install  ## Build the graph into the store (.icgraph/store)
 	$(BIN)/icgraph build
@@ -26,7 +34,7 @@ build: install  ## Build the graph into the store (.icgraph/store)
 serve: build  ## Set everything up and serve on http://$(HOST):$(PORT)
 	$(BIN)/icgraph serve --host $(HOST) --port $(PORT)
 
-test: install chromium  ## Set everything up and run the whole test suite
+test: install-dev chromium  ## Set everything up and run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 chromium:  ## Install Debian's Chromium for the browser tests (as root, when missing)
@@ -35,7 +43,7 @@ chromium:  ## Install Debian's Chromium for the browser tests (as root, when mis
 validate: install  ## Print the SHACL data-quality report
 	$(BIN)/icgraph validate
 
-bench: build  ## Run the benchmarks (results in bench/results/)
+bench: install-dev build  ## Run the benchmarks (results in bench/results/)
 	$(BIN)/python -m bench
 
 clean:  ## Remove the virtualenv, the store and the build directory

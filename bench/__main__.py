@@ -24,6 +24,8 @@ import pyoxigraph as ox
 
 from bench import library, loadgen, report, systems
 from icgraph.config import Settings
+from icgraph.store import open_store
+from bench.generate import default_source
 
 HERE = Path(__file__).resolve().parent
 
@@ -150,13 +152,13 @@ def prepare_scale(scale: int, args, build_rows: list[dict]) -> tuple[Path, Path,
             {"scale": 1, "stage": "full build", "seconds": result["seconds"], "read_seconds": None, "peak_mib": peak,
              "note": f"{result['triples']} triples; SHACL conforms: {result['conforms']}; peak is the whole build's"}
         )
-        dump = folder / "dump" / "icgraph.nq"
+        dump = store / "dumps" / "icgraph.nq"  # the release the real build made
         # The synthetic 1x must be valid too: generate it and check it with icgraph.validate.
         sample = folder / "synthetic-x1.nq"
         row("generate (synthetic 1x)", stage("generate", scale=1, seed=args.seed, output=sample, source=dump))
         checked = stage("validate", input=sample)
         row("validate (synthetic 1x)", checked, _conformance(checked))
-        return store, folder / "dump" / "icgraph.trig", _count_triples(store)
+        return store, store / "dumps" / "icgraph.trig", _count_triples(store)
 
     source = _real_dump(args)
     everything, asserted = folder / f"icgraph-x{scale}.nq", folder / f"icgraph-x{scale}-asserted.nq"
@@ -228,13 +230,12 @@ def _conformance(result: dict) -> str:
 
 
 def _real_dump(args) -> Path:
-    real = args.work / "x1" / "dump" / "icgraph.nq"
-    return real if real.exists() else Settings().build_dir / "icgraph.nq"
+    real = args.work / "x1" / "store" / "dumps" / "icgraph.nq"
+    return real if real.exists() else default_source()
 
 
 def _count_triples(store_path: Path) -> int:
-    store = ox.Store.read_only(str(store_path))
-    return len(store)
+    return len(open_store(store_path))
 
 
 # ---------------------------------------------------------------------------
@@ -273,7 +274,7 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
     measured within seconds of each other: on a shared machine whose speed drifts by tens of
     per cent over minutes, ratios between systems are only fair when taken close together.
     """
-    store = ox.Store.read_only(str(store_path))
+    store = open_store(store_path)
     base = {"scale": scale, "triples": triples}
     servers: dict[str, systems.Server] = {}
     try:
@@ -394,7 +395,7 @@ def cold_start(scale: int, store_path: Path, runs: int, rows: list[dict]) -> Non
 
 
 def shape_statistics(scale: int, store_path: Path, rows: list[dict]) -> None:
-    store = ox.Store.read_only(str(store_path))
+    store = open_store(store_path)
     for statistic, key, value in report.shape_of(store):
         rows.append({"scale": scale, "statistic": statistic, "key": key, "value": value})
 

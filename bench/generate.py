@@ -97,7 +97,12 @@ class Template:
 
 
 def default_source() -> Path:
-    return Settings().build_dir / "icgraph.nq"
+    """The N-Quads dump of the current release of the default store (ICGRAPH_STORE)."""
+    from icgraph.release import current_release
+
+    settings = Settings()
+    release = current_release(settings.store, settings.build_dir)
+    return release.dump("icgraph.nq") if release is not None else settings.build_dir / "icgraph.nq"
 
 
 def per_instance(iri: str) -> bool:
@@ -221,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=int, default=1, help="how many times the real graph (default 1)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--source", type=Path, default=None, help="the real build's N-Quads dump (default build/icgraph.nq)")
+    parser.add_argument("--source", type=Path, default=None, help="the real build's N-Quads dump (default: the current release's dumps/icgraph.nq)")
     parser.add_argument("--graphs", choices=["all", "asserted"], default="all", help="asserted: leave out graph:inferred")
     parser.add_argument("--shards", type=str, default=None, help="only these shards, e.g. 0,417 (a sample to validate)")
     parser.add_argument("-o", "--output", type=Path, required=True)

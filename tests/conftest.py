@@ -29,7 +29,9 @@ def built(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def store(built) -> ox.Store:
     """The built store, opened read-only."""
-    return ox.Store.read_only(str(built.store))
+    from icgraph.store import open_store
+
+    return open_store(built.store)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from icgraph.backends import RemoteEndpoint, _batches, bind_substitutions, parse_location, query_form
+from icgraph.backends import RemoteEndpoint, _batches, parse_location
+from icgraph.sparql.text import bind_substitutions, query_form
 from icgraph.config import PROJECT_DIR
 from icgraph.queries import load_library
 from icgraph.store import StoreError

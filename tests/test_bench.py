@@ -22,7 +22,7 @@ from bench.generate import generate, load_template  # noqa: E402
 
 @pytest.fixture(scope="module")
 def template(built):
-    return load_template(built.build_dir / "icgraph.nq")
+    return load_template(built.build_result.release.dump("icgraph.nq"))
 
 
 def _generated(template, scale: int, seed: int, **options) -> str:
@@ -67,7 +67,7 @@ def test_tiny_run_writes_its_tables(built, tmp_path):
         "--max-requests", "20", "--cold-starts", "1", "--systems", ",".join(installed),
         "--work", str(tmp_path / "work"), "--out", str(out),
     ]
-    env = {**os.environ, "ICGRAPH_BUILD_DIR": str(built.build_dir)}
+    env = {**os.environ, "ICGRAPH_BUILD_DIR": str(built.build_dir), "ICGRAPH_STORE": str(built.store)}
     done = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     expected = {

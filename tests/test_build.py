@@ -9,14 +9,17 @@ from click.testing import CliRunner
 from icgraph.build import BuildError, build
 from icgraph.cli import main
 from icgraph.namespaces import GRAPH
+from icgraph.store import open_store
 
 NAMED_GRAPHS = ["ontology", "vocabularies", "compendium", "meeting-report", "curation", "provenance", "inferred"]
 
 
-def test_build_writes_dumps_and_a_store(built):
-    assert (built.build_dir / "icgraph.trig").stat().st_size > 100_000
-    assert (built.build_dir / "icgraph.nq").stat().st_size > 100_000
-    assert built.store.is_symlink(), "the store path is a link swapped atomically to each complete build"
+def test_build_writes_dumps_and_a_store_into_its_release(built):
+    release = built.build_result.release
+    assert (release.dump("icgraph.trig")).stat().st_size > 100_000
+    assert (release.dump("icgraph.nq")).stat().st_size > 100_000
+    assert built.store.is_symlink(), "the store path is a link swapped atomically to each complete release"
+    assert built.store.resolve() == release.path
 
 
 def test_every_named_graph_is_filled(store):
@@ -31,7 +34,7 @@ def test_nothing_is_stored_in_the_real_default_graph(store):
 
 
 def test_dump_and_store_hold_the_same_quads(built, store):
-    dumped = sum(1 for _ in ox.parse(path=str(built.build_dir / "icgraph.nq")))
+    dumped = sum(1 for _ in ox.parse(path=str(built.build_result.release.dump("icgraph.nq"))))
     stored = int(next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")))["n"].value)
     assert dumped == stored
 
@@ -67,12 +70,11 @@ def test_a_violation_publishes_nothing_and_keeps_the_previous_store(project_copy
         build(project_copy)
     assert error.value.validation is not None and len(error.value.validation.violations) > 0
     assert project_copy.store.resolve() == previous
-    store = ox.Store.read_only(str(project_copy.store))
+    store = open_store(project_copy.store)
     assert not store.query("ASK { GRAPH ?g { <https://w3id.org/icgraph/id/actor/broken-body> ?p ?o } }")
-    # What was made while the gate ran (dumps, store build, search index) is gone, not left beside.
-    assert not list(project_copy.build_dir.glob("*.partial*"))
-    assert [d for d in previous.parent.iterdir()] == [previous]
-    dumped = (project_copy.build_dir / "icgraph.nq").read_text(encoding="utf-8")
+    # What was made while the gate ran (dumps, store, search index: a partial release) is gone, not left beside.
+    assert [d for d in previous.parent.iterdir() if d.name != ".leases"] == [previous]
+    dumped = (previous / "dumps" / "icgraph.nq").read_text(encoding="utf-8")
     assert "broken-body" not in dumped
 
 

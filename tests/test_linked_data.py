@@ -8,6 +8,8 @@ every internal link of every page reachable from the practice pages resolves.
 
 from __future__ import annotations
 
+import gzip
+
 import asyncio
 import re
 import time
@@ -27,6 +29,8 @@ from rdflib.namespace import VOID
 from conftest import pooled_client
 from icgraph.namespaces import GRAPH, ONTOLOGY_GRAPH, PREFIXES, ROOT
 from icgraph.server import linked_data
+from icgraph.release import DUMPS
+from icgraph.void import DATASET
 from icgraph.server.linked_data import describe_query, graph_query, local_path, run_construct
 from icgraph.server.templating import static_files
 
@@ -40,8 +44,7 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 @pytest.fixture(scope="module")
 def app(built, store) -> FastAPI:
     app = FastAPI()
-    app.state.settings = built
-    app.state.store = store
+    app.state.settings = built  # the pool (pooled_client) serves its release
     app.mount("/static", static_files(), name="static")
     app.include_router(linked_data.router)
     return app
@@ -250,7 +253,7 @@ def test_a_path_that_is_no_iri_is_404_and_never_reaches_the_query_text(client, p
 def test_void_counts_equal_the_store(client, store):
     response = client.get("/.well-known/void", headers={"accept": "text/turtle"})
     void = Graph().parse(data=response.content, format="turtle")
-    dataset = linked_data.DATASET
+    dataset = DATASET
     (total,) = store.query(UNION_COUNT, use_default_graph_as_union=True)
     assert void.value(dataset, VOID.triples) == Literal(int(total["n"].value))
     graphs = list(store.named_graphs())
@@ -263,7 +266,7 @@ def test_void_counts_equal_the_store(client, store):
             assert len(partitions) == 1 and void.value(partitions[0], VOID.entities) == Literal(int(row["n"].value))
     assert URIRef(ROOT + "sparql") in set(void.objects(dataset, VOID.sparqlEndpoint))
     assert URIRef("https://creativecommons.org/licenses/by/4.0/") in set(void.objects(dataset, URIRef("http://purl.org/dc/terms/license")))
-    assert {str(u) for u in void.objects(dataset, VOID.dataDump)} == {ROOT + "downloads/" + n for n in linked_data.DUMPS}
+    assert {str(u) for u in void.objects(dataset, VOID.dataDump)} == {ROOT + "downloads/" + n for n in DUMPS}
     vocabularies = {str(v) for v in void.objects(dataset, VOID.vocabulary)}
     assert {PREFIXES["icg"], PREFIXES["org"], PREFIXES["skos"], PREFIXES["prov"]} <= vocabularies
     assert len(list(void.objects(dataset, VOID.exampleResource))) >= 3
@@ -276,6 +279,7 @@ def test_dumps_parse_to_the_store(client, store):
     (union,) = store.query(UNION_COUNT, use_default_graph_as_union=True)
     formats = {
         "icgraph.nq": (ox.RdfFormat.N_QUADS, quads),
+        "icgraph.nq.gz": (ox.RdfFormat.N_QUADS, quads),
         "icgraph.trig": (ox.RdfFormat.TRIG, quads),
         "icgraph.ttl": (ox.RdfFormat.TURTLE, int(union["n"].value)),
         "icgraph.jsonld": (ox.RdfFormat.JSON_LD, int(union["n"].value)),
@@ -284,7 +288,8 @@ def test_dumps_parse_to_the_store(client, store):
         assert f'href="/downloads/{name}"' in page.text
         response = client.get(f"/downloads/{name}")
         assert response.status_code == 200, name
-        assert len(set(ox.parse(response.content, format=rdf_format))) == expected, name
+        body = gzip.decompress(response.content) if name.endswith(".gz") else response.content
+        assert len(set(ox.parse(body, format=rdf_format))) == expected, name
 
 
 # ----------------------------------------------------------------------------------------------

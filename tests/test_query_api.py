@@ -1,6 +1,6 @@
 """The query-library API (icgraph.server.query_api): listing, running, negotiation, errors, OpenAPI.
 
-A small FastAPI app includes the router over the built store (``app.state.store``), as the
+A small FastAPI app includes the router over the built store (queried through ``app.state.pool``), as the
 application does.
 """
 

@@ -51,7 +51,7 @@ def virtuoso(tmp_path_factory):
 def loaded(virtuoso, built):
     """Virtuoso holding the session's build, loaded by ``icgraph load``."""
     result = CliRunner().invoke(
-        main, ["load", "--store", virtuoso.store, "--from", str(built.build_dir / "icgraph.nq")], env=virtuoso.env
+        main, ["load", "--store", virtuoso.store, "--from", str(built.build_result.release.dump("icgraph.nq"))], env=virtuoso.env
     )
     assert result.exit_code == 0, result.output
     return virtuoso
@@ -120,9 +120,9 @@ def answer(results, text: str) -> Counter:
 
 
 def test_load_puts_every_graph_with_the_dumps_triple_counts(loaded, remote, built):
-    assert remote.graph_triple_counts() == _counts(built.build_dir / "icgraph.nq")
+    assert remote.graph_triple_counts() == _counts(built.build_result.release.dump("icgraph.nq"))
     assert remote.graph_triple_counts(STAGING_PREFIX) == {}
-    assert sorted(g.value for g in remote.named_graphs()) == sorted(_counts(built.build_dir / "icgraph.nq"))
+    assert sorted(g.value for g in remote.named_graphs()) == sorted(_counts(built.build_result.release.dump("icgraph.nq")))
 
 
 def test_build_into_virtuoso(loaded, built, project_copy):
@@ -132,17 +132,20 @@ def test_build_into_virtuoso(loaded, built, project_copy):
     assert "switched: build" in result.output
     with RemoteStore(parse_location(loaded.store)) as store:
         counts = store.graph_triple_counts()
-    built_counts = _counts(project_copy.build_dir / "icgraph.nq")
+    from icgraph.release import current_release
+
+    release = current_release(parse_location(loaded.store), project_copy.build_dir)
+    built_counts = _counts(release.dump("icgraph.nq"))
     assert counts == built_counts
     # the build's provenance carries a new time; everything else is the session build's
-    reference = _counts(built.build_dir / "icgraph.nq")
+    reference = _counts(built.build_result.release.dump("icgraph.nq"))
     assert {g: n for g, n in counts.items() if not g.endswith("provenance")} == {
         g: n for g, n in reference.items() if not g.endswith("provenance")
     }
 
 
 def test_a_killed_load_leaves_the_previous_data_serving(loaded, built, tmp_path):
-    dump = built.build_dir / "icgraph.nq"
+    dump = built.build_result.release.dump("icgraph.nq")
     before = _counts(dump)
     # The next "build": one more triple in the curation graph and a new graph.
     changed = tmp_path / "changed.nq"
@@ -185,7 +188,7 @@ def test_a_killed_load_leaves_the_previous_data_serving(loaded, built, tmp_path)
 
 def test_a_failed_load_changes_nothing(loaded, built, tmp_path):
     """A load the store refuses (wrong password for writes) exits 1, changes nothing and leaves no staging graph."""
-    before = _counts(built.build_dir / "icgraph.nq")
+    before = _counts(built.build_result.release.dump("icgraph.nq"))
     bad = tmp_path / "bad.nq"
     bad.write_text('<https://w3id.org/icgraph/id/x> <http://example.org/p> "a" <https://w3id.org/icgraph/graph/curation> .\n', encoding="utf-8")
     result = CliRunner().invoke(main, ["load", "--store", loaded.store, "--from", str(bad)], env={**loaded.env, "ICGRAPH_STORE_PASSWORD": "wrong"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
@@ -27,12 +26,9 @@ def count(store: ox.Store, where: str) -> int:
 
 @pytest.fixture(scope="module")
 def app(built, store, tmp_path_factory) -> FastAPI:
-    """The web router over the session's build (its own build_dir, so the search index is built lazily here)."""
-    from dataclasses import replace
-
+    """The web router over the session's build; the pages query it through a pool and read the files of its release."""
     application = FastAPI()
-    application.state.store = store
-    application.state.settings = replace(built, build_dir=tmp_path_factory.mktemp("web-build"))
+    application.state.settings = built
     web.install(application)
     return application
 
@@ -164,10 +160,11 @@ def test_search_api_and_page(client):
     assert "<mark>" in html
 
 
-def test_search_index_is_built_lazily_in_the_build_dir(app, client):
-    path = Path(app.state.settings.build_dir) / "search.sqlite"
-    client.get("/api/search", params={"q": "refugees"})
-    assert path.exists()
+def test_search_reads_the_index_the_build_wrote_into_the_release(app, client, built):
+    path = built.build_result.release.search_index
+    hits = client.get("/api/search", params={"q": "refugees"}).json()
+    assert path.exists() and hits["results"]
+    assert {h["iri"] for h in hits["results"]} <= {h.iri for h in search(path, "refugees")}
 
 
 # --------------------------------------------------------------------------- maps
@@ -250,9 +247,25 @@ def test_home_counts_equal_store_counts(client, store):
 # --------------------------------------------------------------------------- data quality
 
 
-def test_quality_page_groups_by_severity_and_links_focus_nodes(app, client, monkeypatch):
+def test_quality_page_shows_the_report_of_the_release(app, client, built):
+    """The page reads report/shacl.json of the release: the same counts as the build's gate, at once."""
+    validation = built.build_result.validation
+    data = client.get("/quality?format=json").json()
+    assert data["status"] == "done" and data["counts"] == validation.counts
+    assert len(data["issues"]) == len(validation.issues)
+    html = client.get("/quality").text
+    assert f"{validation.counts['Warning']} warnings" in html
+    first = next(i for i in validation.issues if i.focus_node.startswith("actor:"))
+    assert f'href="/id/{first.focus_node.replace(":", "/", 1).split("#")[0]}"' in html
+
+
+def test_quality_page_groups_by_severity_and_links_focus_nodes(tmp_path):
+    from types import SimpleNamespace
+
     from rdflib import Graph
 
+    from icgraph.publish import report_json
+    from icgraph.release import Release
     from icgraph.validate import ValidationIssue, ValidationResult
 
     issues = [
@@ -261,32 +274,31 @@ def test_quality_page_groups_by_severity_and_links_focus_nodes(app, client, monk
         ValidationIssue("Info", "icgsh:PracticeNoArea", "practice without area", "practice:x#source", None,
                         "icg:areaOfIntervention", None, "Add an area.", None, "MinCountConstraintComponent"),
     ]
-    fake = ValidationResult(conforms=False, counts={"Violation": 1, "Warning": 0, "Info": 1}, report_graph=Graph(), issues=issues)
-    monkeypatch.setattr(web, "_validate_store", lambda store, settings: fake)
-    app.state.web_cache.pop("quality", None)
-    app.state.quality_wait = 10
+    report = ValidationResult(conforms=False, counts={"Violation": 1, "Warning": 0, "Info": 1}, report_graph=Graph(), issues=issues)
+    folder = tmp_path / "20260101T000000000Z-test"
+    (folder / "report").mkdir(parents=True)
+    (folder / "report" / "shacl.json").write_text(report_json(report))
+    (folder / "manifest.json").write_text('{"id": "20260101T000000000Z-test"}')
+    application = FastAPI()
+    application.state.pool = SimpleNamespace(release=Release(folder))
+    web.install(application)
+    client = TestClient(application)
     html = client.get("/quality").text
     assert html.index("Violations (1)") < html.index("Infos (1)")
     assert 'href="/id/actor/municipality-bilbao"' in html and "Bilbao City Council" in html
     assert 'href="/id/practice/x"' in html
     data = client.get("/quality?format=json").json()
     assert data["status"] == "done" and data["counts"]["Violation"] == 1
-    app.state.web_cache.pop("quality", None)
 
 
-def test_quality_page_says_when_the_report_is_still_computing(app, client, monkeypatch):
-    import threading
+def test_quality_page_of_a_store_without_report_says_so(tmp_path):
+    from types import SimpleNamespace
 
-    release = threading.Event()
-    monkeypatch.setattr(web, "_validate_store", lambda store, settings: release.wait(5))
-    app.state.web_cache.pop("quality", None)
-    app.state.quality_wait = 0
-    try:
-        assert 'id="quality-pending"' in client.get("/quality").text
-        assert client.get("/quality?format=json").status_code == 202
-    finally:
-        release.set()
-        app.state.web_cache.pop("quality", None)
+    application = FastAPI()
+    application.state.pool = SimpleNamespace(release=None)
+    web.install(application)
+    response = TestClient(application).get("/quality?format=json")
+    assert response.status_code == 404 and "icgraph build" in response.json()["error"]
 
 
 # --------------------------------------------------------------------------- query editor

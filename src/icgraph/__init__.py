@@ -6,3 +6,10 @@ try:
     __version__ = version("icgraph")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
+
+
+def open_graph(location=None, union: bool = True):
+    """The current release as a read-only rdflib Dataset backed by Oxigraph (see `icgraph.store.open_graph`)."""
+    from icgraph.store import open_graph as _open_graph
+
+    return _open_graph(location, union=union)

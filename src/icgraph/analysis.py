@@ -23,7 +23,7 @@ import pyoxigraph as ox
 from icgraph.config import Settings
 from icgraph.namespaces import PREFIXES, XSD
 from icgraph.queries import LibraryQuery, load_library, parse_query_file
-from icgraph.store import open_store
+from icgraph.backends import open_store
 
 __all__ = [
     "run_query",

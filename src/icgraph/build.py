@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
@@ -42,9 +41,10 @@ from icgraph.namespaces import (
     PROVENANCE_GRAPH,
     VOCABULARIES_GRAPH,
 )
-from icgraph import store as embedded
-from icgraph.backends import is_remote, open_store, parse_location, publish
-from icgraph.search import build_search_index
+from icgraph.backends import is_remote
+from icgraph.publish import ReleaseWriter
+from icgraph.release import Release, digest_files
+from icgraph.store import read_base, writable_copy
 from icgraph.terms import to_ox
 from icgraph.validate import ValidationResult, validate, validating
 
@@ -76,6 +76,8 @@ class Build:
     validation: ValidationResult | None
     problems: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: The release the build published (None for `build_dataset`, which publishes nothing).
+    release: Release | None = None
 
     def union(self) -> Graph:
         union = Graph()
@@ -174,109 +176,56 @@ def _assemble(settings: Settings, strict: bool) -> tuple[Build, Graph]:
     return Build(graphs=graphs, validation=None, problems=problems, timings=timings), asserted
 
 
-def write_dumps(build: Build, build_dir: Path) -> dict[str, Path]:
-    """Write the whole dataset as N-Quads and TriG into ``build_dir`` (replacing earlier dumps atomically)."""
-    written = _write_partial_dumps(build, build_dir)
-    for target, partial in written.items():
-        partial.replace(target)
-    return {target.name: target for target in written}
-
-
-def _write_partial_dumps(build: Build, build_dir: Path) -> dict[Path, Path]:
-    """The dumps, each written beside its target (``icgraph.nq.partial``): target -> partial file."""
-    build_dir.mkdir(parents=True, exist_ok=True)
-    quads = list(build.quads())
-    written = {}
-    for name, fmt in (("icgraph.nq", ox.RdfFormat.N_QUADS), ("icgraph.trig", ox.RdfFormat.TRIG)):
-        partial = build_dir / (name + ".partial")
-        ox.serialize(quads, str(partial), fmt, prefixes=PREFIXES if fmt is ox.RdfFormat.TRIG else None)
-        written[build_dir / name] = partial
-    return written
-
-
 def build(settings: Settings, strict: bool = False, progress=None) -> Build:
-    """Build, gate, dump and publish into the store. Raises BuildError (publishing nothing) on a violation.
+    """Build, gate and publish a release (`icgraph.publish`). Raises BuildError (publishing nothing) on a violation.
 
-    The store is the embedded Oxigraph store or a remote SPARQL store (``settings.store``); either
-    way readers switch from the previous data to the new at once (`icgraph.backends.publish`).
-    While the gate runs, the dumps, an embedded store's new build and its search index are made
-    beside what is served (`_Staged`).
+    While the gate runs, the release is written beside what is served: dumps, store, per-graph
+    files, search index, VoID. Only once the gate has passed does it get its manifest and
+    become current (for a remote store, once the store is loaded too); otherwise it is removed.
+    A build killed at any moment leaves the previous release served, and the next build
+    removes what it left.
     """
+    _refuse_if_written_by_a_server(settings)
     with _collector_paused():
         result, shape_data = _assemble(settings, strict)
-        staged = _Staged(settings)
+        writer = ReleaseWriter(settings.store, settings.build_dir, _inputs(settings))
         try:
             with _timed(result.timings, "validate"):
                 with validating(shape_data, settings, processes=_PROCESSES, inplace=True) as validation:
-                    staged.prepare(result)
+                    writer.write_data(result.quads())
                     result.validation = validation()
             if not result.validation.conforms:
                 raise BuildError(
                     f"SHACL found {len(result.validation.violations)} violation(s); nothing was published and the "
-                    "store was left as it was. Fix the data as each message says, then build again.",
+                    "previous release still serves. Fix the data as each message says, then build again.",
                     result.validation,
                 )
+            result.release = writer.finish(result.validation, result.timings, progress)
         except BaseException:
-            staged.discard()
+            writer.discard()
             raise
-        staged.publish(result, progress)
+        result.timings.update(writer.timings)
     return result
 
 
-class _Staged:
-    """What a build publishes, made before the gate's verdict without replacing anything served.
+def _refuse_if_written_by_a_server(settings: Settings) -> None:
+    """A build never shares files with a store that a server writes (`icgraph.server.workers`)."""
+    if is_remote(settings.store):
+        return
+    writable = writable_copy(settings.store)
+    if writable.exists():
+        raise BuildError(
+            f"{writable} holds updates made through /update on release {read_base(writable) or '?'}; a new "
+            "release would hide them. Export them first (`icgraph export --store " + str(writable) + "`), then "
+            f"remove {writable} and build again."
+        )
 
-    The dumps go to ``*.partial`` files; for the embedded store, the new build is loaded into
-    its own directory (`icgraph.store.stage`) and indexed for search into a partial file. A
-    remote store is loaded only once the gate has passed (its load is its own staging).
-    """
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.location = parse_location(settings.store)
-        self.search_index = settings.build_dir / "search.sqlite"
-        self.dumps: dict[Path, Path] = {}  # target -> partial file
-        self.store_build: Path | None = None
-        self.partial_search_index: Path | None = None
-
-    def prepare(self, result: Build) -> None:
-        with _timed(result.timings, "dumps"):
-            self.dumps = _write_partial_dumps(result, self.settings.build_dir)
-        if is_remote(self.location):
-            return
-        with _timed(result.timings, "store load"):
-            self.store_build = embedded.stage(self._nquads(), self.location)
-        with _timed(result.timings, "search index"):
-            self.partial_search_index = self.search_index.with_name(self.search_index.name + ".partial")
-            build_search_index(ox.Store.read_only(str(self.store_build)), self.partial_search_index)
-
-    def publish(self, result: Build, progress=None) -> None:
-        """Put everything in place: the dumps, then the store, then its search index."""
-        for target, partial in self.dumps.items():
-            partial.replace(target)
-        if self.store_build is not None:
-            try:
-                embedded.activate(self.location, self.store_build)
-            except BaseException:
-                self.discard()
-                raise
-            self.partial_search_index.replace(self.search_index)
-            return
-        with _timed(result.timings, "store load"):
-            publish(self.settings.build_dir / "icgraph.nq", self.location, progress=progress)
-        with _timed(result.timings, "search index"):
-            build_search_index(open_store(self.location), self.search_index)
-
-    def discard(self) -> None:
-        for partial in self.dumps.values():
-            partial.unlink(missing_ok=True)
-        if self.store_build is not None:
-            embedded.discard(self.store_build)
-        if self.partial_search_index is not None:
-            self.partial_search_index.unlink(missing_ok=True)
-
-    def _nquads(self) -> Path:
-        return self.dumps[self.settings.build_dir / "icgraph.nq"]
+def _inputs(settings: Settings) -> dict[str, str]:
+    """Hashes of every file the build reads: sources, curation, ontology, shapes."""
+    folders = (settings.sources_dir, settings.curation_dir, settings.ontology_dir, settings.shapes_dir)
+    files = [p for folder in folders if folder.exists() for p in folder.rglob("*") if p.is_file()]
+    return digest_files(files, settings.project_dir)
 
 
 def _provenance(settings: Settings) -> Graph:

@@ -90,6 +90,7 @@ def build(store, store_update_url: str | None, store_gsp_url: str | None, strict
     """
     from icgraph.backends import RemoteStoreError
     from icgraph.build import BuildError, build as run_build
+    from icgraph.release import ReleaseError
     from icgraph.ingest.compendium import SourceError
     from icgraph.mapping.curation import CurationError
     from icgraph.store import StoreError
@@ -102,7 +103,7 @@ def build(store, store_update_url: str | None, store_gsp_url: str | None, strict
         _fail(str(error))
     except (StoreError, RemoteStoreError, SyntaxError) as error:
         _fail(f"the store was not changed: {error}")
-    except BuildError as error:
+    except (BuildError, ReleaseError) as error:
         if error.validation is not None:
             click.echo(format_report(error.validation, "text"), err=True)
         _fail(str(error))
@@ -110,7 +111,8 @@ def build(store, store_update_url: str | None, store_gsp_url: str | None, strict
         click.secho(f"warning: {problem}", fg="yellow", err=True)
     report = result.validation
     triples = sum(len(g) for g in result.graphs.values())
-    click.echo(f"Built {triples} triples in {len(result.graphs)} named graphs; store: {settings.store}")
+    click.echo(f"Built {triples} triples in {len(result.graphs)} named graphs; release {result.release.id} "
+               f"is current at {settings.store}")
     click.echo(
         "SHACL: {v} violations, {w} warnings, {i} infos (details: icgraph validate)".format(
             v=len(report.violations), w=len(report.warnings), i=len(report.infos)
@@ -123,45 +125,99 @@ def build(store, store_update_url: str | None, store_gsp_url: str | None, strict
 @STORE_OPTION
 @_remote_options
 @click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The N-Quads dump to load (default: icgraph.nq in the build directory).")
+              help="The N-Quads dump to load (default: dumps/icgraph.nq of the current release).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Remote store without a Graph Store URL: triples per SPARQL Update request.")
 def load(store, store_update_url: str | None, store_gsp_url: str | None, source: Path | None, batch_size: int) -> None:
-    """Load a built dump (build/icgraph.nq) into the store, atomically for its readers.
+    """Load a dump into the store, atomically for its readers.
 
     Remote stores: the graphs are written to staging graphs, their triple counts checked against the
     dump, then switched in by one SPARQL Update; on failure the previous data keeps serving.
+    An embedded store gets a new release made from the dump (without a SHACL report).
     """
-    from icgraph.backends import RemoteStoreError, publish
+    from icgraph.backends import RemoteStoreError, is_remote, publish
+    from icgraph.publish import release_from_dump
+    from icgraph.release import ReleaseError, current_release
     from icgraph.store import StoreError
 
     settings = _settings(store, store_update_url, store_gsp_url)
-    source = source or settings.build_dir / "icgraph.nq"
-    if not source.exists():
-        _fail(f"no dump at {source}; run `icgraph build` first, or pass --from FILE")
+    if source is None:
+        built = current_release(Settings().store, settings.build_dir)
+        if built is None:
+            _fail("no release to load from; run `icgraph build` first, or pass --from FILE")
+        source = built.dump("icgraph.nq")
     try:
-        serving = publish(source, settings.store, progress=_progress, batch=batch_size)
-    except (StoreError, RemoteStoreError, SyntaxError) as error:
+        if is_remote(settings.store):
+            serving = publish(source, settings.store, progress=_progress, batch=batch_size)
+        else:
+            serving = f"release {release_from_dump(source, settings.store, settings.build_dir).id} at {settings.store}"
+    except (StoreError, RemoteStoreError, ReleaseError, SyntaxError) as error:
         _fail(f"the store was not changed: {error}")
     click.echo(f"Loaded {source} into {serving}")
 
 
 @main.command()
+@STORE_OPTION
+def releases(store) -> None:
+    """The releases kept for the store, newest first; `*` marks the one served."""
+    from icgraph.release import current_release, list_releases
+
+    settings = _settings(store)
+    current = current_release(settings.store, settings.build_dir)
+    found = list_releases(settings.store, settings.build_dir)
+    if not found:
+        _fail(f"no release at {settings.store}; run `icgraph build` first")
+    for item in found:
+        manifest = item.manifest
+        validation = manifest.get("validation") or {}
+        shacl = f"{validation.get('Violation', '?')} violations, {validation.get('Warning', '?')} warnings" if validation else "no SHACL report (loaded from a dump)"
+        mark = "*" if current and current.id == item.id else " "
+        click.echo(f"{mark} {item.id}  {manifest.get('created', '')}  {manifest.get('triples') or 0:>9} triples  {shacl}")
+
+
+@main.command()
+@STORE_OPTION
+@click.option("--to", "target", metavar="RELEASE_ID", help="The release to serve (default: the one before the current).")
+def rollback(store, target: str | None) -> None:
+    """Serve an earlier release again (servers switch at their next request)."""
+    from icgraph.release import ReleaseError, rollback as roll_back
+
+    settings = _settings(store)
+    try:
+        chosen = roll_back(settings.store, settings.build_dir, target)
+    except ReleaseError as error:
+        _fail(str(error))
+    click.echo(f"Release {chosen.id} is current again at {settings.store}")
+
+
+@main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "ttl", "json"]), default="text", show_default=True)
 @click.option("--strict", is_flag=True, help="Fail on any source line the parser cannot place.")
-def validate(fmt: str, strict: bool) -> None:
+@click.option("--release", "of_release", is_flag=True,
+              help="Validate the current release as it is stored (read through oxrdflib, nothing re-parsed) instead of the sources.")
+@STORE_OPTION
+def validate(fmt: str, strict: bool, of_release: bool, store) -> None:
     """Validate the data against the SHACL shapes and print the report (exit 1 on a violation)."""
     from icgraph.build import build_dataset
     from icgraph.ingest.compendium import SourceError
     from icgraph.mapping.curation import CurationError
-    from icgraph.validate import format_report
+    from icgraph.validate import format_report, validate as run_validation
 
-    try:
-        result = build_dataset(_settings(), strict=strict)
-    except (SourceError, CurationError) as error:
-        _fail(str(error))
-    click.echo(format_report(result.validation, fmt))
-    if not result.validation.conforms:
+    settings = _settings(store)
+    if of_release:
+        from icgraph.store import StoreError, open_graph
+
+        try:
+            report = run_validation(open_graph(settings.store), settings)
+        except StoreError as error:
+            _fail(str(error))
+    else:
+        try:
+            report = build_dataset(settings, strict=strict).validation
+        except (SourceError, CurationError) as error:
+            _fail(str(error))
+    click.echo(format_report(report, fmt))
+    if not report.conforms:
         sys.exit(1)
 
 
@@ -198,11 +254,10 @@ def serve(store, store_update_url: str | None, store_gsp_url: str | None, host: 
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter of a library query (repeatable).")
 def query(query: str, store: Path | None, fmt: str, params: tuple[str, ...]) -> None:
     """Run QUERY (a .rq file, or the name of a query in queries/) on the store."""
-    import pyoxigraph as ox
-
     from icgraph.queries import QueryParameterError, load_library, parse_parameters, parse_query_file
     from icgraph.results import format_results
-    from icgraph.store import StoreError, open_store
+    from icgraph.backends import open_store
+    from icgraph.store import StoreError
 
     settings = _settings(store)
     path = Path(query)
@@ -248,7 +303,8 @@ def list_queries() -> None:
 def stats(store: Path | None) -> None:
     """Triples per named graph and entities per class."""
     from icgraph.stats import store_statistics
-    from icgraph.store import StoreError, open_store
+    from icgraph.backends import open_store
+    from icgraph.store import StoreError
 
     try:
         db = open_store(_settings(store).store)
@@ -303,7 +359,8 @@ def export_dataset(ctx: click.Context, store: Path | None, fmt: str, output: Pat
 
 def _export_dataset(store: Path | None, fmt: str, output: Path | None) -> None:
     from icgraph.export import export_store
-    from icgraph.store import StoreError, open_store
+    from icgraph.backends import open_store
+    from icgraph.store import StoreError
 
     try:
         db = open_store(_settings(store).store)
@@ -346,7 +403,8 @@ def _analysis():
 
 
 def _analysis_store(store: Path | None):
-    from icgraph.store import StoreError, open_store
+    from icgraph.backends import open_store
+    from icgraph.store import StoreError
 
     try:
         return open_store(_settings(store).store)

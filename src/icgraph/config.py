@@ -33,46 +33,94 @@ def _env_path(name: str) -> Path | None:
     return Path(value) if value else None
 
 
+def _setting(env: str, default_factory, doc: str):
+    """A field of `Settings` read from the environment variable ``env`` (docs/settings.md lists them all)."""
+    return field(default_factory=default_factory, metadata={"env": env, "doc": doc})
+
+
+def _env_text(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
 @dataclass
 class Settings:
-    """Where things are and how the server behaves. Environment variables override the defaults.
+    """Where things are and how the server behaves: the one settings object of every command and the server.
+
+    Each field that an environment variable sets names it in its metadata (``env``);
+    docs/settings.md documents every one, and a test keeps the two in step.
 
     Among the server's limits, ``max_facet_values`` (``ICGRAPH_MAX_FACET_VALUES``, default 50) is
     the most facet values one /practices request may select in all; a request with more gets 400
     saying how many are allowed (each value joins the page's queries, so the number is bounded).
     """
 
-    project_dir: Path = PROJECT_DIR
-    #: A Path (the embedded Oxigraph store) or an `icgraph.backends.RemoteEndpoint` (``sparql+http://...``).
-    store: Path | Any = field(default_factory=lambda: _env_store())
-    build_dir: Path = field(default_factory=lambda: Path(os.environ.get("ICGRAPH_BUILD_DIR", PROJECT_DIR / "build")))
-    query_timeout: float = field(default_factory=lambda: _env_float("ICGRAPH_QUERY_TIMEOUT", 30.0))
-    update_token: str | None = field(default_factory=lambda: os.environ.get("ICGRAPH_UPDATE_TOKEN") or None)
+    #: The project folder (ontology/, shapes/, data/, queries/); set once per process by ICGRAPH_HOME.
+    project_dir: Path = field(default=PROJECT_DIR, metadata={"env": "ICGRAPH_HOME", "doc": "the project folder"})
+    #: A Path (the embedded Oxigraph store: a release link, or a plain store folder) or an
+    #: `icgraph.backends.RemoteEndpoint` (``sparql+http://...``).
+    store: Path | Any = _setting("ICGRAPH_STORE", lambda: _env_store(), "where the data lives")
+    build_dir: Path = _setting(
+        "ICGRAPH_BUILD_DIR", lambda: Path(os.environ.get("ICGRAPH_BUILD_DIR", PROJECT_DIR / "build")),
+        "the build's caches (and a remote store's releases)",
+    )
+    query_timeout: float = _setting("ICGRAPH_QUERY_TIMEOUT", lambda: _env_float("ICGRAPH_QUERY_TIMEOUT", 30.0), "seconds a query may run")
+    update_token: str | None = _setting("ICGRAPH_UPDATE_TOKEN", lambda: _env_text("ICGRAPH_UPDATE_TOKEN"), "the update token")
     union_default_graph: bool = True
+
+    # --- a remote store (icgraph.backends.parse_location reads these with ICGRAPH_STORE) ---
+    store_engine: str | None = _setting("ICGRAPH_STORE_ENGINE", lambda: _env_text("ICGRAPH_STORE_ENGINE"), "remote store engine")
+    store_update_url: str | None = _setting("ICGRAPH_STORE_UPDATE_URL", lambda: _env_text("ICGRAPH_STORE_UPDATE_URL"), "remote store update URL")
+    store_gsp_url: str | None = _setting("ICGRAPH_STORE_GSP_URL", lambda: _env_text("ICGRAPH_STORE_GSP_URL"), "remote store Graph Store URL")
+    store_user: str | None = _setting("ICGRAPH_STORE_USER", lambda: _env_text("ICGRAPH_STORE_USER"), "remote store user")
+    store_password: str | None = field(
+        default_factory=lambda: _env_text("ICGRAPH_STORE_PASSWORD"),
+        metadata={"env": "ICGRAPH_STORE_PASSWORD", "doc": "remote store password"}, repr=False,
+    )
+    store_graph_prefix: str | None = _setting(
+        "ICGRAPH_STORE_GRAPH_PREFIX", lambda: _env_text("ICGRAPH_STORE_GRAPH_PREFIX"), "remote store graph IRI prefix"
+    )
 
     # --- SPARQL endpoint (src/icgraph/server): limits that keep a public endpoint safe ---
     #: A file holding the update token (first line); wins over ``update_token``. No token: updates are off.
-    update_token_file: Path | None = field(default_factory=lambda: _env_path("ICGRAPH_UPDATE_TOKEN_FILE"))
+    update_token_file: Path | None = _setting("ICGRAPH_UPDATE_TOKEN_FILE", lambda: _env_path("ICGRAPH_UPDATE_TOKEN_FILE"), "update token file")
     #: Worker processes that evaluate queries (each holds the store open read-only). At least 2,
     #: so one runaway query never blocks everyone else.
-    query_workers: int = field(default_factory=lambda: _env_int("ICGRAPH_QUERY_WORKERS", max(2, os.cpu_count() or 2)))
+    query_workers: int = _setting(
+        "ICGRAPH_QUERY_WORKERS", lambda: _env_int("ICGRAPH_QUERY_WORKERS", max(2, os.cpu_count() or 2)), "query processes"
+    )
     #: Address-space ceiling of each worker process, in MiB (RLIMIT_AS); a query beyond it fails cleanly.
-    query_memory_mb: int = field(default_factory=lambda: _env_int("ICGRAPH_QUERY_MEMORY_MB", 2048))
+    query_memory_mb: int = _setting("ICGRAPH_QUERY_MEMORY_MB", lambda: _env_int("ICGRAPH_QUERY_MEMORY_MB", 2048), "memory per query process")
     #: Largest serialised result a query may return, in bytes.
-    max_result_bytes: int = field(default_factory=lambda: _env_int("ICGRAPH_MAX_RESULT_BYTES", 128 * 1024 * 1024))
+    max_result_bytes: int = _setting(
+        "ICGRAPH_MAX_RESULT_BYTES", lambda: _env_int("ICGRAPH_MAX_RESULT_BYTES", 128 * 1024 * 1024), "largest result"
+    )
     #: Largest request body (query, update or uploaded graph), in bytes; larger ones get 413.
-    max_request_bytes: int = field(default_factory=lambda: _env_int("ICGRAPH_MAX_REQUEST_BYTES", 10 * 1024 * 1024))
+    max_request_bytes: int = _setting(
+        "ICGRAPH_MAX_REQUEST_BYTES", lambda: _env_int("ICGRAPH_MAX_REQUEST_BYTES", 10 * 1024 * 1024), "largest request body"
+    )
     #: Requests allowed to wait for a busy worker; one more gets 503 with Retry-After.
-    max_waiting_requests: int = field(default_factory=lambda: _env_int("ICGRAPH_MAX_WAITING_REQUESTS", 16))
+    max_waiting_requests: int = _setting(
+        "ICGRAPH_MAX_WAITING_REQUESTS", lambda: _env_int("ICGRAPH_MAX_WAITING_REQUESTS", 16), "requests that may wait"
+    )
     #: Longest wait for a free worker, in seconds, before 503 with Retry-After.
-    queue_timeout: float = field(default_factory=lambda: _env_float("ICGRAPH_QUEUE_TIMEOUT", 10.0))
-    #: Facet values one /practices request may select, all facets together; more gets 400.
-    max_facet_values: int = field(default_factory=lambda: _env_int("ICGRAPH_MAX_FACET_VALUES", 50))
+    queue_timeout: float = _setting("ICGRAPH_QUEUE_TIMEOUT", lambda: _env_float("ICGRAPH_QUEUE_TIMEOUT", 10.0), "longest wait")
+    #: Facet values one /practices request may select, all facets together; more gets 400 saying how many are allowed.
+    max_facet_values: int = _setting(
+        "ICGRAPH_MAX_FACET_VALUES", lambda: _env_int("ICGRAPH_MAX_FACET_VALUES", 50), "facet values per /practices request"
+    )
     #: SERVICE / LOAD targets allowed (IRI prefixes, space-separated in the environment). Empty: no
     #: outbound traffic at all, and the worker processes run without network access where the OS allows.
-    federation_allowlist: tuple[str, ...] = field(
-        default_factory=lambda: tuple(os.environ.get("ICGRAPH_FEDERATION_ALLOWLIST", "").split())
+    federation_allowlist: tuple[str, ...] = _setting(
+        "ICGRAPH_FEDERATION_ALLOWLIST", lambda: tuple(os.environ.get("ICGRAPH_FEDERATION_ALLOWLIST", "").split()),
+        "SERVICE targets allowed",
     )
+
+    @classmethod
+    def environment_variables(cls) -> dict[str, str]:
+        """Every environment variable a setting reads: name -> field name."""
+        from dataclasses import fields
+
+        return {f.metadata["env"]: f.name for f in fields(cls) if "env" in f.metadata}
 
     @property
     def ontology_dir(self) -> Path:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from icgraph.config import Settings
 from icgraph.namespaces import sparql_prefixes
 from icgraph.results import compact
-from icgraph.store import open_store
+from icgraph.backends import open_store
 
 _PRACTICES = """
 SELECT ?practice ?title ?principle ?country ?locator ?note WHERE {

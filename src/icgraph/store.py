@@ -1,22 +1,26 @@
-"""The embedded Oxigraph store: open it, and publish a new build into it atomically.
+"""The embedded Oxigraph store: open the one behind a location, and the writable copy a server keeps.
 
-A store path is a symbolic link to one complete build (``PATH.builds/<build id>``).
-``publish`` loads a new build beside the current one and then swaps the link in
-one ``rename``, so a reader never sees a half-loaded store and a failed build
-leaves the previous one in place.
+A location ``PATH`` is either a release link (`icgraph.release`: the store is
+``PATH/store`` of the current release, read-only) or a plain Oxigraph folder (a store made
+by hand or by the tests, served as it is).
+
+Updates (``icgraph serve --update-token-file``) never write into a release: on a release
+location the server's writer works on ``PATH.writable``, a copy of the release's store made
+once (hard links, `Store.backup`) that remembers which release it started from. A build
+refuses to publish while that copy exists (its updates would be hidden), and a server refuses
+to start on it once another release has become current.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from pathlib import Path
 
 import pyoxigraph as ox
 
-#: How many complete builds to keep beside the current one (for a server still reading an older one).
-KEEP_PREVIOUS_BUILDS = 1
+from icgraph.release import is_release, store_path
+
+WRITABLE_SUFFIX = ".writable"
+_BASE_FILE = "icgraph-base-release"
 
 
 class StoreError(RuntimeError):
@@ -24,85 +28,77 @@ class StoreError(RuntimeError):
 
 
 def open_store(path: Path, read_only: bool = True) -> ox.Store:
-    """Open the store at ``path`` (read-only by default, so several processes can share it).
-
-    A ``sparql+http://`` location (`icgraph.backends.RemoteEndpoint`) gives a `icgraph.backends.RemoteStore`,
-    which answers the same calls.
-    """
-    from icgraph import backends
-
-    if backends.is_remote(path):
-        return backends.open_store(path)
+    """Open the embedded store at ``path`` (read-only by default, so several processes can share it)."""
     path = Path(path)
     if not path.exists():
         raise StoreError(f"no store at {path}; run `icgraph build` first, or pass --store / set ICGRAPH_STORE")
+    if is_release(path) and not read_only:
+        raise StoreError(f"{path} is a published release and never changes; serve it with an update token to write a copy")
     try:
-        return ox.Store.read_only(str(path)) if read_only else ox.Store(str(path))
+        folder = store_path(path)
+        return ox.Store.read_only(str(folder)) if read_only else ox.Store(str(folder))
     except OSError as error:
         raise StoreError(f"cannot open the store at {path}: {error}") from error
 
 
-def publish(nquads: Path, path: Path) -> Path:
-    """Bulk-load an N-Quads file into a new build directory and make ``path`` point at it.
+def writable_copy(location: Path) -> Path:
+    """Where a server with updates keeps its copy of a release location's store."""
+    location = Path(location).absolute()
+    return location.with_name(location.name + WRITABLE_SUFFIX)
 
-    Returns the directory of the new build. If anything fails before the swap, the new
-    directory is removed and ``path`` still serves the previous build.
+
+def read_base(copy: Path) -> str | None:
+    """The id of the release a writable copy was made from."""
+    marker = Path(copy).parent / (Path(copy).name + "." + _BASE_FILE)
+    return marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+
+
+def prepare_writable(location: Path) -> Path:
+    """The folder a writer may open read-write for ``location``.
+
+    A plain store folder is written in place. For a release location, the copy
+    ``PATH.writable`` (made now if missing, from the current release); a StoreError if the
+    copy was made from a release that is no longer current.
     """
-    build_dir = stage(nquads, path)
-    activate(path, build_dir)
-    return build_dir
+    location = Path(location)
+    if not is_release(location):
+        return location
+    current = location.resolve().name
+    copy = writable_copy(location)
+    marker = copy.parent / (copy.name + "." + _BASE_FILE)
+    if copy.exists():
+        base = read_base(copy)
+        if base != current:
+            raise StoreError(
+                f"{copy} holds updates made on release {base or '?'}, but release {current} is current now. "
+                f"Export them (`icgraph export --store {copy}`), remove {copy}, and start the server again."
+            )
+        return copy
+    partial = copy.with_name(copy.name + ".partial")
+    if partial.exists():
+        import shutil
+
+        shutil.rmtree(partial)
+    source = ox.Store.read_only(str(store_path(location)))
+    source.backup(str(partial))
+    del source
+    marker.write_text(current, encoding="utf-8")
+    partial.replace(copy)
+    return copy
 
 
-def stage(nquads: Path, path: Path) -> Path:
-    """The first half of `publish`: load the build into a new directory beside the store at ``path``.
+def open_graph(location=None, union: bool = True):
+    """The served release as an rdflib ``Dataset`` backed by Oxigraph (oxrdflib), read-only.
 
-    Nothing serves it until `activate` (or `discard` removes it). Returns its directory.
+    For Python users who work with rdflib (and pySHACL, which accepts it as a data graph):
+    nothing is parsed or copied into memory; each triple pattern is answered by the store.
+    ``union``: the default graph is the union of the named graphs, as SPARQL sees it here.
     """
-    path = Path(path).absolute()
-    builds = path.parent / (path.name + ".builds")
-    builds.mkdir(parents=True, exist_ok=True)
-    build_dir = builds / time.strftime("%Y%m%dT%H%M%S")
-    suffix = 0
-    while build_dir.exists():
-        suffix += 1
-        build_dir = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{suffix}"
-    try:
-        store = ox.Store(str(build_dir))
-        store.bulk_load(path=str(nquads), format=ox.RdfFormat.N_QUADS)
-        store.flush()
-        store.optimize()
-        del store
-    except BaseException:
-        discard(build_dir)
-        raise
-    return build_dir
+    from oxrdflib import OxigraphStore
+    from rdflib import Dataset
 
+    from icgraph.config import Settings
 
-def activate(path: Path, build_dir: Path) -> None:
-    """The second half of `publish`: make ``path`` serve the staged ``build_dir``, in one rename."""
-    path = Path(path).absolute()
-    _swap_link(path, build_dir)
-    _prune(build_dir.parent, keep={build_dir})
-
-
-def discard(build_dir: Path) -> None:
-    """Remove a staged build that will not be served."""
-    shutil.rmtree(build_dir, ignore_errors=True)
-
-
-def _swap_link(path: Path, target: Path) -> None:
-    if path.exists() and not path.is_symlink():
-        raise StoreError(
-            f"{path} is a store directory that icgraph did not create; move it away or choose another --store"
-        )
-    temporary = path.parent / f".{path.name}.link-{os.getpid()}"
-    if temporary.is_symlink():
-        temporary.unlink()
-    temporary.symlink_to(target)
-    os.replace(temporary, path)  # atomic on POSIX
-
-
-def _prune(builds: Path, keep: set[Path]) -> None:
-    older = sorted((d for d in builds.iterdir() if d.is_dir() and d not in keep), reverse=True)
-    for stale in older[KEEP_PREVIOUS_BUILDS:]:
-        shutil.rmtree(stale, ignore_errors=True)
+    location = Settings().store if location is None else location
+    backing = OxigraphStore(store=open_store(location))
+    return Dataset(store=backing, default_union=union)

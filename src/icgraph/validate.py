@@ -459,6 +459,16 @@ def source_line(graph: Graph, node: Node | None) -> int | None:
 # --------------------------------------------------------------------------- reporting
 
 
+def load_report(path: Path) -> ValidationResult:
+    """A report as a release keeps it (``report/shacl.json``, `icgraph.publish.report_json`); no report graph."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    issues = [ValidationIssue(**issue) for issue in data["issues"]]
+    return ValidationResult(
+        conforms=data["conforms"], counts=data["counts"], report_graph=Graph(), issues=issues,
+        seconds=data.get("seconds", 0.0), triples=data.get("triples", 0),
+    )
+
+
 def format_report(result: ValidationResult, fmt: str = "text") -> str:
     """Render `result` as "text" (linter style), "json" (a list of objects) or "ttl" (sh:ValidationReport)."""
     if fmt == "ttl":

@@ -15,7 +15,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 
 from icgraph.config import Settings
-import pyoxigraph as ox
 
 from icgraph.backends import is_remote
 from icgraph.server import graph_store, linked_data, query_api, sparql, web
@@ -45,15 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool = RemotePool(settings, writable=token is not None)
             await pool.start()
             app.state.pool = pool
-            app.state.store = pool.store
         else:
             pool = StorePool(settings, writable=token is not None)
             await pool.start()
             app.state.pool = pool
-            # Pages, facets, the map, entity pages and the query library query through the pool
-            # (pool.prepared). This read-only view is left for /quality, /downloads, /def, /graph and VoID,
-            # which read the store itself; with updates on, it is the store as it was at start-up.
-            app.state.store = ox.Store.read_only(str(settings.store))
+            # Pages, facets, the map, entity pages, search and the query library query through the
+            # pool too (pool.prepared): nothing queries a store in this process.
         try:
             yield
         finally:

@@ -24,7 +24,6 @@ page" link to /sparql.
 from __future__ import annotations
 
 import re
-import tempfile
 import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
@@ -37,24 +36,23 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
-from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, VOID, XSD
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCTERMS, PROV, RDFS, VOID, XSD
 
-from icgraph.export import export_store
 from icgraph.namespaces import (
-    COMPENDIUM,
     GRAPH,
     ICG,
     ID,
-    MEETING_REPORT,
     ONTOLOGY_GRAPH,
     PREFIXES,
     ROOT,
 )
 from icgraph.namespaces import compact, expand
+from icgraph.release import DUMPS
 from icgraph.server import prepared
 from icgraph.server.negotiation import GRAPH_FORMATS, Format, NotAcceptable, choose_format
 from icgraph.server.templating import templates
+from icgraph.void import DATASET, LICENSE, vocabulary_prefix
 
 router = APIRouter(tags=["linked data"])
 
@@ -70,17 +68,6 @@ DOCUMENT_FORMATS: tuple[Format, ...] = (HTML, _RDF["ttl"], _RDF["jsonld"], _RDF[
 SUFFIXES = {f.key: f for f in DOCUMENT_FORMATS}
 FORMAT_NAMES = {"html": "HTML", "ttl": "Turtle", "jsonld": "JSON-LD", "nt": "N-Triples", "rdf": "RDF/XML"}
 
-#: The dumps: file name -> (export format, media type, description).
-DUMPS = {
-    "icgraph.trig": ("trig", "application/trig", "TriG: every named graph, with its name"),
-    "icgraph.nq": ("nq", "application/n-quads", "N-Quads: every named graph, one quad per line"),
-    "icgraph.ttl": ("ttl", "text/turtle", "Turtle: the union of the graphs (what SPARQL queries see)"),
-    "icgraph.jsonld": ("jsonld", "application/ld+json", "JSON-LD: the union of the graphs"),
-}
-
-LICENSE = "https://creativecommons.org/licenses/by/4.0/"
-VOID_IRI = ROOT + ".well-known/void"
-DATASET = URIRef(VOID_IRI + "#icgraph")
 
 # --------------------------------------------------------------------------------------------
 #   The description of an entity: one CONSTRUCT, used for every format
@@ -133,13 +120,12 @@ def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
 
 @dataclass
 class _Cache:
-    store_id: int
+    store_id: str | None  # the pool's release_id
     descriptions: OrderedDict = field(default_factory=OrderedDict)
     pages: OrderedDict = field(default_factory=OrderedDict)
     labels: dict[str, str] | None = None
     ranks: dict[str, int] | None = None
-    void: Graph | None = None
-    dumps_dir: Path | None = None
+    void: tuple[str, Graph] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -147,16 +133,13 @@ _MAX_DESCRIPTIONS = 2048
 
 
 def _cache(request: Request) -> _Cache:
-    store = getattr(request.app.state, "store", None)
+    """The cache of the data served now: a new one when the pool serves another release or snapshot."""
+    served = getattr(getattr(request.app.state, "pool", None), "release_id", None)
     cache = getattr(request.app.state, "linked_data_cache", None)
-    if cache is None or cache.store_id != id(store):
-        cache = _Cache(store_id=id(store))
+    if cache is None or cache.store_id != served:
+        cache = _Cache(store_id=served)
         request.app.state.linked_data_cache = cache
     return cache
-
-
-def _store(request: Request) -> ox.Store:
-    return request.app.state.store
 
 
 async def _describe(request: Request, iri: str) -> list[ox.Triple]:
@@ -621,7 +604,15 @@ _CONTEXT = {
 
 
 def _graph_names(request: Request) -> list[str]:
-    return sorted(g.value for g in _store(request).named_graphs() if isinstance(g, ox.NamedNode))
+    """The named graphs of the served release (its manifest lists them)."""
+    release = _served(request)
+    return sorted(release.manifest["graphs"]) if release is not None else []
+
+
+def _graph_triples(request: Request, graph: str) -> list[ox.Triple]:
+    """The triples of one named graph, from the release's file of it (written by the build)."""
+    path = _served(request).graph_file(graph)
+    return sorted(ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES), key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
 
 
 def _document(request: Request, base: str, suffix: Format | None) -> tuple[Format | None, Response | None]:
@@ -651,7 +642,9 @@ async def ontology(request: Request, ext: str | None = None) -> Response:
         return refusal
     headers = _negotiated_headers("/def", fmt, suffix)
     query = graph_query(str(ONTOLOGY_GRAPH))
-    triples = await run_in_threadpool(run_construct, _store(request), query)
+    if _served(request) is None:
+        return _no_release(request, "ontology document")
+    triples = await run_in_threadpool(_graph_triples, request, str(ONTOLOGY_GRAPH))
     if fmt is not HTML:
         return _rdf_response(serialize(triples, fmt), fmt, headers)
     try:  # the ontology documentation, when its module is there
@@ -693,7 +686,9 @@ async def named_graph(request: Request, name: str) -> Response:
     headers = _negotiated_headers(base, fmt, suffix)
     query = graph_query(graph)
     if fmt is not HTML:
-        triples = await run_in_threadpool(run_construct, _store(request), query)
+        if fmt.key == "nt":
+            return FileResponse(_served(request).graph_file(graph), media_type=fmt.content_type, headers=headers)
+        triples = await run_in_threadpool(_graph_triples, request, graph)
         return _rdf_response(serialize(triples, fmt), fmt, headers)
     void = await run_in_threadpool(_void, request)
     subset = _void_subset(void, URIRef(graph))
@@ -720,25 +715,6 @@ async def named_graph(request: Request, name: str) -> Response:
 # --------------------------------------------------------------------------------------------
 
 
-def _dump_path(request: Request, name: str) -> Path:
-    """The dump file: the build's own when present, else written once from the store (export_store)."""
-    settings = request.app.state.settings
-    built = Path(settings.build_dir) / name
-    if built.is_file():
-        return built
-    cache = _cache(request)
-    with cache.lock:
-        if cache.dumps_dir is None:
-            cache.dumps_dir = Path(tempfile.mkdtemp(prefix="icgraph-dumps-"))
-        target = cache.dumps_dir / name
-        if not target.is_file():
-            partial = target.with_suffix(target.suffix + ".partial")
-            with partial.open("wb") as stream:
-                export_store(_store(request), DUMPS[name][0], stream)
-            partial.replace(target)
-    return target
-
-
 def _human_size(size: int) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
@@ -749,10 +725,12 @@ def _human_size(size: int) -> str:
 
 @router.api_route("/downloads", methods=["GET", "HEAD"], summary="The dumps of the dataset, with sizes and formats")
 async def downloads(request: Request) -> Response:
+    release = _served(request)
+    if release is None:
+        return _no_release(request, "downloads")
     files = []
     for name, (fmt, media_type, description) in DUMPS.items():
-        path = await run_in_threadpool(_dump_path, request, name)
-        size = path.stat().st_size
+        size = release.manifest["dumps"][name]["bytes"]
         files.append({"name": name, "href": f"/downloads/{name}", "type": media_type, "description": description,
                       "size": _human_size(size), "bytes": size})
     graphs = [{"iri": g, "name": g[len(str(GRAPH)):], "href": local_path(g)} for g in _graph_names(request)]
@@ -765,128 +743,42 @@ async def downloads(request: Request) -> Response:
 async def download(request: Request, name: str) -> Response:
     if name not in DUMPS:
         return not_found(request, f"No download {name}; the dumps are {', '.join(DUMPS)} (see /downloads).")
-    path = await run_in_threadpool(_dump_path, request, name)
-    media_type = next(f.content_type for f in GRAPH_FORMATS if f.key == DUMPS[name][0])
-    return FileResponse(path, media_type=media_type, filename=name, content_disposition_type="inline")
+    release = _served(request)
+    if release is None:
+        return _no_release(request, "downloads")
+    media_type = DUMPS[name][1]
+    if name.endswith(".gz"):
+        return FileResponse(release.dump(name), media_type="application/gzip", filename=name)
+    return FileResponse(release.dump(name), media_type=media_type, filename=name, content_disposition_type="inline")
 
 
 # --------------------------------------------------------------------------------------------
 #   VoID + DCAT: /.well-known/void
 # --------------------------------------------------------------------------------------------
 
-_VOCABULARY_NAMES = {v: k for k, v in PREFIXES.items()}
+def _served(request: Request):
+    """The release this server reads (None when it serves a plain store folder, which has no files)."""
+    return request.app.state.pool.release
 
 
-def _vocabulary(iri: str) -> str | None:
-    """The namespace of a term, if it is a vocabulary we know (namespaces.PREFIXES)."""
-    for namespace in sorted(_VOCABULARY_NAMES, key=len, reverse=True):
-        if iri.startswith(namespace):
-            return namespace
-    return None
+def _no_release(request: Request, what: str) -> Response:
+    return not_found(
+        request,
+        f"No {what} here: this server reads a store that is not a release of `icgraph build` "
+        "(build one with `icgraph build`, or load a dump with `icgraph load`).",
+    )
 
 
-def _void(request: Request) -> Graph:
+def _void(request: Request) -> Graph | None:
+    """The release's VoID + DCAT description (void.ttl, written by the build), parsed once per release."""
+    release = _served(request)
+    if release is None:
+        return None
     cache = _cache(request)
     with cache.lock:
-        if cache.void is None:
-            cache.void = build_void(_store(request), Path(request.app.state.settings.build_dir))
-    return cache.void
-
-
-def _count(store: ox.Store, query: str, **kw) -> list:
-    return list(store.query(query, prefixes=PREFIXES, **kw))
-
-
-def build_void(store: ox.Store, build_dir: Path) -> Graph:
-    """The VoID + DCAT description of the dataset, with every count computed from the store."""
-    g = Graph()
-    for prefix, iri in PREFIXES.items():
-        g.bind(prefix, iri)
-    g.bind("dcat", DCAT)
-    d = DATASET
-    g.add((d, RDF.type, VOID.Dataset))
-    g.add((d, RDF.type, DCAT.Dataset))
-    g.add((d, DCTERMS.title, Literal("icgraph: intercultural integration and multilevel governance practices", lang="en")))
-    g.add((d, DCTERMS.description, Literal(
-        "The good practices in intercultural integration and multilevel governance of the Council of Europe's "
-        "Compendium CDADI(2024)39 and the meeting report GT-ADI-INT(2020)4, as linked data: practices, the "
-        "organisations that take part in them with their roles and governance levels, places, partnerships, "
-        "memberships, and the working group's meetings.", lang="en")))
-    g.add((d, DCTERMS.license, URIRef(LICENSE)))
-    publisher = URIRef(VOID_IRI + "#publisher")
-    g.add((d, DCTERMS.publisher, publisher))
-    g.add((publisher, RDF.type, FOAF.Organization))
-    g.add((publisher, FOAF.name, Literal("icgraph contributors")))
-    for source in (COMPENDIUM, MEETING_REPORT):
-        g.add((d, PROV.wasDerivedFrom, URIRef(str(source))))
-        g.add((d, DCTERMS.source, URIRef(str(source))))
-    g.add((d, VOID.sparqlEndpoint, URIRef(ROOT + "sparql")))
-    g.add((d, VOID.uriSpace, Literal(str(ID))))
-    g.add((d, VOID.rootResource, URIRef(ROOT + "def")))
-    g.add((d, DCAT.landingPage, URIRef(ROOT)))
-
-    for name, (fmt, media_type, description) in DUMPS.items():
-        url = URIRef(ROOT + "downloads/" + name)
-        dist = URIRef(VOID_IRI + "#dump-" + fmt)
-        g.add((d, VOID.dataDump, url))
-        g.add((d, DCAT.distribution, dist))
-        g.add((dist, RDF.type, DCAT.Distribution))
-        g.add((dist, DCTERMS.title, Literal(description, lang="en")))
-        g.add((dist, DCAT.downloadURL, url))
-        g.add((dist, DCAT.accessURL, URIRef(ROOT + "downloads")))
-        g.add((dist, DCAT.mediaType, URIRef("https://www.iana.org/assignments/media-types/" + media_type)))
-        g.add((dist, DCTERMS.license, URIRef(LICENSE)))
-        if (build_dir / name).is_file():
-            g.add((dist, DCAT.byteSize, Literal((build_dir / name).stat().st_size, datatype=XSD.nonNegativeInteger)))
-
-    union = {"use_default_graph_as_union": True}
-    # the union of the graphs, as SPARQL sees it: a triple in two graphs counts once
-    (total,) = _count(store, "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }", **union)
-    g.add((d, VOID.triples, Literal(int(total["n"].value))))
-    (entities,) = _count(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o FILTER(isIRI(?s)) }", **union)
-    g.add((d, VOID.entities, Literal(int(entities["n"].value))))
-
-    vocabularies = set()
-    for row in _count(store, "SELECT DISTINCT ?t WHERE { { ?s ?t ?o } UNION { ?s a ?t } }", **union):
-        namespace = _vocabulary(row["t"].value)
-        if namespace and not namespace.startswith(str(ID)) and namespace != str(GRAPH):
-            vocabularies.add(namespace)
-    for namespace in sorted(vocabularies):
-        g.add((d, VOID.vocabulary, URIRef(namespace)))
-
-    for graph in sorted(g_.value for g_ in store.named_graphs() if isinstance(g_, ox.NamedNode)):
-        subset = URIRef(graph)
-        in_graph = {"default_graph": [ox.NamedNode(graph)]}
-        g.add((d, VOID.subset, subset))
-        g.add((subset, RDF.type, VOID.Dataset))
-        g.add((subset, RDFS.label, Literal(graph[len(str(GRAPH)):])))
-        (row,) = _count(store, "SELECT (COUNT(*) AS ?n) (COUNT(DISTINCT ?p) AS ?props) WHERE { ?s ?p ?o }", **in_graph)
-        g.add((subset, VOID.triples, Literal(int(row["n"].value))))
-        g.add((subset, VOID.properties, Literal(int(row["props"].value))))
-        (row,) = _count(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o FILTER(isIRI(?s)) }", **in_graph)
-        g.add((subset, VOID.entities, Literal(int(row["n"].value))))
-        for row in _count(store, "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c ORDER BY ?c", **in_graph):
-            partition = URIRef(f"{VOID_IRI}#{graph[len(str(GRAPH)):]}-class-{_slug(compact(row['c']))}")
-            g.add((subset, VOID.classPartition, partition))
-            g.add((partition, VOID["class"], URIRef(row["c"].value)))
-            g.add((partition, VOID.entities, Literal(int(row["n"].value))))
-
-    examples = _count(
-        store,
-        """SELECT ?x WHERE { { SELECT ?x WHERE { ?x a icg:Practice } ORDER BY ?x LIMIT 2 }
-             UNION { SELECT ?x WHERE { ?x a icg:Network } ORDER BY ?x LIMIT 1 }
-             UNION { SELECT ?x WHERE { ?x a icg:LocalAuthority } ORDER BY ?x LIMIT 1 }
-             UNION { SELECT ?x WHERE { ?x a icg:Country } ORDER BY ?x LIMIT 1 }
-             UNION { SELECT ?x WHERE { ?x a icg:Meeting } ORDER BY ?x LIMIT 1 } }""",
-        **union,
-    )
-    for row in examples:
-        g.add((d, VOID.exampleResource, URIRef(row["x"].value)))
-    return g
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
+        if cache.void is None or cache.void[0] != release.id:
+            cache.void = (release.id, Graph().parse(release.void, format="turtle"))
+    return cache.void[1]
 
 
 def _void_subset(void: Graph, subset: URIRef) -> dict[str, Any]:
@@ -922,6 +814,8 @@ async def void_description(request: Request, ext: str | None = None) -> Response
         return refusal
     headers = _negotiated_headers(base, fmt, suffix)
     void = await run_in_threadpool(_void, request)
+    if void is None:
+        return _no_release(request, "dataset description")
     if fmt is not HTML:
         body = void.serialize(format=_RDFLIB_FORMATS[fmt.key], encoding="utf-8")
         return _rdf_response(body, fmt, headers)
@@ -933,7 +827,7 @@ async def void_description(request: Request, ext: str | None = None) -> Response
         "triples": int(void.value(d, VOID.triples)),
         "entities": int(void.value(d, VOID.entities)),
         "subsets": [_void_subset(void, s) for s in sorted(void.objects(d, VOID.subset))],
-        "vocabularies": [{"iri": str(v), "prefix": _VOCABULARY_NAMES.get(str(v), "")} for v in sorted(void.objects(d, VOID.vocabulary))],
+        "vocabularies": [{"iri": str(v), "prefix": vocabulary_prefix(str(v))} for v in sorted(void.objects(d, VOID.vocabulary))],
         "dumps": [{"name": n, "href": f"/downloads/{n}", "type": t} for n, (_, t, _) in DUMPS.items()],
         "examples": [{"iri": str(x), "href": local_path(str(x))} for x in sorted(void.objects(d, VOID.exampleResource))],
         "sources": [{"iri": str(s), "href": local_path(str(s))} for s in sorted(void.objects(d, PROV.wasDerivedFrom))],
@@ -943,4 +837,4 @@ async def void_description(request: Request, ext: str | None = None) -> Response
     return templates.TemplateResponse(request, "ld/void.html", context, headers=headers)
 
 
-__all__ = ["router", "describe", "describe_query", "graph_query", "run_construct", "build_void", "local_path", "DUMPS"]
+__all__ = ["router", "describe", "describe_query", "graph_query", "run_construct", "local_path"]

@@ -72,7 +72,7 @@ def one_of(variable: str, terms: Iterable[Term]) -> str:
 
 def _body_start(text: str) -> int:
     """Where the query form (SELECT, CONSTRUCT, ...) starts, after the prologue (PREFIX, BASE)."""
-    from icgraph.backends import scan_tokens
+    from icgraph.sparql.text import scan_tokens
 
     for offset, token, braces, _ in scan_tokens(text):
         if braces == 0 and token.upper() in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
@@ -98,7 +98,7 @@ def body(name: str) -> str:
 
 def with_groups(query: str | LibraryQuery, *groups: str) -> str:
     """The query with the group patterns (or VALUES blocks) ``groups`` opening its WHERE clause."""
-    from icgraph.backends import insert_in_where
+    from icgraph.sparql.text import insert_in_where
 
     text = query.text if isinstance(query, LibraryQuery) else load(query).text if _NAME.match(query) else query
     return insert_in_where(text, "\n  ".join(groups)) if groups else text
@@ -138,7 +138,7 @@ def written(query: str | LibraryQuery, bindings: Mapping[str, Term]) -> str:
     (the "query that regenerates this page" link), runnable as it stands. The server itself binds by
     substitutions (`StorePool.prepared`); only a CONSTRUCT, ASK or a query that does not project the
     variables can be written out this way."""
-    from icgraph.backends import scan_tokens
+    from icgraph.sparql.text import scan_tokens
 
     text, by_variable = substitutions(query, bindings)
     pieces, last = [], 0

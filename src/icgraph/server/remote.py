@@ -24,6 +24,7 @@ from pyparsing import ParseException
 
 from icgraph.backends import RemoteStore, RemoteStoreError, RemoteTimeout, ResultTooLarge
 from icgraph.config import Settings
+from icgraph.release import Release, current_release
 from icgraph.server import negotiation, security
 from icgraph.server.security import EndpointError
 from icgraph.server.workers import _CappedBuffer
@@ -43,6 +44,16 @@ class RemotePool:
         self._slots: asyncio.Semaphore | None = None
         self._write_lock: asyncio.Lock | None = None
         self._statistics: tuple[float, dict] | None = None
+
+    @property
+    def release(self) -> Release | None:
+        """The local release whose dumps, report and descriptions this server offers (from the last build)."""
+        return current_release(self.settings.store, self.settings.build_dir)
+
+    @property
+    def release_id(self) -> str:
+        release = self.release
+        return release.id if release is not None else str(self.settings.store)
 
     async def start(self) -> None:
         self._slots = asyncio.Semaphore(max(2, self.settings.query_workers))

@@ -26,7 +26,7 @@ from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import URIRef
 
-from icgraph.backends import scan_tokens
+from icgraph.sparql.text import scan_tokens
 from icgraph.config import Settings
 
 

@@ -24,7 +24,9 @@ _RDFLIB = {"ttl": "turtle", "nt": "nt", "rdf": "xml", "jsonld": "json-ld", "trig
 ENTAILMENT_SIMPLE = URIRef("http://www.w3.org/ns/entailment/Simple")
 
 
-def describe(endpoint: str, settings: Settings, statistics: dict, updates_enabled: bool) -> Graph:
+def describe(
+    endpoint: str, statistics: dict, updates_enabled: bool, union_default_graph: bool = True, federation: bool = False
+) -> Graph:
     """The service description of the endpoint at ``endpoint``, as an RDF graph."""
     graph = Graph()
     graph.bind("sd", SD)
@@ -37,9 +39,9 @@ def describe(endpoint: str, settings: Settings, statistics: dict, updates_enable
         graph.add((service, SD.supportedLanguage, SD.SPARQL11Update))
     for fmt in negotiation.RESULT_FORMATS + negotiation.GRAPH_FORMATS:
         graph.add((service, SD.resultFormat, URIRef(fmt.w3c_iri)))
-    if settings.union_default_graph:
+    if union_default_graph:
         graph.add((service, SD.feature, SD.UnionDefaultGraph))
-    if settings.federation_allowlist:
+    if federation:
         graph.add((service, SD.feature, SD.BasicFederatedQuery))
     graph.add((service, SD.defaultEntailmentRegime, ENTAILMENT_SIMPLE))
 
@@ -78,7 +80,10 @@ async def service_description_response(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     statistics = await request.app.state.pool.statistics(settings.query_timeout)
     endpoint = str(request.url.replace(query="", fragment=""))
-    graph = describe(endpoint, settings, statistics, request.app.state.update_token is not None)
+    graph = describe(
+        endpoint, statistics, request.app.state.update_token is not None,
+        union_default_graph=settings.union_default_graph, federation=bool(settings.federation_allowlist),
+    )
     for prefix in ("graph",):
         graph.bind(prefix, PREFIXES[prefix])
     body = graph.serialize(format=_RDFLIB[fmt.key], encoding="utf-8")

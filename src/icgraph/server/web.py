@@ -14,17 +14,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 from dataclasses import asdict
 from pathlib import Path
 
-import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from icgraph.config import Settings
 from icgraph.namespaces import PREFIXES, ROOT, expand, sparql_prefixes
-from icgraph.search import search as search_index, write_search_index
+from icgraph.search import search as search_index
+from icgraph.server.security import EndpointError
 from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
 from icgraph.server.prepared import body as prepared_body, pool_of
@@ -32,7 +31,6 @@ from icgraph.server.templating import templates
 
 router = APIRouter(tags=["Web pages"])
 
-SEARCH_FILE = "search.sqlite"
 
 
 
@@ -43,16 +41,6 @@ SEARCH_FILE = "search.sqlite"
 
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
-
-
-def _store(request: Request) -> ox.Store:
-    """The in-process store: only for /quality, which validates a copy of the whole graph."""
-    store = getattr(request.app.state, "store", None)
-    if store is None:
-        from icgraph.store import open_store
-
-        store = request.app.state.store = open_store(_settings(request).store)
-    return store
 
 
 async def _pool(request: Request):
@@ -136,34 +124,26 @@ def _with_format(url: str) -> str:
 # Search
 # ---------------------------------------------------------------------------
 
-_index_lock = threading.Lock()
+def search_path(request: Request) -> Path | None:
+    """The search index of the served release (written by the build); None for a plain store."""
+    release = request.app.state.pool.release
+    return release.search_index if release is not None else None
 
 
-async def search_path(request: Request) -> Path:
-    """The search index of this application's store, built from the store (through the pool) if the build left none."""
-    path = Path(_settings(request).build_dir) / SEARCH_FILE
-    if not path.exists():
-        async with _cache(request).setdefault("index_lock", asyncio.Lock()):
-            if not path.exists():
-                pool = await _pool(request)
-                practices, actors = await pool.prepared("search-practices"), await pool.prepared("search-actors")
-                await asyncio.to_thread(write_search_index, practices, actors, path)
-    return path
-
-
-async def _search(request: Request) -> tuple[str, str | None, list]:
+def _search(request: Request) -> tuple[str, str | None, list]:
     text = (request.query_params.get("q") or "").strip()[:200]
     kind = request.query_params.get("kind")
     kind = kind if kind in ("practice", "actor") else None
-    if not text:
-        return text, kind, []
-    path = await search_path(request)
-    return text, kind, await asyncio.to_thread(search_index, path, text, kind=kind)
+    path = search_path(request)
+    if text and path is None:
+        raise EndpointError(404, "No search index here: this server reads a store that is not a release of `icgraph build`.")
+    hits = search_index(path, text, kind=kind) if text else []
+    return text, kind, hits
 
 
 @router.get("/search", summary="Full-text search over practices and actors (HTML), ranked by bm25")
 async def search_page(request: Request) -> Response:
-    text, kind, hits = await _search(request)
+    text, kind, hits = await asyncio.to_thread(_search, request)
     if _wants_json(request):
         return JSONResponse({"q": text, "kind": kind, "count": len(hits), "results": [h.as_dict() for h in hits]})
     return _page(request, "search.html", {"q": text, "kind": kind, "hits": hits})
@@ -171,7 +151,7 @@ async def search_page(request: Request) -> Response:
 
 @router.get("/api/search", summary="Full-text search over practices and actors (JSON)")
 async def search_api(request: Request) -> Response:
-    text, kind, hits = await _search(request)
+    text, kind, hits = await asyncio.to_thread(_search, request)
     return JSONResponse({"q": text, "kind": kind, "count": len(hits), "results": [h.as_dict() for h in hits]})
 
 
@@ -240,47 +220,29 @@ def _script_json(value) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _validate_store(store: ox.Store, settings: Settings):
-    from rdflib import Graph
-
-    from icgraph.validate import validate
-
-    triples = (ox.Triple(q.subject, q.predicate, q.object) for q in store)
-    data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
-    graph = Graph().parse(data=data.decode("utf-8"), format="nt")
-    return validate(graph, settings)
-
-
-def _quality_job(request: Request) -> dict:
-    """The validation of this application's store, started once in a thread (it takes minutes on the full graph)."""
+def _report(request: Request):
+    """The SHACL report of the served release (written by the build's gate), read once per release."""
+    release = request.app.state.pool.release
+    if release is None or not release.report_json.is_file():
+        return None
     cache = _cache(request)
-    with _index_lock:
-        job = cache.get("quality")
-        if job is None:
-            job = cache["quality"] = {"done": threading.Event(), "result": None, "error": None}
-            store, settings = _store(request), _settings(request)
+    if cache.get("report", (None,))[0] != release.id:
+        from icgraph.validate import load_report
 
-            def run():
-                try:
-                    job["result"] = _validate_store(store, settings)
-                except Exception as error:  # shown on the page rather than lost in a thread
-                    job["error"] = f"{type(error).__name__}: {error}"
-                finally:
-                    job["done"].set()
-
-            threading.Thread(target=run, name="icgraph-quality", daemon=True).start()
-    return job
+        cache["report"] = (release.id, load_report(release.report_json))
+    return cache["report"][1]
 
 
 @router.get("/quality", summary="The SHACL data-quality report of the current data, grouped by severity")
 async def quality(request: Request) -> Response:
-    job = _quality_job(request)
-    wait = float(getattr(request.app.state, "quality_wait", 2.0))
-    await asyncio.to_thread(job["done"].wait, wait)
-    result, error = job["result"], job["error"]
+    result = await asyncio.to_thread(_report, request)
+    error = None if result is not None else (
+        "This server reads a store without a SHACL report (not a release of `icgraph build`, or one loaded "
+        "from a dump): run `icgraph validate`, or build a release with `icgraph build`."
+    )
     if _wants_json(request):
         if result is None:
-            return JSONResponse({"status": "error" if error else "pending", "error": error}, status_code=500 if error else 202)
+            return JSONResponse({"status": "error", "error": error}, status_code=404)
         return JSONResponse(
             {"status": "done", "conforms": result.conforms, "counts": result.counts,
              "issues": [i.as_dict() for i in result.issues]}
@@ -296,8 +258,8 @@ async def quality(request: Request) -> Response:
     return _page(
         request,
         "quality.html",
-        {"result": result, "error": error, "groups": groups, "pending": result is None and error is None},
-        status_code=200,
+        {"result": result, "error": error, "groups": groups},
+        status_code=200 if result is not None else 404,
     )
 
 

@@ -42,13 +42,16 @@ import resource
 import shutil
 import signal
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from icgraph.config import Settings
+from icgraph.release import Release, current_release, hold, let_go
 from icgraph.server.processes import worker_context
+from icgraph.store import prepare_writable
 from icgraph.server.security import EndpointError
 
 log = logging.getLogger("icgraph.server")
@@ -523,6 +526,12 @@ class StorePool:
     def __init__(self, settings: Settings, writable: bool):
         self.settings = settings
         self.writable = writable
+        #: The release served (None for a plain store folder), followed as `icgraph build` or
+        #: `icgraph rollback` moves the current link (`_follow_release`); pinned while updates are on.
+        self.release: Release | None = None
+        self._lease: Path | None = None
+        self._checked = 0.0
+        self._store_folder = str(settings.store)
         self.snapshot = str(settings.store)
         self.network_isolated = False
         self._context = worker_context()
@@ -542,7 +551,7 @@ class StorePool:
     def _config(self, snapshot: str | None = None) -> dict[str, Any]:
         s = self.settings
         return {
-            "store": str(s.store),
+            "store": self._store_folder,
             "snapshot": snapshot or self.snapshot,
             "snapshot_dir": str(self._snapshot_dir) if self._snapshot_dir else None,
             "memory_mb": s.query_memory_mb,
@@ -573,10 +582,41 @@ class StorePool:
         worker.isolated = detail
         return worker
 
+    @property
+    def release_id(self) -> str:
+        """What caches are keyed by: the release id, or the snapshot of a plain or written store."""
+        if self.release is not None and not self.writable:
+            return self.release.id
+        return f"{self.release.id + '+' if self.release else ''}{Path(self.snapshot).name}"
+
+    def _follow_release(self) -> None:
+        """Serve the release the current link names now (a readlink at most once a second)."""
+        now = time.monotonic()
+        if self.writable or self.release is None or now - self._checked < 1.0:
+            return
+        self._checked = now
+        latest = current_release(self.settings.store, self.settings.build_dir)
+        if latest is None or latest.id == self.release.id:
+            return
+        log.info("Serving release %s (was %s)", latest.id, self.release.id)
+        self.release = latest
+        self.snapshot = str(latest.store)
+        self._statistics = None
+        self._lease = hold(self.settings.store, self.settings.build_dir, latest)
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._write_lock = asyncio.Lock()
-        store = Path(self.settings.store)
+        self.release = current_release(self.settings.store, self.settings.build_dir)
+        if self.writable:
+            self._store_folder = str(prepare_writable(self.settings.store))
+        elif self.release is not None:
+            self._store_folder = str(self.release.store)
+        else:
+            self._store_folder = str(self.settings.store)
+        self.snapshot = self._store_folder
+        self._lease = hold(self.settings.store, self.settings.build_dir, self.release)
+        store = Path(self._store_folder)
         store.parent.mkdir(parents=True, exist_ok=True)
         if self.writable:
             self._snapshot_dir = Path(tempfile.mkdtemp(prefix=f".{store.name}.snapshots-", dir=store.parent))
@@ -612,6 +652,7 @@ class StorePool:
         for worker in self._readers:
             await self._in_thread(worker.kill)
         self._threads.shutdown(wait=False, cancel_futures=True)
+        let_go(self._lease)
         if self._snapshot_dir is not None:
             shutil.rmtree(self._snapshot_dir, ignore_errors=True)
 
@@ -694,6 +735,7 @@ class StorePool:
 
     async def read(self, job: dict, timeout: float) -> dict:
         """Run a read job (query, prepared, graph_get, statistics) on a reader; raise EndpointError on failure."""
+        self._follow_release()
         worker = await self._acquire()
         job = dict(job, snapshot=self.snapshot)
         worker.snapshot = self.snapshot
@@ -732,7 +774,12 @@ class StorePool:
         return await _unpickle(reply["body"], self._threads)
 
     async def statistics(self, timeout: float = 30.0) -> dict:
-        """Named graphs with their triple counts, and the default graph's; cached per snapshot."""
+        """Named graphs with their triple counts, and the default graph's: the release's manifest says them;
+        a plain or written store is counted (through a reader) once per snapshot."""
+        self._follow_release()
+        if self.release is not None and not self.writable:
+            manifest = self.release.manifest
+            return {"graphs": sorted(manifest["graphs"].items()), "default_triples": manifest["triples"]}
         snapshot = self.snapshot
         if self._statistics and self._statistics[0] == snapshot:
             return self._statistics[1]

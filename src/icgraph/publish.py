@@ -1,0 +1,176 @@
+"""Write a release and make it the current one (the last stage of a build, and `icgraph load`).
+
+`ReleaseWriter` fills a partial release folder (`icgraph.release`) while the SHACL gate
+runs: the dumps, the store, one file per named graph, the search index, the VoID and the
+service description with their counts. Once the gate has passed, `finish` adds the SHACL
+report and the manifest, renames the folder to its release id and moves the current link
+to it; `discard` removes everything if the gate fails or the build is interrupted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pyoxigraph as ox
+
+from icgraph import __version__, release as releases, sparql
+from icgraph.backends import is_remote, publish as publish_remote
+from icgraph.namespaces import PREFIXES, ROOT
+from icgraph.release import DUMPS, Release
+from icgraph.search import build_search_index
+
+#: Oxigraph formats of the dumps that keep the named graphs; the others hold the union.
+_DATASET_FORMATS = {"icgraph.trig": ox.RdfFormat.TRIG, "icgraph.nq": ox.RdfFormat.N_QUADS}
+_UNION_FORMATS = {"icgraph.ttl": ox.RdfFormat.TURTLE, "icgraph.jsonld": ox.RdfFormat.JSON_LD}
+
+
+class ReleaseWriter:
+    """One release being written for the store location ``location``."""
+
+    def __init__(self, location, build_dir: Path, inputs: dict[str, str]):
+        self.location = location
+        self.build_dir = Path(build_dir)
+        self.inputs = inputs
+        self.digest = releases.combined_digest({**inputs, "icgraph": __version__})
+        self.id = releases.new_release_id(self.digest)
+        releases.clean_partials(location, build_dir)
+        self.folder = releases.partial_folder(location, build_dir, self.id)
+        self.timings: dict[str, float] = {}
+        self.statistics: dict[str, Any] | None = None
+
+    # -- while the gate runs ---------------------------------------------------------------
+
+    def write_data(self, quads: Iterable[ox.Quad] | None = None, nquads: Path | None = None) -> None:
+        """The store, the dumps, the per-graph files, the search index, VoID and the service description.
+
+        From the build's quads, or (``icgraph load``) from an N-Quads file.
+        """
+        dumps = self.folder / "dumps"
+        dumps.mkdir()
+        with self._timed("dumps"):
+            if quads is not None:
+                quads = list(quads)
+                for name, fmt in _DATASET_FORMATS.items():
+                    ox.serialize(quads, str(dumps / name), fmt, prefixes=PREFIXES if fmt is ox.RdfFormat.TRIG else None)
+            else:
+                shutil.copyfile(nquads, dumps / "icgraph.nq")
+        with self._timed("store load"):
+            store = ox.Store(str(self.folder / "store"))
+            store.bulk_load(path=str(dumps / "icgraph.nq"), format=ox.RdfFormat.N_QUADS)
+            store.flush()
+            store.optimize()
+            del store
+        store = ox.Store.read_only(str(self.folder / "store"))
+        with self._timed("dumps"):
+            if quads is None:
+                store.dump(str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
+            with (dumps / "icgraph.nq").open("rb") as source, gzip.open(dumps / "icgraph.nq.gz", "wb", compresslevel=6) as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+            union = list(store.query(sparql.load("union-construct"), use_default_graph_as_union=True))
+            for name, fmt in _UNION_FORMATS.items():
+                ox.serialize(union, str(dumps / name), fmt, prefixes=PREFIXES)
+            del union
+            graphs = self.folder / "graphs"
+            graphs.mkdir()
+            for graph in store.named_graphs():
+                if isinstance(graph, ox.NamedNode):
+                    store.dump(str(graphs / (releases.graph_slug(graph.value) + ".nt")), ox.RdfFormat.N_TRIPLES, from_graph=graph)
+        with self._timed("search index"):
+            build_search_index(store, self.folder / "search.sqlite")
+        with self._timed("describe"):
+            from icgraph.void import build_void, store_statistics
+
+            self.statistics = store_statistics(store)
+            void = build_void(store, dumps, version=self.id, issued=_now())
+            void.serialize(self.folder / "void.ttl", format="turtle")
+            from icgraph.server.service_description import describe
+
+            description = describe(ROOT + "sparql", self.statistics, updates_enabled=False)
+            description.serialize(self.folder / "service-description.ttl", format="turtle")
+        del store
+
+    # -- once the gate has passed -------------------------------------------------------------
+
+    def finish(self, validation=None, timings: dict[str, float] | None = None, progress: Callable[[str], None] | None = None) -> Release:
+        """Write the report and the manifest, list the release, make it current, prune old ones."""
+        if validation is not None:
+            from icgraph.validate import format_report
+
+            report = self.folder / "report"
+            report.mkdir()
+            (report / "shacl.ttl").write_text(format_report(validation, "ttl"), encoding="utf-8")
+            (report / "shacl.json").write_text(report_json(validation), encoding="utf-8")
+        previous = releases.current_release(self.location, self.build_dir)
+        manifest = {
+            "id": self.id,
+            "created": _now(),
+            "icgraph": __version__,
+            "previous": previous.id if previous else None,
+            "inputs": self.inputs,
+            "inputs_digest": self.digest,
+            "triples": self.statistics["default_triples"] if self.statistics else None,
+            "graphs": dict(self.statistics["graphs"]) if self.statistics else {},
+            "validation": None if validation is None else {"conforms": validation.conforms, **validation.counts},
+            "dumps": {
+                name: {"bytes": (self.folder / "dumps" / name).stat().st_size,
+                       "sha256": releases.file_digest(self.folder / "dumps" / name)}
+                for name in DUMPS
+            },
+            "timings": {stage: round(seconds, 3) for stage, seconds in {**(timings or {}), **self.timings}.items()},
+        }
+        release = releases.finish(self.folder, manifest)
+        if is_remote(self.location):
+            try:
+                publish_remote(release.dump("icgraph.nq"), self.location, progress=progress)
+            except BaseException:
+                shutil.rmtree(release.path, ignore_errors=True)
+                raise
+        releases.activate(self.location, self.build_dir, release)
+        releases.prune(self.location, self.build_dir)
+        return release
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _timed(self, stage: str):
+        writer = self
+
+        class _Timer:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                writer.timings[stage] = writer.timings.get(stage, 0.0) + time.perf_counter() - self.start
+
+        return _Timer()
+
+
+def report_json(validation) -> str:
+    """The SHACL report as the server's /quality reads it: verdict, counts and every issue."""
+    return json.dumps(
+        {"conforms": validation.conforms, "counts": validation.counts, "seconds": round(validation.seconds, 3),
+         "triples": validation.triples, "issues": [issue.as_dict() for issue in validation.issues]},
+        indent=1, ensure_ascii=False,
+    )
+
+
+def release_from_dump(nquads: Path, location, build_dir: Path, progress: Callable[[str], None] | None = None) -> Release:
+    """`icgraph load` into an embedded store: a release made from an N-Quads dump (no SHACL report)."""
+    writer = ReleaseWriter(location, build_dir, {str(nquads): releases.file_digest(nquads)})
+    try:
+        writer.write_data(nquads=nquads)
+        return writer.finish(progress=progress)
+    except BaseException:
+        writer.discard()
+        raise
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()

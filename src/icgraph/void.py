@@ -1,0 +1,137 @@
+"""The VoID + DCAT description of a release, with its counts: written once by the build.
+
+The server reads ``void.ttl`` from the release it serves (`icgraph.release`); nothing is
+counted at request time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, PROV, RDF, RDFS, VOID, XSD
+
+from icgraph import sparql
+from icgraph.namespaces import COMPENDIUM, GRAPH, ID, MEETING_REPORT, PREFIXES, ROOT
+from icgraph.release import DUMPS
+from icgraph.results import compact
+
+LICENSE = "https://creativecommons.org/licenses/by/4.0/"
+VOID_IRI = ROOT + ".well-known/void"
+DATASET = URIRef(VOID_IRI + "#icgraph")
+_VOCABULARY_NAMES = {v: k for k, v in PREFIXES.items()}
+
+
+def vocabulary_prefix(namespace: str) -> str:
+    return _VOCABULARY_NAMES.get(namespace, "")
+
+
+def _vocabulary(iri: str) -> str | None:
+    """The namespace of a term, if it is a vocabulary we know (namespaces.PREFIXES)."""
+    for namespace in sorted(_VOCABULARY_NAMES, key=len, reverse=True):
+        if iri.startswith(namespace):
+            return namespace
+    return None
+
+
+def _rows(store: ox.Store, name: str, **dataset) -> list:
+    return list(store.query(sparql.load(name), **dataset))
+
+
+def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None) -> Graph:
+    """The VoID + DCAT description of the dataset in ``store``, with every count computed from it."""
+    g = Graph()
+    for prefix, iri in PREFIXES.items():
+        g.bind(prefix, iri)
+    g.bind("dcat", DCAT)
+    d = DATASET
+    g.add((d, RDF.type, VOID.Dataset))
+    g.add((d, RDF.type, DCAT.Dataset))
+    g.add((d, DCTERMS.title, Literal("icgraph: intercultural integration and multilevel governance practices", lang="en")))
+    g.add((d, DCTERMS.description, Literal(
+        "The good practices in intercultural integration and multilevel governance of the Council of Europe's "
+        "Compendium CDADI(2024)39 and the meeting report GT-ADI-INT(2020)4, as linked data: practices, the "
+        "organisations that take part in them with their roles and governance levels, places, partnerships, "
+        "memberships, and the working group's meetings.", lang="en")))
+    g.add((d, DCTERMS.license, URIRef(LICENSE)))
+    if version:
+        g.add((d, URIRef(str(DCAT) + "version"), Literal(version)))  # DCAT 3; rdflib 7 lacks the term
+    if issued:
+        g.add((d, DCTERMS.modified, Literal(issued, datatype=XSD.dateTime)))
+    publisher = URIRef(VOID_IRI + "#publisher")
+    g.add((d, DCTERMS.publisher, publisher))
+    g.add((publisher, RDF.type, FOAF.Organization))
+    g.add((publisher, FOAF.name, Literal("icgraph contributors")))
+    for source in (COMPENDIUM, MEETING_REPORT):
+        g.add((d, PROV.wasDerivedFrom, URIRef(str(source))))
+        g.add((d, DCTERMS.source, URIRef(str(source))))
+    g.add((d, VOID.sparqlEndpoint, URIRef(ROOT + "sparql")))
+    g.add((d, VOID.uriSpace, Literal(str(ID))))
+    g.add((d, VOID.rootResource, URIRef(ROOT + "def")))
+    g.add((d, DCAT.landingPage, URIRef(ROOT)))
+
+    for name, (fmt, media_type, description) in DUMPS.items():
+        url = URIRef(ROOT + "downloads/" + name)
+        dist = URIRef(VOID_IRI + "#dump-" + name.removeprefix("icgraph.").replace(".", "-"))
+        g.add((d, VOID.dataDump, url))
+        g.add((d, DCAT.distribution, dist))
+        g.add((dist, RDF.type, DCAT.Distribution))
+        g.add((dist, DCTERMS.title, Literal(description, lang="en")))
+        g.add((dist, DCAT.downloadURL, url))
+        g.add((dist, DCAT.accessURL, URIRef(ROOT + "downloads")))
+        g.add((dist, DCAT.mediaType, URIRef("https://www.iana.org/assignments/media-types/" + media_type)))
+        if name.endswith(".gz"):
+            g.add((dist, DCAT.compressFormat, URIRef("https://www.iana.org/assignments/media-types/application/gzip")))
+        g.add((dist, DCTERMS.license, URIRef(LICENSE)))
+        if (dumps_dir / name).is_file():
+            g.add((dist, DCAT.byteSize, Literal((dumps_dir / name).stat().st_size, datatype=XSD.nonNegativeInteger)))
+
+    union = {"use_default_graph_as_union": True}
+    (total,) = _rows(store, "void-triples", **union)
+    g.add((d, VOID.triples, Literal(int(total["n"].value))))
+    (entities,) = _rows(store, "void-entities", **union)
+    g.add((d, VOID.entities, Literal(int(entities["n"].value))))
+
+    vocabularies = set()
+    for row in _rows(store, "void-terms", **union):
+        namespace = _vocabulary(row["t"].value)
+        if namespace and not namespace.startswith(str(ID)) and namespace != str(GRAPH):
+            vocabularies.add(namespace)
+    for namespace in sorted(vocabularies):
+        g.add((d, VOID.vocabulary, URIRef(namespace)))
+
+    for graph in sorted(g_.value for g_ in store.named_graphs() if isinstance(g_, ox.NamedNode)):
+        subset = URIRef(graph)
+        in_graph = {"default_graph": [ox.NamedNode(graph)]}
+        g.add((d, VOID.subset, subset))
+        g.add((subset, RDF.type, VOID.Dataset))
+        g.add((subset, RDFS.label, Literal(graph[len(str(GRAPH)):])))
+        (row,) = _rows(store, "void-graph-size", **in_graph)
+        g.add((subset, VOID.triples, Literal(int(row["n"].value))))
+        g.add((subset, VOID.properties, Literal(int(row["props"].value))))
+        (row,) = _rows(store, "void-entities", **in_graph)
+        g.add((subset, VOID.entities, Literal(int(row["n"].value))))
+        for row in _rows(store, "void-class-partitions", **in_graph):
+            partition = URIRef(f"{VOID_IRI}#{graph[len(str(GRAPH)):]}-class-{_slug(compact(row['c']))}")
+            g.add((subset, VOID.classPartition, partition))
+            g.add((partition, VOID["class"], URIRef(row["c"].value)))
+            g.add((partition, VOID.entities, Literal(int(row["n"].value))))
+
+    for row in _rows(store, "void-examples", **union):
+        g.add((d, VOID.exampleResource, URIRef(row["x"].value)))
+    return g
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
+
+
+def store_statistics(store: ox.Store) -> dict:
+    """Triples per named graph and in the union default graph: the manifest's and service description's counts."""
+    counts = {str(row["g"].value): int(row["n"].value) for row in _rows(store, "graph-triple-counts")}
+    for name in store.named_graphs():
+        counts.setdefault(str(name.value), 0)
+    (row,) = _rows(store, "union-triples", use_default_graph_as_union=True)
+    return {"graphs": sorted(counts.items()), "default_triples": int(row["n"].value)}
