@@ -1,6 +1,6 @@
 """Pages run their SPARQL where /sparql runs it: on the pool, under its limits, never in the event loop.
 
-- every file of server/queries parses and carries its header;
+- every file of icgraph/sparql parses and carries its header;
 - a page whose query is held in the pool does not hold up a cheap request (/static);
 - a page query past the time limit gets the pool's 504, like /sparql;
 - a request with more facet values than ``Settings.max_facet_values`` gets 400 at once.
@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from conftest import pooled_client
+from icgraph import sparql
 from icgraph.server import linked_data, prepared, web
 from icgraph.server.templating import static_files
 
@@ -24,12 +25,12 @@ from icgraph.server.templating import static_files
 @pytest.mark.parametrize("name", prepared.query_names())
 def test_each_server_query_parses_and_has_a_header(name):
     query = prepared.load(name)
-    assert query.summary, f"server/queries/{name}.rq has no '#+ summary:' line"
-    assert query.tags, f"server/queries/{name}.rq has no '#+ tags:' line"
+    assert query.summary, f"sparql/{name}.rq has no '#+ summary:' line"
+    assert query.tags, f"sparql/{name}.rq has no '#+ tags:' line"
     ox.Store().query(query.text)  # parses (and runs on an empty store)
     for parameter in query.parameters:  # bound by substitutions, so a SELECT must project it
         bound = {parameter.name: ox.NamedNode("https://w3id.org/icgraph/id/x")}
-        ox.Store().query(query.text, substitutions={ox.Variable(v): t for v, t in prepared.substitutions(query, bound)[1].items()})
+        ox.Store().query(sparql.load(name), substitutions={ox.Variable(v): t for v, t in prepared.substitutions(query, bound)[1].items()})
 
 
 def test_the_period_facet_query_knows_every_period_token():

@@ -398,7 +398,7 @@ def test_a_slow_query_is_stopped_at_the_time_limit(servers):
     "/api/search?q=refugees",
 ])
 def test_pages_answer_the_same(servers, path):
-    """Pages run their server/queries through the pool on either store (VALUES blocks and sub-queries included).
+    """Pages run their icgraph/sparql queries through the pool on either store (VALUES blocks and sub-queries included).
 
     Compared as sets: rows the stores return in another order (ties of ORDER BY, unordered edges) are the same answer.
     """

@@ -25,7 +25,7 @@ WEIGHTS = (10.0, 4.0, 1.0)
 # Snippet markers: private-use characters that no source text contains, turned into <mark> after escaping.
 _OPEN, _CLOSE = "\ue000", "\ue001"
 
-#: The queries that read the documents (server/queries): practices, then actors.
+#: The queries that read the documents (icgraph/sparql): practices, then actors.
 DOCUMENT_QUERIES = ("search-practices", "search-actors")
 
 
@@ -72,11 +72,11 @@ def _as_store(source) -> ox.Store:
 
 def build_search_index(graph_or_store, path: Path) -> Path:
     """Index the practices and actors of a store (or rdflib graph) into the SQLite file ``path``, atomically."""
-    from icgraph.server.prepared import as_values, load
+    from icgraph import sparql
 
     store = _as_store(graph_or_store)
     practices, actors = (
-        as_values(store.query(load(name).text, use_default_graph_as_union=True)) for name in DOCUMENT_QUERIES
+        sparql.as_values(store.query(sparql.load(name), use_default_graph_as_union=True)) for name in DOCUMENT_QUERIES
     )
     return write_search_index(practices, actors, path)
 

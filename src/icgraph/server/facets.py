@@ -1,6 +1,6 @@
 """Facets of the practice browser, one small class each (in the manner of Datasette's facets).
 
-A facet has a URL parameter name, a label, and a query, ``server/queries/facet-NAME.rq``, that
+A facet has a URL parameter name, a label, and a query, ``sparql/facet-NAME.rq``, that
 pairs each practice with its values of the facet (``?practice ?value``). From that one query
 come both the filter (the practices having one of the selected values: the query opened with
 ``VALUES ?value { ... }``) and the counts (``facet-values.rq`` joined with it). Selections are
@@ -45,7 +45,7 @@ class FacetValue:
 
 
 class Facet:
-    """A facet over the IRIs of one namespace, paired with practices by ``server/queries/facet-NAME.rq``."""
+    """A facet over the IRIs of one namespace, paired with practices by ``sparql/facet-NAME.rq``."""
 
     name: str = ""
     label: str = ""
@@ -68,7 +68,7 @@ class Facet:
     # --- SPARQL ----------------------------------------------------------------------
     @property
     def query(self) -> str:
-        """The name of the facet's query in server/queries."""
+        """The name of the facet's query in icgraph/sparql."""
         return f"facet-{self.name}"
 
     def restrictions(self) -> list[str]:

@@ -73,7 +73,7 @@ FORMAT_NAMES = {"html": "HTML", "ttl": "Turtle", "jsonld": "JSON-LD", "nt": "N-T
 #   The description of an entity: one CONSTRUCT, used for every format
 # --------------------------------------------------------------------------------------------
 
-#: The description of an entity is server/queries/describe.rq (shown on every page as the query that
+#: The description of an entity is sparql/describe.rq (shown on every page as the query that
 #: regenerates it), run as describe-parts.rq and describe-triples.rq, which Virtuoso 7.2 also compiles.
 
 _GRAPH_CONTENT = """\
@@ -174,7 +174,7 @@ async def _labels(request: Request) -> dict[str, str]:
 
 
 async def _select(request: Request, name: str, **bindings: str) -> list[dict[str, Any]]:
-    """The rows of the server query ``name`` (server/queries), with IRIs bound to its parameters."""
+    """The rows of the server query ``name`` (icgraph/sparql), with IRIs bound to its parameters."""
     return await prepared.run(request, name, {key: ox.NamedNode(iri) for key, iri in bindings.items()})
 
 

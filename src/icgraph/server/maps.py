@@ -1,6 +1,6 @@
 """The data behind /map: actors in tiers by governance level, and practices placed on a map.
 
-`load_map_data(pool)` reads everything once, with the map-*.rq queries of server/queries run by
+`load_map_data(pool)` reads everything once, with the map-*.rq queries of icgraph/sparql run by
 the server's pool (the store of a running server never changes);
 `governance_map(data, ...)` and `practice_places(data, ...)` filter it in Python, so the
 same filters serve the JSON API, the page and the tests.
@@ -44,7 +44,7 @@ MAP_QUERIES = ("levels", "actors", "edges", "practices", "partnerships", "member
 
 
 async def load_map_data(pool) -> MapData:
-    """The map's data, read by the pool (one query per kind of thing: server/queries/map-*.rq)."""
+    """The map's data, read by the pool (one query per kind of thing: sparql/map-*.rq)."""
     return map_data({name: await pool.prepared(f"map-{name}") for name in MAP_QUERIES})
 
 

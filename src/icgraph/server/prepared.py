@@ -1,4 +1,4 @@
-"""The SPARQL the server runs for itself: ``server/queries/*.rq``, bound with RDF terms, run by the pool.
+"""The SPARQL the server runs for itself: ``icgraph/sparql/*.rq``, bound with RDF terms, run by the pool.
 
 Pages, facets, the map, linked-data descriptions, search and the query library never query a
 store in the web server's process: they ``await pool.prepared(query, bindings)`` (`StorePool`,
@@ -7,7 +7,7 @@ store in the web server's process: they ``await pool.prepared(query, bindings)``
 
 Each query is a file with the header of ``queries/`` (``#+ summary``, ``#+ tags``; its
 parameters are its ``?_name_type`` variables, bound through Oxigraph's ``substitutions``):
-`load(name)` reads one. User input reaches a query only as RDF terms made by pyoxigraph's
+`load(name)` reads one (through `icgraph.sparql`, the one loader of icgraph's own queries). User input reaches a query only as RDF terms made by pyoxigraph's
 constructors, as substitutions or, for several values of one variable (a facet's selection),
 as the VALUES block of `values`. `nested` and `with_groups` join one file's query into another
 (a facet's pattern into the count query), so no query text is written in Python.
@@ -16,33 +16,30 @@ as the VALUES block of `values`. `nested` and `with_groups` join one file's quer
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pyoxigraph as ox
 
-from icgraph.queries import LibraryQuery, parse_query_file
+from icgraph import sparql
+from icgraph.queries import LibraryQuery
 
-#: The server's own queries (package data).
-QUERIES_DIR = Path(__file__).resolve().parent / "queries"
+#: Where the queries are (package data).
+QUERIES_DIR = sparql.FOLDER
 
 Term = ox.NamedNode | ox.Literal | ox.BlankNode
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-@functools.lru_cache(maxsize=None)
 def load(name: str) -> LibraryQuery:
-    """The query ``server/queries/{name}.rq`` with its header (read once)."""
-    path = QUERIES_DIR / f"{name}.rq"
-    if not _NAME.match(name) or not path.is_file():
-        raise LookupError(f"no server query {name!r} in {QUERIES_DIR}")
-    return parse_query_file(path)
+    """The query ``sparql/{name}.rq`` with its header (read once)."""
+    if not _NAME.match(name):
+        raise LookupError(f"{name!r} is not the name of a query file")
+    return sparql.query(name)
 
 
 def query_names() -> list[str]:
-    return sorted(path.stem for path in QUERIES_DIR.glob("*.rq"))
+    return sparql.names()
 
 
 def values(variable: str, terms: Iterable[Term]) -> str:
@@ -81,7 +78,7 @@ def _body_start(text: str) -> int:
 
 
 def nested(name: str) -> str:
-    """The SELECT of ``server/queries/{name}.rq`` as a sub-query group, ``{ SELECT ... }``, without its prologue.
+    """The SELECT of ``icgraph/sparql/{name}.rq`` as a sub-query group, ``{ SELECT ... }``, without its prologue.
 
     The composed query carries every prefix of `icgraph.namespaces.PREFIXES` (see `compose`).
     """
@@ -91,7 +88,7 @@ def nested(name: str) -> str:
 
 
 def body(name: str) -> str:
-    """The query of ``server/queries/{name}.rq`` without its header and prologue (for a page that adds every prefix)."""
+    """The query of ``icgraph/sparql/{name}.rq`` without its header and prologue (for a page that adds every prefix)."""
     text = load(name).text
     return text[_body_start(text):]
 
@@ -147,16 +144,6 @@ def written(query: str | LibraryQuery, bindings: Mapping[str, Term]) -> str:
             pieces += [text[last:offset], str(by_variable[token[1:]])]
             last = offset + len(token)
     return "".join(pieces) + text[last:]
-
-
-def as_values(results) -> list[dict[str, Any]] | list[ox.Triple] | bool:
-    """Query results as plain Python values: rows ``{variable: term or None}``, a list of triples, or a boolean."""
-    if isinstance(results, ox.QueryBoolean):
-        return bool(results)
-    if isinstance(results, ox.QuerySolutions):
-        names = [v.value for v in results.variables]
-        return [{name: row[name] for name in names} for row in results]
-    return list(results)
 
 
 async def pool_of(app) -> Any:

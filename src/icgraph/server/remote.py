@@ -152,9 +152,9 @@ class RemotePool:
         except negotiation.NotAcceptable as error:
             raise EndpointError(406, str(error)) from None
         graph = job.get("graph")
-        from icgraph.server.prepared import load
+        from icgraph import sparql
 
-        construct = load("dataset-triples").text
+        construct = sparql.load("union-construct")
         if graph is None:
             run = partial(self.store.query, construct, use_default_graph_as_union=self.settings.union_default_graph,
                           timeout=timeout, max_bytes=self.settings.max_result_bytes)
@@ -176,7 +176,8 @@ class RemotePool:
     async def prepared(self, query, bindings=None, *, fmt=None, timeout: float | None = None):
         """`StorePool.prepared` on the remote store: the substitutions bound by a VALUES block
         (`icgraph.backends.bind_substitutions`, inside `RemoteStore.query`), the same answers and errors."""
-        from icgraph.server.prepared import as_values, substitutions
+        from icgraph.server.prepared import substitutions
+        from icgraph.sparql import as_values
 
         text, by_variable = substitutions(query, bindings)
         timeout = self.settings.query_timeout if timeout is None else timeout

@@ -11,7 +11,7 @@ pyoxigraph cannot cancel a query, so queries never run in the web server's proce
   more aborts its own process only, and the client gets 503.
 - **The server's own queries** (pages, facets, map, entity pages, search, the query library:
   `icgraph.server.prepared`) run on the same readers, through the same admission, as the job
-  ``prepared`` (`StorePool.prepared`): the text of a ``server/queries`` file and its bindings as
+  ``prepared`` (`StorePool.prepared`): the text of a ``icgraph/sparql`` file and its bindings as
   pyoxigraph terms (``substitutions``); the answer comes back as Python values (rows of terms,
   triples, a boolean), pickled and capped at ``max_result_bytes`` like any result.
 - **The writer** (only when an update token is set) is the one process that opens the store
@@ -240,7 +240,7 @@ class _WorkerState:
         from pyoxigraph import Variable
 
         from icgraph.server import negotiation
-        from icgraph.server.prepared import as_values
+        from icgraph.sparql import as_values
 
         substitutions = {Variable(name): term for name, term in (job.get("substitutions") or {}).items()}
         store = self.reader_store(job["snapshot"])
@@ -268,7 +268,7 @@ class _WorkerState:
         store = self.reader_store(job["snapshot"])
         graph = job.get("graph")
         if graph is None and self.config["union_default_graph"]:
-            results = store.query(_server_query("dataset-triples"), use_default_graph_as_union=True)
+            results = store.query(_server_query("union-construct"), use_default_graph_as_union=True)
             return self.serialise(results, fmt)
         name = DefaultGraph() if graph is None else NamedNode(graph)
         if graph is not None and not store.contains_named_graph(name):
@@ -284,12 +284,12 @@ class _WorkerState:
         store = self.reader_store(job["snapshot"])
         counts = {
             str(row["g"].value): int(row["n"].value)
-            for row in store.query(_server_query("triples-per-graph"))
+            for row in store.query(_server_query("graph-triple-counts"))
         }
         for name in store.named_graphs():
             counts.setdefault(str(name.value), 0)
         union = self.config["union_default_graph"]
-        default = next(iter(store.query(_server_query("default-graph-size"), use_default_graph_as_union=union)))
+        default = next(iter(store.query(_server_query("union-triples"), use_default_graph_as_union=union)))
         return ("ok", {"graphs": sorted(counts.items()), "default_triples": int(default["n"].value)})
 
     def update(self, job: dict) -> tuple:
@@ -352,9 +352,9 @@ class _WorkerState:
 
 
 def _server_query(name: str) -> str:
-    from icgraph.server.prepared import load
+    from icgraph import sparql
 
-    return load(name).text
+    return sparql.load(name)
 
 
 @dataclass
@@ -756,7 +756,7 @@ class StorePool:
     async def prepared(self, query, bindings=None, *, fmt=None, timeout: float | None = None):
         """Run one of the server's own queries on a reader, with the limits and admission of /sparql.
 
-        ``query``: the name of a file of ``server/queries`` (``"practice-partnerships"``), a
+        ``query``: the name of a file of ``icgraph/sparql`` (``"practice-partnerships"``), a
         `LibraryQuery`, or query text composed from those files (`icgraph.server.prepared`);
         ``bindings``: RDF terms by parameter or variable name, bound through ``substitutions``.
         Returns rows (``[{variable: term or None}]``) for SELECT, a list of triples for
