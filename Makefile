@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev chromium build serve test validate bench clean
+.PHONY: help install install-dev chromium build serve test validate bench soak clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -45,6 +45,9 @@ validate: install  ## Print the SHACL data-quality report
 
 bench: install-dev build  ## Run the benchmarks (results in bench/results/)
 	$(BIN)/python -m bench
+
+soak: install-dev build  ## Abandoned heavy queries, then a 3-minute soak at concurrency 32 (figures in bench/results/soak.json)
+	$(BIN)/python -m bench.soak --out bench/results/soak.json
 
 clean:  ## Remove the virtualenv, the store and the build directory
 	rm -rf $(VENV) .icgraph build

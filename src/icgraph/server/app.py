@@ -17,13 +17,15 @@ from fastapi.responses import PlainTextResponse
 from icgraph.config import Settings
 
 from icgraph.backends import is_remote
-from icgraph.server import graph_store, linked_data, query_api, sparql, web
+from icgraph.server import graph_store, linked_data, metrics, query_api, sparql, web
+from icgraph.server.metrics import Metrics, MetricsMiddleware
+from icgraph.server.origin import OriginMiddleware
 from icgraph.server.remote import RemotePool
 from icgraph.server.security import EndpointError, RequestSizeLimit, update_token
 from icgraph.server.templating import static_files
 from icgraph.server.workers import StorePool
 
-ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router]
+ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router, metrics.router]
 
 
 async def endpoint_error(request: Request, error: EndpointError) -> PlainTextResponse:
@@ -64,6 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.update_token = token
     app.add_exception_handler(EndpointError, endpoint_error)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(OriginMiddleware)  # the client and its hang-ups, for the pool (server/origin.py)
+    app.state.metrics = Metrics(app)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     # CORS for reading: no credentials, and no Authorization header or write methods across origins.
     app.add_middleware(
         CORSMiddleware,

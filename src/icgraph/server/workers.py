@@ -50,6 +50,7 @@ from typing import Any
 
 from icgraph.config import Settings
 from icgraph.release import Release, current_release, hold, let_go
+from icgraph.server.origin import current as current_origin
 from icgraph.server.processes import worker_context
 from icgraph.store import prepare_writable
 from icgraph.server.security import EndpointError
@@ -71,8 +72,25 @@ class WorkerDied(Exception):
 
     @property
     def out_of_memory(self) -> bool:
-        # Rust aborts (SIGABRT) when an allocation fails under RLIMIT_AS; SIGKILL is the kernel's OOM killer.
-        return bool(self.args) and self.args[0] in (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV)
+        return death_reason(self.args[0] if self.args else None) == "memory"
+
+
+def death_reason(exitcode: int | None) -> str:
+    """Why a worker process ended, from its exit code: memory, killed, or crashed.
+
+    Rust aborts (SIGABRT) when an allocation fails under the RLIMIT_AS ceiling, and a failed
+    allocation in C code may end in SIGSEGV; SIGKILL comes from outside (the kernel's
+    out-of-memory killer, an operator, or this pool stopping a query).
+    """
+    if exitcode in (-signal.SIGABRT, -signal.SIGSEGV):
+        return "memory"
+    if exitcode == -signal.SIGKILL:
+        return "killed"
+    return "crashed"
+
+
+#: Why a reader was replaced, as the server's metrics count it.
+DEATHS = ("timeout", "abandoned", "memory", "killed", "crashed", "died-idle")
 
 
 # ---------------------------------------------------------------------------
@@ -453,6 +471,17 @@ def _send_reply(conn, reply: tuple) -> None:
         conn.send(reply)
 
 
+def _death_message(died: WorkerDied, config: dict) -> str:
+    """What to tell the client whose query's process died, by the cause its exit code shows."""
+    reason = death_reason(died.args[0] if died.args else None)
+    if reason == "memory":
+        return _memory_message(config)
+    if reason == "killed":
+        return ("The query's process was killed from outside (the system ran short of memory, or an operator "
+                "stopped it); please retry, and narrow the query if it happens again.")
+    return f"The query's process crashed (exit code {died.args[0] if died.args else '?'}); please retry, and report it if it happens again."
+
+
 def _memory_message(config: dict) -> str:
     return (
         f"The query needed more than this endpoint's {config['memory_mb']} MiB of working memory and was stopped; "
@@ -476,6 +505,10 @@ class _Worker:
     snapshot: str | None = None
     isolated: bool = False
     busy: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The client whose query it runs now (None when idle), and whether that client hung up.
+    client: str | None = None
+    assigned: bool = False
+    abandoned: bool = False
 
     async def ask(self, job: dict, timeout: float, threads: concurrent.futures.Executor) -> tuple:
         """Send one job and wait for its reply without a thread: the event loop watches the pipe.
@@ -537,7 +570,11 @@ class StorePool:
         self._context = worker_context()
         self._readers: list[_Worker] = []
         self._idle: list[_Worker] = []
-        self._waiters: collections.deque[asyncio.Future] = collections.deque()
+        self._waiters: collections.deque[tuple[asyncio.Future, str | None]] = collections.deque()
+        #: Readers each client holds now; a client may hold all but one (`_share`).
+        self._held: collections.Counter[str | None] = collections.Counter()
+        #: Replaced readers by reason (`DEATHS`), abandoned queries, busy refusals: the metrics.
+        self.counters: collections.Counter[str] = collections.Counter()
         self._writer: _Worker | None = None
         self._write_lock: asyncio.Lock | None = None
         self._snapshot_dir: Path | None = None
@@ -632,6 +669,8 @@ class StorePool:
         count = max(2, self.settings.query_workers)
         self._readers = list(await asyncio.gather(*(self._in_thread(self._spawn, READER) for _ in range(count))))
         self._idle = list(self._readers)
+        for worker in self._readers:
+            self._watch(worker)
         self.network_isolated = all(w.isolated for w in self._readers) and (self._writer is None or self._writer.isolated)
         if not self.settings.federation_allowlist and not self.network_isolated:
             log.warning("Worker processes could not be taken off the network; SERVICE/LOAD are refused by the parser check only.")
@@ -649,7 +688,8 @@ class StorePool:
             except OSError:
                 pass
             writer.kill()
-        for worker in self._readers:
+        for worker in list(self._readers):
+            self._forget(worker)
             await self._in_thread(worker.kill)
         self._threads.shutdown(wait=False, cancel_futures=True)
         let_go(self._lease)
@@ -662,6 +702,7 @@ class StorePool:
     # -- admission ---------------------------------------------------------------
 
     def _busy(self) -> EndpointError:
+        self.counters["busy"] += 1
         running = len(self._readers) - len(self._idle)
         return EndpointError(
             503,
@@ -669,15 +710,35 @@ class StorePool:
             {"Retry-After": "5"},
         )
 
-    async def _acquire(self) -> _Worker:
+    def _share(self) -> int:
+        """How many readers one client may hold at once: all but one, so another client always finds one."""
+        return max(1, max(2, self.settings.query_workers) - 1)
+
+    def _may_take(self, client: str | None) -> bool:
+        return client is None or self._held[client] < self._share()
+
+    def _assign(self, worker: _Worker, client: str | None) -> _Worker:
+        worker.client, worker.assigned, worker.abandoned = client, True, False
+        self._held[client] += 1
+        return worker
+
+    def _unassign(self, worker: _Worker) -> None:
+        if worker.assigned:
+            self._held[worker.client] -= 1
+            if self._held[worker.client] <= 0:
+                del self._held[worker.client]
+        worker.client, worker.assigned = None, False
+
+    async def _acquire(self, client: str | None = None) -> _Worker:
         if self._closed:
             raise EndpointError(503, "The endpoint is shutting down.", {"Retry-After": "30"})
-        if self._idle and not self._waiters:
-            return self._idle.pop()
+        if self._idle and self._may_take(client) and not any(self._may_take(c) for _, c in self._waiters):
+            return self._assign(self._idle.pop(), client)
         if len(self._waiters) >= self.settings.max_waiting_requests:
             raise self._busy()
         waiter = self._loop.create_future()
-        self._waiters.append(waiter)
+        entry = (waiter, client)
+        self._waiters.append(entry)
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), self.settings.queue_timeout)
         except asyncio.TimeoutError:
@@ -691,26 +752,66 @@ class StorePool:
             waiter.cancel()
             raise
         finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+            if entry in self._waiters:
+                self._waiters.remove(entry)
 
     def _release(self, worker: _Worker) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(worker)
+        """Give a free reader to the first waiter whose client may take one more, else keep it idle."""
+        self._unassign(worker)
+        for entry in list(self._waiters):
+            waiter, client = entry
+            if waiter.done():
+                self._waiters.remove(entry)
+                continue
+            if self._may_take(client):
+                self._waiters.remove(entry)
+                waiter.set_result(self._assign(worker, client))
                 return
         self._idle.append(worker)
 
     def _finished(self, worker: _Worker, task: asyncio.Task) -> None:
-        """A reader's job ended: give the worker back, or replace it."""
+        """A reader's job ended: give the worker back, or replace it (saying why)."""
         error = task.exception() if not task.cancelled() else None
         if isinstance(error, (WorkerTimedOut, WorkerDied)):
-            self._readers.remove(worker)
+            if worker.abandoned:
+                reason = "abandoned"
+            elif isinstance(error, WorkerTimedOut):
+                reason = "timeout"
+            else:
+                reason = death_reason(error.args[0] if error.args else None)
+            self.counters[reason] += 1
+            log.warning("Query process %s replaced (%s)", worker.process.pid, reason)
+            self._unassign(worker)
+            self._forget(worker)
             self._threads.submit(self._replace, worker)
         else:
             self._release(worker)
         self._collect_snapshots()
+
+    def _forget(self, worker: _Worker) -> None:
+        if worker in self._readers:
+            self._readers.remove(worker)
+        if worker in self._idle:
+            self._idle.remove(worker)
+        try:
+            self._loop.remove_reader(worker.process.sentinel)
+        except (ValueError, OSError):
+            pass
+
+    def _watch(self, worker: _Worker) -> None:
+        """Notice a reader that dies while idle (its process sentinel becomes readable) and replace it at once."""
+        self._loop.add_reader(worker.process.sentinel, self._died, worker)
+
+    def _died(self, worker: _Worker) -> None:
+        self._loop.remove_reader(worker.process.sentinel)
+        if worker not in self._idle:
+            return  # busy: its job notices the death and `_finished` replaces it
+        worker.process.join(0)
+        reason = death_reason(worker.process.exitcode)
+        self.counters["died-idle"] += 1
+        log.warning("Idle query process %s died (%s, exit code %s); starting another", worker.process.pid, reason, worker.process.exitcode)
+        self._forget(worker)
+        self._threads.submit(self._replace, worker)
 
     def _replace(self, worker: _Worker) -> None:
         """Kill a reader and start a fresh one (in a thread)."""
@@ -729,6 +830,7 @@ class StorePool:
             self._threads.submit(worker.kill)
             return
         self._readers.append(worker)
+        self._watch(worker)
         self._release(worker)
 
     # -- reading -----------------------------------------------------------------
@@ -736,7 +838,12 @@ class StorePool:
     async def read(self, job: dict, timeout: float) -> dict:
         """Run a read job (query, prepared, graph_get, statistics) on a reader; raise EndpointError on failure."""
         self._follow_release()
-        worker = await self._acquire()
+        origin = current_origin()
+        worker = await self._acquire(origin.client if origin else None)
+        if origin is not None and origin.gone().done():  # hung up while waiting: nothing to run
+            self.counters["abandoned-queries"] += 1
+            self._release(worker)
+            raise EndpointError(499, "The client closed the connection before its query started.")
         job = dict(job, snapshot=self.snapshot)
         worker.snapshot = self.snapshot
         # A task of its own, so that a request cancelled mid-query still gives the worker back
@@ -744,13 +851,22 @@ class StorePool:
         task = asyncio.ensure_future(worker.ask(job, timeout, self._threads))
         task.add_done_callback(lambda t: self._finished(worker, t))
         try:
+            if origin is not None:
+                # A query whose client has hung up is stopped: its reader is killed and replaced.
+                gone = origin.gone()
+                await asyncio.wait((task, gone), return_when=asyncio.FIRST_COMPLETED)
+                if not task.done():
+                    self.counters["abandoned-queries"] += 1
+                    worker.abandoned = True
+                    self._threads.submit(worker.process.kill)
+                    raise EndpointError(499, "The client closed the connection; its query was stopped.")
             reply = await asyncio.shield(task)
         except WorkerTimedOut:
             raise EndpointError(
                 504, f"The query was stopped after {timeout:g} s, this endpoint's time limit; simplify it or add a LIMIT."
             ) from None
         except WorkerDied as died:
-            raise EndpointError(503, _memory_message(self._config()) if died.out_of_memory else "The query worker crashed.") from None
+            raise EndpointError(503, _death_message(died, self._config())) from None
         return _unwrap(reply)
 
     async def prepared(self, query, bindings=None, *, fmt=None, timeout: float | None = None):
@@ -808,7 +924,8 @@ class StorePool:
                 if isinstance(error, WorkerTimedOut):
                     raise EndpointError(504, f"The update was stopped after {timeout:g} s and rolled back.") from None
                 raise EndpointError(
-                    503, _memory_message(self._config()) if died_of_memory else "The update worker crashed; nothing was written."
+                    503, _memory_message(self._config()) if died_of_memory else
+                    f"The update process {death_reason(error.args[0] if error.args else None)} before it finished; nothing was written."
                 ) from None
             result = _unwrap(reply)
             if result.get("snapshot"):

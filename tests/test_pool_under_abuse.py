@@ -1,0 +1,125 @@
+"""Heavy cannot starve cheap: a query whose client has gone is stopped, one client cannot hold every
+reader, a reader that dies while idle is replaced before a request reaches it, and a dead reader's
+message says what happened. Every wait here is bounded and polls a state, never a fixed sleep."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from endpoint_fixtures import PEOPLE, running_server, seed_store
+
+ASK = "ASK { ?s ?p ?o }"
+_NUMBERS = " ".join(str(n) for n in range(200))
+#: 200^4 = 1.6 billion rows: minutes of work, far beyond any limit these servers set.
+HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { " + " ".join(f"VALUES ?{v} {{ {_NUMBERS} }}" for v in "abcd") + " }"
+JSON = {"Accept": "application/sparql-results+json"}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("abuse") / "store"
+    seed_store(path, PEOPLE)
+    return path
+
+
+def metrics(server) -> dict[str, float]:
+    values = {}
+    for family in text_string_to_metric_families(httpx.get(server.url + "/metrics", timeout=10).text):
+        for sample in family.samples:
+            key = sample.name + "".join(f"[{v}]" for v in sample.labels.values())
+            values[key] = sample.value
+    return values
+
+
+def wait_for(condition, seconds: float = 60.0, what: str = "a condition"):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"waited {seconds:g} s for {what}")
+
+
+def readers_of(server) -> list[int]:
+    """The reader processes: children of the server's fork server."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found = []
+    for child in children.get(server.process.pid, []):
+        found += children.get(child, [])
+    return found
+
+
+def test_a_query_whose_client_hangs_up_is_stopped(store):
+    """Two heavy queries abandoned after a moment no longer hold both readers until the time limit."""
+    with running_server(store, token=None, query_timeout=300, queue_timeout=60) as server:
+        for _ in range(2):
+            with pytest.raises(httpx.TimeoutException):
+                httpx.get(server.sparql, params={"query": HEAVY}, timeout=0.5)
+        wait_for(lambda: metrics(server)["icgraph_pool_abandoned_queries_total"] == 2, what="both queries to be stopped")
+        assert metrics(server)["icgraph_pool_readers_replaced_total[abandoned]"] >= 1
+        answers = [httpx.get(server.sparql, params={"query": ASK}, headers=JSON, timeout=60) for _ in range(4)]
+        assert [a.status_code for a in answers] == [200] * 4
+
+
+def test_one_client_cannot_hold_every_reader(store):
+    """While one client's heavy queries run, a query from another address still finds a reader."""
+    heavy = concurrent.futures.ThreadPoolExecutor(2)
+    try:
+        with running_server(store, token=None, query_timeout=300, queue_timeout=120) as server:
+            running = [heavy.submit(httpx.get, server.sparql, params={"query": HEAVY}, timeout=200) for _ in range(2)]
+            # The first heavy query holds a reader, the second waits for its client's share.
+            wait_for(lambda: metrics(server)["icgraph_pool_waiting_requests"] == 1, what="the second heavy query to wait")
+            with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+                answer = other.get(server.sparql, params={"query": ASK}, headers=JSON, timeout=60)
+            assert answer.status_code == 200 and answer.json()["boolean"] is True
+            assert metrics(server)["icgraph_pool_waiting_requests"] == 1  # still waiting: its client holds its share
+        # Stopping the server ended the heavy queries.
+        concurrent.futures.wait(running, timeout=60)
+        assert all(f.done() for f in running)
+    finally:
+        heavy.shutdown(wait=False, cancel_futures=True)
+
+
+def test_a_reader_that_dies_while_idle_is_replaced_before_the_next_request(store):
+    with running_server(store, token=None) as server:
+        victims = readers_of(server)
+        assert len(victims) == 2
+        os.kill(victims[0], signal.SIGKILL)
+        wait_for(lambda: metrics(server)["icgraph_pool_readers_replaced_total[died-idle]"] == 1, what="the death to be noticed")
+        wait_for(lambda: metrics(server)["icgraph_pool_idle_readers"] == 2, what="a fresh reader")
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: httpx.get(server.sparql, params={"query": ASK}, headers=JSON, timeout=60), range(8)))
+        assert [a.status_code for a in answers] == [200] * 8
+        assert victims[0] not in readers_of(server)
+
+
+def test_a_reader_killed_mid_query_says_it_was_killed_not_out_of_memory(store):
+    with running_server(store, token=None, query_timeout=300) as server:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(httpx.get, server.sparql, params={"query": HEAVY}, timeout=200)
+            wait_for(lambda: metrics(server)["icgraph_pool_idle_readers"] == 1, what="the heavy query to start")
+            for pid in readers_of(server):
+                os.kill(pid, signal.SIGKILL)
+            answer = pending.result()
+        assert answer.status_code == 503
+        assert "killed from outside" in answer.text and "MiB" not in answer.text
+        counted = metrics(server)
+        assert counted["icgraph_pool_readers_replaced_total[killed]"] == 1
+        assert counted["icgraph_pool_readers_replaced_total[died-idle]"] == 1
+        assert counted["icgraph_pool_readers_replaced_total[memory]"] == 0
