@@ -76,10 +76,6 @@ FORMAT_NAMES = {"html": "HTML", "ttl": "Turtle", "jsonld": "JSON-LD", "nt": "N-T
 #: The description of an entity is sparql/describe.rq (shown on every page as the query that
 #: regenerates it), run as describe-parts.rq and describe-triples.rq, which Virtuoso 7.2 also compiles.
 
-_GRAPH_CONTENT = """\
-# The triples of the named graph <{graph}>.
-CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}
-"""
 
 
 def describe_query(iri: str) -> str:
@@ -99,8 +95,8 @@ async def describe(pool, iri: str) -> list[ox.Triple]:
 
 
 def graph_query(graph: str) -> str:
-    """The CONSTRUCT that returns the content of a named graph (/graph/{name} and /def)."""
-    return _GRAPH_CONTENT.format(graph=graph)
+    """The CONSTRUCT that returns the content of a named graph (/graph/{name} and /def), with the graph's IRI written in."""
+    return prepared.written("graph-content", {"graph": ox.NamedNode(graph)})
 
 
 def run_construct(store: ox.Store, query: str) -> list[ox.Triple]:
