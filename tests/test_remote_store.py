@@ -395,7 +395,6 @@ def test_a_slow_query_is_stopped_at_the_time_limit(servers):
     "/practices?country=es&level=regional&level=local&format=json",
     "/practices?kind=LocalAuthority&period=2020-2021&role=lead&format=json",
     "/api/map?country=es",
-    "/api/search?q=refugees",
 ])
 def test_pages_answer_the_same(servers, path):
     """Pages run their icgraph/sparql queries through the pool on either store (VALUES blocks and sub-queries included).
