@@ -6,6 +6,7 @@ from typing import BinaryIO
 
 import pyoxigraph as ox
 
+from icgraph import sparql
 from icgraph.namespaces import PREFIXES
 
 #: format name -> (Oxigraph format, keeps named graphs)
@@ -25,5 +26,5 @@ def export_store(store: ox.Store, fmt: str, stream: BinaryIO) -> None:
     if keeps_graphs:
         store.dump(stream, rdf_format, prefixes=prefixes)
         return
-    triples = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+    triples = store.query(sparql.load("union-construct"), use_default_graph_as_union=True)
     ox.serialize(triples, stream, rdf_format, prefixes=prefixes)
