@@ -22,12 +22,12 @@ from icgraph.server import linked_data, prepared, web
 from icgraph.server.templating import static_files
 
 
-@pytest.mark.parametrize("name", prepared.query_names())
-def test_each_server_query_parses_and_has_a_header(name):
-    query = prepared.load(name)
+@pytest.mark.parametrize("name", sparql.names())
+def test_each_query_file_parses_and_has_a_header(name):
+    query = sparql.query(name)
     assert query.summary, f"sparql/{name}.rq has no '#+ summary:' line"
     assert query.tags, f"sparql/{name}.rq has no '#+ tags:' line"
-    ox.Store().query(query.text)  # parses (and runs on an empty store)
+    ox.Store().query(sparql.load(name))  # parses (and runs on an empty store)
     for parameter in query.parameters:  # bound by substitutions, so a SELECT must project it
         bound = {parameter.name: ox.NamedNode("https://w3id.org/icgraph/id/x")}
         ox.Store().query(sparql.load(name), substitutions={ox.Variable(v): t for v, t in prepared.substitutions(query, bound)[1].items()})

@@ -97,6 +97,8 @@ class Virtuoso:
             "ICGRAPH_STORE_UPDATE_URL": self.url + "/sparql-auth",
             "ICGRAPH_STORE_USER": USER,
             "ICGRAPH_STORE_PASSWORD": PASSWORD,
+            # Where the release loaded into this store is recorded (build/current), apart from the checkout's.
+            "ICGRAPH_BUILD_DIR": str(self.folder / "icgraph-build"),
         }
 
 

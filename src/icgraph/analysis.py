@@ -23,6 +23,7 @@ import pyoxigraph as ox
 from icgraph.config import Settings
 from icgraph.namespaces import PREFIXES, XSD
 from icgraph.queries import LibraryQuery, load_library, parse_query_file
+from icgraph import sparql
 from icgraph.backends import open_store
 
 __all__ = [
@@ -184,33 +185,7 @@ def run_query(name_or_text: str, store: ox.Store | None = None, settings: Settin
 #: per role) or to a partnership (as icg:partner), with the actor's label, kind, level and country.
 #: Actor groups ("local authorities") are left out: they are mentions, not organisations, and are never
 #: merged across practices. The kind is the most specific icg:Actor subclass the actor belongs to.
-ACTOR_TIES_QUERY = """
-SELECT ?actor ?label ?kind ?level ?levelRank ?country ?via ?tie ?role WHERE {
-  {
-    ?via a icg:Practice ; icg:hasParticipation ?participation .
-    ?participation icg:agent ?actor .
-    ?actor a icg:Actor .
-    OPTIONAL { ?participation icg:role/skos:notation ?role }
-    BIND ("practice" AS ?tie)
-  } UNION {
-    ?via a icg:Partnership ; icg:partner ?actor .
-    ?actor a icg:Actor .
-    BIND ("partnership" AS ?tie)
-  }
-  OPTIONAL { ?actor skos:prefLabel ?label FILTER (LANGMATCHES(LANG(?label), "en") || LANG(?label) = "") }
-  OPTIONAL { ?actor icg:governanceLevel ?levelConcept . ?levelConcept skos:notation ?level ; icg:rank ?levelRank }
-  OPTIONAL {
-    ?actor icg:country ?place .
-    OPTIONAL { ?place icg:isoCode ?iso }
-    BIND (COALESCE(?iso, UCASE(STRAFTER(STR(?place), STR(place:)))) AS ?country)
-  }
-  OPTIONAL {
-    ?actor a ?kindClass . ?kindClass rdfs:subClassOf+ icg:Actor .
-    FILTER NOT EXISTS { ?actor a ?narrower . ?narrower rdfs:subClassOf+ ?kindClass . FILTER (?narrower != ?kindClass) }
-    BIND (STRAFTER(STR(?kindClass), STR(icg:)) AS ?kind)
-  }
-}
-"""
+ACTOR_TIES_QUERY = sparql.read("analysis-actor-ties")  # src/icgraph/sparql/analysis-actor-ties.rq
 
 
 def _first(values: pd.Series):
@@ -310,21 +285,7 @@ def network_tables(graph: nx.Graph) -> tuple[pd.DataFrame, pd.DataFrame]:
 #: Level pairs of the inferred cooperation edges (graph:inferred, ontology/rules/41 and 51): agents of
 #: both kinds, named organisations and actor groups, since a practice that names "local authorities"
 #: and a ministry is local–national cooperation even if no municipality is named.
-LEVEL_PAIRS_QUERY = """
-SELECT ?fromLevel ?toLevel ?fromRank ?toRank
-       (COUNT(DISTINCT ?practice) AS ?practices) (COUNT(DISTINCT ?partnership) AS ?partnerships)
-       (COUNT(DISTINCT ?pair) AS ?agentPairs) (COUNT(DISTINCT ?edge) AS ?edges)
-WHERE {
-  ?edge a icg:CooperationEdge ; icg:fromAgent ?a ; icg:toAgent ?b ;
-        icg:fromLevel/skos:notation ?fromLevel ; icg:toLevel/skos:notation ?toLevel ;
-        icg:fromLevel/icg:rank ?fromRank ; icg:toLevel/icg:rank ?toRank .
-  OPTIONAL { ?edge icg:viaPractice ?practice }
-  OPTIONAL { ?edge icg:viaPartnership ?partnership }
-  BIND (CONCAT(STR(?a), " ", STR(?b)) AS ?pair)
-}
-GROUP BY ?fromLevel ?toLevel ?fromRank ?toRank
-ORDER BY ?fromRank ?toRank
-"""
+LEVEL_PAIRS_QUERY = sparql.read("analysis-level-pairs")  # src/icgraph/sparql/analysis-level-pairs.rq
 
 
 def level_pairs(store: ox.Store | None = None, settings: Settings | None = None) -> pd.DataFrame:
@@ -371,25 +332,7 @@ def level_pair_matrix(
 
 #: One row per practice: principle, country (or transnational), whether it is multilevel, how many
 #: levels its participants span and whether the curation names any participant.
-PRACTICE_LEVELS_QUERY = """
-SELECT ?practice ?title ?principle ?principleLabel ?principleRank ?country ?countryLabel
-       ?multilevel ?levels ?participants
-WHERE {
-  ?practice a icg:Practice ; dct:title ?title .
-  OPTIONAL { ?practice icg:principle ?principleConcept .
-             ?principleConcept skos:notation ?principle ; skos:prefLabel ?principleLabel .
-             OPTIONAL { ?principleConcept icg:rank ?principleRank } }
-  OPTIONAL { ?practice icg:country ?place . ?place skos:prefLabel ?placeLabel .
-             OPTIONAL { ?place icg:isoCode ?iso } }
-  BIND (COALESCE(?iso, IF(BOUND(?place), UCASE(STRAFTER(STR(?place), STR(place:))), "transnational")) AS ?country)
-  BIND (COALESCE(?placeLabel, "Transnational") AS ?countryLabel)
-  BIND (EXISTS { ?practice a icg:MultilevelPractice } AS ?multilevel)
-  OPTIONAL { ?practice icg:levelCount ?levelCount }
-  BIND (COALESCE(?levelCount, 0) AS ?levels)
-  BIND (EXISTS { ?practice icg:hasParticipation ?any } AS ?participants)
-}
-ORDER BY ?principleRank ?country ?title
-"""
+PRACTICE_LEVELS_QUERY = sparql.read("analysis-practice-levels")  # src/icgraph/sparql/analysis-practice-levels.rq
 
 
 def _practice_levels(store, settings) -> pd.DataFrame:
@@ -458,21 +401,7 @@ def actor_centrality(graph: nx.Graph | None = None, top: int | None = 10, *, sto
 
 #: Networks (icg:Network) with the governance levels of the organisations tied to them: their members
 #: (org:Membership) and their co-partners in partnerships.
-NETWORK_REACH_QUERY = """
-SELECT ?network ?label ?networkLevel ?tie ?other ?otherLevel WHERE {
-  ?network a icg:Network .
-  OPTIONAL { ?network skos:prefLabel ?label FILTER (LANGMATCHES(LANG(?label), "en") || LANG(?label) = "") }
-  OPTIONAL { ?network icg:governanceLevel/skos:notation ?networkLevel }
-  {
-    ?membership a org:Membership ; org:organization ?network ; org:member ?other .
-    BIND ("member" AS ?tie)
-  } UNION {
-    ?partnership icg:partner ?network , ?other . FILTER (?other != ?network)
-    BIND ("partner" AS ?tie)
-  }
-  ?other icg:governanceLevel/skos:notation ?otherLevel .
-}
-"""
+NETWORK_REACH_QUERY = sparql.read("analysis-network-reach")  # src/icgraph/sparql/analysis-network-reach.rq
 
 
 def bridging_networks(store: ox.Store | None = None, settings: Settings | None = None, *, min_levels: int = 2) -> pd.DataFrame:
@@ -522,16 +451,7 @@ def practices_by_principle_and_country(store: ox.Store | None = None, settings: 
 
 
 #: Start, end and ongoing status of each practice as the compendium prints them.
-TIMELINE_QUERY = """
-SELECT ?practice ?title ?start ?end ?ongoing ?duration WHERE {
-  ?practice a icg:Practice ; dct:title ?title .
-  OPTIONAL { ?practice icg:startYear ?start }
-  OPTIONAL { ?practice icg:endYear ?end }
-  OPTIONAL { ?practice icg:ongoing ?ongoing }
-  OPTIONAL { ?practice icg:durationAsPrinted ?duration }
-}
-ORDER BY ?start ?end ?title
-"""
+TIMELINE_QUERY = sparql.read("analysis-timeline")  # src/icgraph/sparql/analysis-timeline.rq
 
 
 def practice_timeline(store: ox.Store | None = None, settings: Settings | None = None) -> pd.DataFrame:

@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 
+from icgraph import sparql
 from icgraph.namespaces import GRAPH
 from icgraph.sparql.text import bind_substitutions, query_form
 from icgraph.store import StoreError
@@ -300,7 +301,7 @@ class RemoteStore:
         quads = []
         for graph in graphs:
             triples = self.query(
-                "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }", substitutions=None,
+                sparql.read("graph-construct"), substitutions=None,
                 default_graph=[], named_graphs=[graph],
             )
             name = graph if from_graph is None else ox.DefaultGraph()
@@ -310,10 +311,7 @@ class RemoteStore:
     def graph_triple_counts(self, prefix: str | None = None) -> dict[str, int]:
         """Triples per named graph whose IRI starts with ``prefix`` (icgraph's graphs by default)."""
         prefix = self.endpoint.graph_prefix if prefix is None else prefix
-        query = (
-            "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
-            f"FILTER (STRSTARTS(STR(?g), {_string(prefix)})) }} GROUP BY ?g"
-        )
+        query = bind_substitutions(sparql.read("remote-graph-triple-counts"), {ox.Variable("prefix"): ox.Literal(prefix)})
         body, content_type = self._post(self.endpoint.query_url, [("query", query)], _RESULTS_ACCEPT, None, None)
         return {row["g"].value: int(row["n"].value) for row in _results(body, content_type, "SELECT")}
 
@@ -561,7 +559,7 @@ def _results(body: bytes, content_type: str, form: str):
     graph = ox.Store()
     graph.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in _triples(body, rdf_format))
     # A genuine QueryTriples (serialize(), isinstance checks): the store's answer, read back from memory.
-    return graph.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+    return graph.query(sparql.read("default-construct"))
 
 
 def _safe_blank_nodes(body: bytes) -> bytes:

@@ -133,11 +133,12 @@ def load(store, store_update_url: str | None, store_gsp_url: str | None, source:
 
     Remote stores: the graphs are written to staging graphs, their triple counts checked against the
     dump, then switched in by one SPARQL Update; on failure the previous data keeps serving.
-    An embedded store gets a new release made from the dump (without a SHACL report).
+    An embedded store gets a new release made from the dump (without a SHACL report). A remote store
+    loaded from a release's dump records that release (BUILD_DIR/current), whose files the server offers.
     """
     from icgraph.backends import RemoteStoreError, is_remote, publish
     from icgraph.publish import release_from_dump
-    from icgraph.release import ReleaseError, current_release
+    from icgraph.release import ReleaseError, activate, current_link, current_release, release_of_dump
     from icgraph.store import StoreError
 
     settings = _settings(store, store_update_url, store_gsp_url)
@@ -149,6 +150,12 @@ def load(store, store_update_url: str | None, store_gsp_url: str | None, source:
     try:
         if is_remote(settings.store):
             serving = publish(source, settings.store, progress=_progress, batch=batch_size)
+            loaded = release_of_dump(source)
+            if loaded is not None:  # the remote store now holds this release: its files describe it
+                activate(settings.store, settings.build_dir, loaded)
+                serving += f", release {loaded.id}"
+            else:  # a dump of no release: no release's files describe the store any more
+                current_link(settings.store, settings.build_dir).unlink(missing_ok=True)
         else:
             serving = f"release {release_from_dump(source, settings.store, settings.build_dir).id} at {settings.store}"
     except (StoreError, RemoteStoreError, ReleaseError, SyntaxError) as error:

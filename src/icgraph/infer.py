@@ -49,6 +49,7 @@ from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import Node, Variable
 
+from icgraph import sparql
 from icgraph.config import Settings
 from icgraph.namespaces import PREFIXES
 from icgraph import terms
@@ -79,14 +80,8 @@ _PROPERTY_TYPES = (OWL.ObjectProperty, OWL.DatatypeProperty, OWL.SymmetricProper
 #: The closed schema lives in this graph of the working store, apart from the data.
 _TBOX = "urn:x-icgraph:closed-schema"
 #: The instance closure: each query applies one kind of schema axiom.
-CLOSURE = {
-    "superclasses": "CONSTRUCT { ?x a ?super } WHERE { GRAPH <%s> { ?class rdfs:subClassOf ?super } ?x a ?class }",
-    "superproperties": "CONSTRUCT { ?s ?super ?o } WHERE { GRAPH <%s> { ?p rdfs:subPropertyOf ?super } ?s ?p ?o }",
-    "inverses": "CONSTRUCT { ?o ?q ?s } WHERE { GRAPH <%s> { ?p owl:inverseOf ?q } ?s ?p ?o FILTER (!isLiteral(?o)) }",
-    "symmetric": "CONSTRUCT { ?o ?p ?s } WHERE { GRAPH <%s> { ?p a owl:SymmetricProperty } ?s ?p ?o FILTER (!isLiteral(?o)) }",
-    "domains": "CONSTRUCT { ?s a ?class } WHERE { GRAPH <%s> { ?p rdfs:domain ?class } ?s ?p ?o }",
-    "ranges": "CONSTRUCT { ?o a ?class } WHERE { GRAPH <%s> { ?p rdfs:range ?class } ?s ?p ?o FILTER (!isLiteral(?o)) }",
-}
+#: src/icgraph/sparql/closure-*.rq; their schema graph is `_TBOX`.
+CLOSURE = {name: sparql.read(f"closure-{name}") for name in ("superclasses", "superproperties", "inverses", "symmetric", "domains", "ranges")}
 _CLOSURE_PREFIXES = {"rdfs": str(RDFS), "owl": str(OWL)}
 
 
@@ -255,7 +250,7 @@ def _compute_schema(paths: list[Path]) -> Schema:
             tbox.add((p, RDFS.range, c))
 
     schema = Schema(quads=_to_quads(triples) + _to_quads(tbox, ox.NamedNode(_TBOX)))
-    closure = [(f"closure: {name}", _as_insert(f"closure: {name}", query % _TBOX)) for name, query in CLOSURE.items()]
+    closure = [(f"closure: {name}", _as_insert(f"closure: {name}", query)) for name, query in CLOSURE.items()]
     rules = [(name, _as_insert(name, query)) for name, query in rule_files]
     # Closure again after the rules, so that one round usually reaches the fixpoint and the
     # second only confirms it.

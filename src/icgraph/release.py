@@ -155,6 +155,12 @@ def store_path(location) -> Path:
     return location
 
 
+def release_of_dump(dump: Path) -> Release | None:
+    """The release a dump file belongs to (``<release>/dumps/icgraph.nq``), or None for any other file."""
+    folder = Path(dump).resolve().parent.parent
+    return Release(folder) if Path(dump).resolve().parent.name == "dumps" and is_release(folder) else None
+
+
 def list_releases(location, build_dir: Path) -> list[Release]:
     """Every complete release of a location, newest first (partial folders are never listed)."""
     root = releases_root(location, build_dir)

@@ -6,14 +6,10 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
+from icgraph import sparql
+
 from icgraph.results import compact
 
-_TRIPLES_PER_GRAPH = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
-_DEFAULT_GRAPH_TRIPLES = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
-_ENTITIES_PER_CLASS = """
-SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?class }
-GROUP BY ?class ORDER BY DESC(?n) ?class
-"""
 
 
 @dataclass
@@ -28,10 +24,10 @@ class StoreStatistics:
 
 
 def store_statistics(store: ox.Store) -> StoreStatistics:
-    per_graph = {row["g"].value: int(row["n"].value) for row in store.query(_TRIPLES_PER_GRAPH)}
-    default = int(next(iter(store.query(_DEFAULT_GRAPH_TRIPLES)))["n"].value)
+    per_graph = {row["g"].value: int(row["n"].value) for row in store.query(sparql.load("graph-triple-counts"))}
+    default = int(next(iter(store.query(sparql.load("default-graph-triples"))))["n"].value)
     per_class = {
         compact(row["class"]): int(row["n"].value)
-        for row in store.query(_ENTITIES_PER_CLASS, use_default_graph_as_union=True)
+        for row in store.query(sparql.load("entities-per-class"), use_default_graph_as_union=True)
     }
     return StoreStatistics(per_graph, default, per_class)

@@ -17,14 +17,20 @@ FOLDER = Path(__file__).parent
 
 
 @lru_cache(maxsize=None)
+def read(name: str) -> str:
+    """The text of ``sparql/NAME.rq`` as it is (its header comments included)."""
+    path = FOLDER / f"{name}.rq"
+    if not path.is_file():
+        raise KeyError(f"no query file {path}")
+    return path.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
 def load(name: str) -> str:
     """The query ``name`` (``sparql/NAME.rq``) with the project's prefixes declared."""
     from icgraph.namespaces import sparql_prefixes
 
-    path = FOLDER / f"{name}.rq"
-    if not path.is_file():
-        raise KeyError(f"no query file {path}")
-    return sparql_prefixes() + path.read_text(encoding="utf-8")
+    return sparql_prefixes() + read(name)
 
 
 @lru_cache(maxsize=None)
