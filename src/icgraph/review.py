@@ -5,33 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from icgraph.config import Settings
-from icgraph.namespaces import sparql_prefixes
+from icgraph import sparql
 from icgraph.results import compact
 from icgraph.backends import open_store
 
-_PRACTICES = """
-SELECT ?practice ?title ?principle ?country ?locator ?note WHERE {
-  ?practice a icg:Practice ; dct:title ?title ; icg:principle/skos:prefLabel ?principle .
-  OPTIONAL { ?practice icg:country/skos:prefLabel ?country }
-  OPTIONAL { ?practice prov:qualifiedDerivation/rdfs:label ?locator }
-  OPTIONAL { ?practice icg:participationNote ?note }
-} ORDER BY ?principle ?country ?title
-"""
 
-_PARTICIPATIONS = """
-SELECT ?practice ?agent ?name ?kind ?level ?role ?line ?group WHERE {
-  ?practice icg:hasParticipation ?p .
-  ?p icg:agent ?agent ; icg:role/skos:notation ?role .
-  ?agent skos:prefLabel ?name ; icg:governanceLevel/skos:notation ?level .
-  OPTIONAL { ?agent a icg:ActorGroup . BIND(true AS ?group) }
-  OPTIONAL { ?agent icg:memberKind ?memberKind }
-  OPTIONAL { ?agent a ?directKind . ?directKind rdfs:subClassOf* org:Organization .
-             FILTER(STRSTARTS(STR(?directKind), STR(icg:)))
-             FILTER NOT EXISTS { ?agent a ?narrower . ?narrower rdfs:subClassOf ?directKind . FILTER(?narrower != ?directKind) } }
-  BIND(COALESCE(?directKind, ?memberKind) AS ?kind)
-  OPTIONAL { ?p icg:sourceLine ?line }
-} ORDER BY ?practice ?level ?name ?role ?line
-"""
 
 _SOURCE_FILE = "cdadi-2024-39-compendium.txt"
 
@@ -40,9 +18,8 @@ def curation_report(settings: Settings) -> str:
     """Markdown a domain expert can read top to bottom and check against the compendium."""
     store = open_store(settings.store)
     lines = (settings.sources_dir / _SOURCE_FILE).read_text(encoding="utf-8").splitlines()
-    prologue = sparql_prefixes()
     rows = defaultdict(lambda: defaultdict(set))
-    for row in store.query(prologue + _PARTICIPATIONS, use_default_graph_as_union=True):
+    for row in store.query(sparql.load("review-participations"), use_default_graph_as_union=True):
         key = (row["agent"].value, row["name"].value, compact(row["kind"]), row["level"].value, row["role"].value, row["group"] is not None)
         rows[row["practice"].value][key]
         if row["line"] is not None:
@@ -53,7 +30,7 @@ def curation_report(settings: Settings) -> str:
     out.append("")
     current_principle = None
     count = 0
-    for practice in store.query(prologue + _PRACTICES, use_default_graph_as_union=True):
+    for practice in store.query(sparql.load("review-practices"), use_default_graph_as_union=True):
         count += 1
         if practice["principle"].value != current_principle:
             current_principle = practice["principle"].value
