@@ -57,6 +57,11 @@ class Settings:
     max_result_bytes: int = field(default_factory=lambda: _env_int("ICGRAPH_MAX_RESULT_BYTES", 128 * 1024 * 1024))
     #: Largest request body (query, update or uploaded graph), in bytes; larger ones get 413.
     max_request_bytes: int = field(default_factory=lambda: _env_int("ICGRAPH_MAX_REQUEST_BYTES", 10 * 1024 * 1024))
+    #: Deepest nesting an uploaded RDF document may have (elements, JSON objects, blank nodes, lists).
+    max_rdf_nesting: int = field(default_factory=lambda: _env_int("ICGRAPH_MAX_RDF_NESTING", 64))
+    #: Failed update tokens from one client: past the first rate its answers are slowed, past the
+    #: second it is refused (429) until the window moves on (`limits` notation, moving windows).
+    failed_token_limits: tuple[str, str] = ("3/minute", "10/15 minutes")
     #: Requests allowed to wait for a busy worker; one more gets 503 with Retry-After.
     max_waiting_requests: int = field(default_factory=lambda: _env_int("ICGRAPH_MAX_WAITING_REQUESTS", 16))
     #: Longest wait for a free worker, in seconds, before 503 with Retry-After.

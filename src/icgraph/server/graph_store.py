@@ -14,10 +14,14 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request, Response
+from python_multipart.multipart import parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from icgraph.server.security import EndpointError, check_update_token, validate_iri
+from icgraph.server.rdf_limits import read_rdf_document
+from icgraph.server.security import EndpointError, validate_iri
 from icgraph.server.sparql import _media_type, _pool, complete
+from icgraph.server.throttle import check_update_access
 
 router = APIRouter(tags=["Graph Store"])
 
@@ -65,6 +69,7 @@ async def _parts(request: Request) -> list[tuple[bytes, str]]:
     """The RDF documents in the body: the body itself, or each part of a multipart/form-data upload."""
     media, _ = _media_type(request)
     if media == "multipart/form-data":
+        _check_multipart_complete(request, await request.body())
         parts = []
         async with request.form() as form:
             for _, value in form.multi_items():
@@ -72,17 +77,49 @@ async def _parts(request: Request) -> list[tuple[bytes, str]]:
                     parts.append((await value.read(), value.content_type or "text/turtle"))
                 else:
                     parts.append((value.encode("utf-8"), "text/turtle"))
+        if not parts:
+            raise EndpointError(400, "The multipart upload holds no part; send one RDF document per part. Nothing was written.")
         return parts
     if not media:
         raise EndpointError(415, "Say what the body is with a Content-Type header (e.g. text/turtle).")
     return [(await request.body(), request.headers["content-type"])]
 
 
+def _check_multipart_complete(request: Request, body: bytes) -> None:
+    """400 unless the multipart body ends with its closing boundary (a truncated upload must not count as empty)."""
+    _, options = parse_options_header(request.headers.get("content-type"))
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise EndpointError(400, "The multipart/form-data Content-Type has no boundary; nothing was written.")
+    closing = b"--" + boundary + b"--"
+    if closing not in body:
+        raise EndpointError(
+            400,
+            f"The multipart body ends after {len(body)} bytes without its closing boundary "
+            f"{closing.decode('latin-1')!r}: the upload is truncated or malformed; nothing was written.",
+        )
+
+
+async def _checked_parts(request: Request, base_iri: str | None) -> list[tuple[bytes, str]]:
+    """The documents of the body, each parsed completely in this process before the writer sees any (all or nothing)."""
+    parts = await _parts(request)
+    limit = request.app.state.settings.max_rdf_nesting
+
+    def check() -> None:
+        for number, (data, media_type) in enumerate(parts, 1):
+            where = "the body" if len(parts) == 1 and _media_type(request)[0] != "multipart/form-data" else f"part {number}"
+            read_rdf_document(data, media_type, base_iri, limit, where)
+
+    await run_in_threadpool(check)
+    return parts
+
+
 async def _write(request: Request, op: str, graph: str | None, created_status: int = 201) -> Response:
-    check_update_token(request.app.state.update_token, request.headers.get("authorization"))
+    await check_update_access(request)
     settings = request.app.state.settings
-    job = {"op": op, "graph": graph, "parts": [] if op == "graph_delete" else await _parts(request)}
-    job["base_iri"] = graph or _direct_target(request)
+    base_iri = graph or _direct_target(request)
+    job = {"op": op, "graph": graph, "parts": [] if op == "graph_delete" else await _checked_parts(request, base_iri)}
+    job["base_iri"] = base_iri
     result = await _pool(request).write(job, settings.query_timeout)
     return Response(status_code=created_status if result["created"] else 204)
 
@@ -104,7 +141,7 @@ async def store_put(request: Request) -> Response:
 async def store_post(request: Request) -> Response:
     target = _indirect_target(request, allow_none=True)
     if target is False:
-        check_update_token(request.app.state.update_token, request.headers.get("authorization"))
+        await check_update_access(request)
         graph = str(request.url_for("store_direct_get", path=uuid.uuid4().hex))
         response = await _write(request, "graph_post", graph)
         response.headers["Location"] = graph

@@ -34,7 +34,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from icgraph.config import Settings
-from icgraph.queries import LibraryQuery, Parameter, QueryParameterError, load_library, parse_query_file
+from icgraph.queries import LibraryQuery, Parameter, QueryParameterError, load_library, parse_query_file, without_parameters
 from icgraph.server import negotiation
 
 PREFIX = "/api/queries"
@@ -223,6 +223,7 @@ def parameter_values(request: Request, query: LibraryQuery) -> tuple[dict[str, s
 
 def _evaluate(store: ox.Store, query: LibraryQuery, bindings: dict, fmt: negotiation.Format) -> bytes:
     results = store.query(query.text, use_default_graph_as_union=True, substitutions=bindings or None)
+    results = without_parameters(results, query)
     return results.serialize(format=fmt.oxigraph) or b""
 
 

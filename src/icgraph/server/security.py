@@ -40,6 +40,19 @@ class EndpointError(Exception):
         self.headers = headers or {}
 
 
+class NestsTooDeeply(EndpointError, SyntaxError):
+    """A query or update nested beyond what the parser can follow (400).
+
+    A SyntaxError too, so a worker process answers it as a syntax error, with this message."""
+
+    def __init__(self, what: str):
+        super().__init__(
+            400,
+            f"The {what} nests too deeply (SERVICE inside SERVICE, or groups inside groups, ...) for this endpoint "
+            "to check; flatten it.",
+        )
+
+
 # ---------------------------------------------------------------------------
 # What the text does
 # ---------------------------------------------------------------------------
@@ -136,7 +149,10 @@ def inspect_request_query(text: str) -> Inspection:
 
 def inspect_query(text: str) -> Inspection:
     """Parse a query with rdflib; raises `pyparsing.ParseException` when it cannot."""
-    prologue_part, query = parseQuery(text)
+    try:
+        prologue_part, query = parseQuery(text)
+    except RecursionError:
+        raise NestsTooDeeply("query") from None
     prologue = translatePrologue(prologue_part, None)
     found = Inspection(form=QUERY_FORMS.get(query.name), has_dataset_clause="datasetClause" in query)
     for node in _walk(query):
@@ -147,7 +163,10 @@ def inspect_query(text: str) -> Inspection:
 
 def inspect_update(text: str) -> Inspection:
     """Parse an update with rdflib; raises `pyparsing.ParseException` when it cannot."""
-    update = parseUpdate(text)
+    try:
+        update = parseUpdate(text)
+    except RecursionError:
+        raise NestsTooDeeply("update") from None
     found = Inspection()
     prologues = update.get("prologue") or []
     for index, operation in enumerate(update.get("request") or []):
@@ -171,6 +190,12 @@ def check_outbound(found: Inspection, settings: Settings) -> None:
     allow = settings.federation_allowlist
     for kind, targets in (("SERVICE", found.services), ("LOAD", found.loads)):
         for target in targets:
+            if target.startswith("?"):
+                raise EndpointError(
+                    400,
+                    f"{kind} {target} refused: a SERVICE with a variable endpoint is not allowed here; name the "
+                    "endpoint with an IRI" + ("." if not allow else f" that starts with one of: {', '.join(allow)}."),
+                )
             if not any(target.startswith(prefix) for prefix in allow if prefix):
                 hint = (
                     "federation is off on this endpoint (no outbound requests)"

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Request, Response
 from python_multipart.multipart import parse_options_header
 
 from icgraph.config import Settings
-from icgraph.server.security import EndpointError, check_update_token, validate_iri
+from icgraph.server.security import EndpointError, validate_iri
+from icgraph.server.throttle import check_update_access
 from icgraph.server.service_description import service_description_response
 from icgraph.server.workers import StorePool
 
@@ -128,7 +129,7 @@ async def run_query(request: Request, query: str, params: Params) -> Response:
 
 async def run_update(request: Request, update: str, params: Params) -> Response:
     settings: Settings = request.app.state.settings
-    check_update_token(request.app.state.update_token, request.headers.get("authorization"))
+    await check_update_access(request)
     if "query" in {key for key, _ in params.pairs}:
         raise EndpointError(400, "Send either a 'query' or an 'update' parameter, not both.")
     job = {

@@ -26,7 +26,7 @@ from icgraph.namespaces import PREFIXES, ROOT, sparql_prefixes
 from icgraph.search import build_search_index, search as search_index
 from icgraph.server.facets import Selection, browse
 from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
-from icgraph.server.templating import templates
+from icgraph.server.templating import script_json, templates
 
 router = APIRouter(tags=["Web pages"])
 
@@ -241,8 +241,8 @@ async def map_page(request: Request) -> Response:
 
 
 def _script_json(value) -> str:
-    """JSON safe to put inside a <script> element."""
-    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+    """JSON safe to put inside a <script> element (`templating.script_json`)."""
+    return script_json(value)
 
 
 # ---------------------------------------------------------------------------
