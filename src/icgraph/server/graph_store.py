@@ -78,7 +78,7 @@ async def _parts(request: Request) -> list[tuple[bytes, str]]:
                 else:
                     parts.append((value.encode("utf-8"), "text/turtle"))
         if not parts:
-            raise EndpointError(400, "The multipart upload holds no part; send one RDF document per part. Nothing was written.")
+            raise EndpointError(400, "The multipart upload holds no part; send one RDF document per part; nothing was written.")
         return parts
     if not media:
         raise EndpointError(415, "Say what the body is with a Content-Type header (e.g. text/turtle).")
