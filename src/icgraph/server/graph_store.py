@@ -18,6 +18,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from icgraph.server import api_responses
 from icgraph.server.rdf_limits import read_rdf_document
 from icgraph.server.security import EndpointError, validate_iri
 from icgraph.server.sparql import _media_type, _pool, complete
@@ -127,17 +128,17 @@ async def _write(request: Request, op: str, graph: str | None, created_status: i
 # -- indirect identification ------------------------------------------------------
 
 
-@router.api_route("/store", methods=READ_METHODS, summary="Read a graph (?graph=IRI or ?default)")
+@router.api_route("/store", methods=READ_METHODS, summary="Read a graph (?graph=IRI or ?default)", **api_responses.graph_read())
 async def store_get(request: Request) -> Response:
     return await _read(request, _indirect_target(request))
 
 
-@router.put("/store", summary="Replace a graph (needs the update token)")
+@router.put("/store", summary="Replace a graph (needs the update token)", **api_responses.graph_write())
 async def store_put(request: Request) -> Response:
     return await _write(request, "graph_put", _indirect_target(request))
 
 
-@router.post("/store", summary="Add to a graph, or create a new one when none is named (needs the update token)")
+@router.post("/store", summary="Add to a graph, or create a new one when none is named (needs the update token)", **api_responses.graph_write())
 async def store_post(request: Request) -> Response:
     target = _indirect_target(request, allow_none=True)
     if target is False:
@@ -149,7 +150,7 @@ async def store_post(request: Request) -> Response:
     return await _write(request, "graph_post", target)
 
 
-@router.delete("/store", summary="Delete a graph (needs the update token)")
+@router.delete("/store", summary="Delete a graph (needs the update token)", **api_responses.graph_write(delete=True))
 async def store_delete(request: Request) -> Response:
     return await _write(request, "graph_delete", _indirect_target(request))
 
@@ -157,21 +158,21 @@ async def store_delete(request: Request) -> Response:
 # -- direct identification: the graph IRI is the request URL ------------------------
 
 
-@router.api_route("/store/{path:path}", methods=READ_METHODS, summary="Read the graph named by this URL")
+@router.api_route("/store/{path:path}", methods=READ_METHODS, summary="Read the graph named by this URL", **api_responses.graph_read(direct=True))
 async def store_direct_get(request: Request, path: str) -> Response:
     return await _read(request, _direct_target(request))
 
 
-@router.put("/store/{path:path}", summary="Replace the graph named by this URL (needs the update token)")
+@router.put("/store/{path:path}", summary="Replace the graph named by this URL (needs the update token)", **api_responses.graph_write(direct=True))
 async def store_direct_put(request: Request, path: str) -> Response:
     return await _write(request, "graph_put", _direct_target(request))
 
 
-@router.post("/store/{path:path}", summary="Add to the graph named by this URL (needs the update token)")
+@router.post("/store/{path:path}", summary="Add to the graph named by this URL (needs the update token)", **api_responses.graph_write(direct=True))
 async def store_direct_post(request: Request, path: str) -> Response:
     return await _write(request, "graph_post", _direct_target(request))
 
 
-@router.delete("/store/{path:path}", summary="Delete the graph named by this URL (needs the update token)")
+@router.delete("/store/{path:path}", summary="Delete the graph named by this URL (needs the update token)", **api_responses.graph_write(direct=True, delete=True))
 async def store_direct_delete(request: Request, path: str) -> Response:
     return await _write(request, "graph_delete", _direct_target(request))

@@ -168,12 +168,15 @@ def _typed_default(parameter: Parameter) -> Any:
     return parameter.default
 
 
+_JSON_DETAIL = {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}
+
+
 def openapi_responses(query: LibraryQuery) -> dict[Any, Any]:
     offer = offer_for(query)
     return {
         200: {"description": "The result", "content": {f.media_type: {} for f in offer}},
-        400: {"description": "A parameter is unknown, repeated, missing or of the wrong type"},
-        406: {"description": "No format on offer matches the Accept header or format="},
+        400: {"description": "A parameter is unknown, repeated, missing or of the wrong type", "content": _JSON_DETAIL},
+        406: {"description": "No format on offer matches the Accept header or format=", "content": _JSON_DETAIL},
     }
 
 
