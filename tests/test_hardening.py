@@ -219,7 +219,8 @@ def test_every_html_page_has_a_strict_csp_and_security_headers(server, path):
     response = httpx.get(server.url + path, headers={"Accept": "text/html"}, follow_redirects=True)
     assert response.headers["content-type"].startswith("text/html"), (path, response.status_code)
     policy = dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
-    assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
+    assert policy["script-src"] == "'self'" and policy["style-src"].split()[0] == "'self'"
+    assert all(source.startswith("'sha256-") for source in policy["style-src"].split()[1:])
     assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'"
     assert "unsafe" not in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -228,6 +229,22 @@ def test_every_html_page_has_a_strict_csp_and_security_headers(server, path):
     page = links_of(response.text)
     assert page.inline_scripts == [] and page.handlers == [] and page.inline_styles == []
     assert all(not re.match(r"^https?://(?!127\.0\.0\.1)", t) or "/id/" in path for t in page.targets if t.endswith((".js", ".css")))
+
+
+def test_the_inline_styles_the_csp_allows_are_the_vendored_editors_own():
+    """style-src lists hashes, not 'unsafe-inline': exactly the <style> texts YASGUI's column resizer inserts."""
+    import base64
+    import hashlib
+
+    from icgraph.server.headers import VENDORED_STYLE_HASHES
+    from icgraph.server.templating import HERE
+
+    bundle = (HERE / "static" / "vendor" / "yasgui" / "yasgui.min.js").read_text(encoding="utf-8")
+    table_rules = re.search(r"r\.createStyle\(a,`([^`]*)`\)", bundle).group(1)
+    assert "createStyle(document.querySelector(`head`),`*{cursor:`+n.opt.dragCursor+`!important}`)" in bundle
+    texts = [table_rules, "*{cursor:col-resize!important}"]
+    expected = tuple(f"'sha256-{base64.b64encode(hashlib.sha256(t.encode()).digest()).decode()}'" for t in texts)
+    assert VENDORED_STYLE_HASHES == expected
 
 
 def test_other_responses_carry_nosniff_too(server):

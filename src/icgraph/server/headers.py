@@ -4,7 +4,9 @@
   no inline script runs and no inline style applies (pages keep their data in
   ``<script type="application/json">`` blocks and their code in /static), no plugins, and no
   framing (``frame-ancestors 'none'``). ``img-src`` also allows ``data:`` (icons inlined in
-  the vendored stylesheets).
+  the vendored stylesheets). ``style-src`` also allows, by their SHA-256, the two ``<style>``
+  elements that YASGUI's column resizer (static/vendor/yasgui) inserts, and nothing else inline;
+  tests/test_hardening.py checks the hashes against the vendored bundle.
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``, ``X-Frame-Options: DENY``
   (for browsers that predate ``frame-ancestors``).
 
@@ -13,11 +15,17 @@ A route that needs another policy sets its own ``Content-Security-Policy``; this
 
 from __future__ import annotations
 
+#: The fixed <style> texts of YASGUI's column resizer: the table rules, and the cursor while dragging.
+VENDORED_STYLE_HASHES = (
+    "'sha256-zCK2EVMoPc04mRF/g5CotUvxbJPWS+8V0b+s9ptqQIk='",
+    "'sha256-c0O6TmFAkgpNbHxKAa1BrveWHHopjEtC47i0PzMudxg='",
+)
+
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self'",
+        "style-src 'self' " + " ".join(VENDORED_STYLE_HASHES),
         "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
