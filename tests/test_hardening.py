@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from endpoint_fixtures import EX, PEOPLE, TOKEN, running_server, seed_store
+from endpoint_fixtures import EX, PEOPLE, running_server, seed_store
 
 ID = "https://w3id.org/icgraph/id/"
 ICG = "https://w3id.org/icgraph/def#"

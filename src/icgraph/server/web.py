@@ -11,7 +11,6 @@ Each HTML page has a JSON twin (``?format=json``, ``Accept: application/json`` o
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import threading
 from dataclasses import asdict
