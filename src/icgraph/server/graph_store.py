@@ -5,6 +5,11 @@ identification (``/store/anything``: the graph whose IRI is that URL). GET and H
 open to all; PUT, POST and DELETE need the update token, like SPARQL Update. POST to
 ``/store`` itself creates a new graph and answers 201 with its IRI in Location.
 
+Writes are all or nothing: the body (each part of a multipart upload) is parsed completely here,
+within the limits of `icgraph.server.rdf_limits`, before the writer sees any of it, and a
+truncated multipart body is refused; a 400 then says where the body broke, and nothing changes.
+Wrong update tokens are throttled per client (`icgraph.server.throttle`).
+
 With ``Settings.union_default_graph`` the default graph read here is the one queries see
 (the union of the named graphs); writes to ``?default`` go to the store's own default graph.
 """

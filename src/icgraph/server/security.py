@@ -4,7 +4,9 @@
   the query form, its FROM clauses and every SERVICE / LOAD target (never regexes);
   `inspect_request_query` first tries `quick_inspect_query`, a scan of SPARQL's tokens that
   settles the common case (no SERVICE, no FROM) without the parse;
-- `check_outbound` refuses SERVICE and LOAD unless the target is on the federation allow-list;
+- `check_outbound` refuses SERVICE and LOAD unless the target is on the federation allow-list
+  (a SERVICE whose endpoint is a variable, never); a text nested beyond the parser's recursion
+  is `NestsTooDeeply` (400 with that message);
 - `add_protocol_dataset` applies the protocol's ``using-graph-uri`` / ``using-named-graph-uri``
   to an update (pyoxigraph's ``Store.update`` takes no dataset);
 - `isolate_network` takes a worker process off the network (defence in depth);
