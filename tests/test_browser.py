@@ -270,11 +270,11 @@ def test_editor_loads_with_a_crafted_query_from_the_url(offline, server):
     page = offline.page
     crafted = "<!--<script>"
     response = page.goto(server + "/query?query=" + quote(crafted))
-    _strict_csp(response)
-    page.wait_for_selector(".yasqe .CodeMirror")
+    page.wait_for_selector(".yasqe .CodeMirror", timeout=15000)
     assert page.evaluate("window.icgraphEditor.yasgui.getTab().getQuery()") == crafted
     assert page.evaluate("document.querySelectorAll('script[src]').length") == 2
     assert page.evaluate("JSON.parse(document.getElementById('editor-config').textContent).defaultQuery") == crafted
+    _strict_csp(response)
     offline.check()
 
 
