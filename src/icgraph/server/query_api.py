@@ -36,7 +36,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from icgraph.config import Settings
-from icgraph.queries import LibraryQuery, Parameter, QueryParameterError, load_library, parse_query_file
+from icgraph.queries import LibraryQuery, Parameter, QueryParameterError, load_library, parse_query_file, without_parameters
 from icgraph.server import negotiation
 
 PREFIX = "/api/queries"
@@ -170,12 +170,15 @@ def _typed_default(parameter: Parameter) -> Any:
     return parameter.default
 
 
+_JSON_DETAIL = {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}
+
+
 def openapi_responses(query: LibraryQuery) -> dict[Any, Any]:
     offer = offer_for(query)
     return {
         200: {"description": "The result", "content": {f.media_type: {} for f in offer}},
-        400: {"description": "A parameter is unknown, repeated, missing or of the wrong type"},
-        406: {"description": "No format on offer matches the Accept header or format="},
+        400: {"description": "A parameter is unknown, repeated, missing or of the wrong type", "content": _JSON_DETAIL},
+        406: {"description": "No format on offer matches the Accept header or format=", "content": _JSON_DETAIL},
     }
 
 
@@ -225,6 +228,7 @@ def parameter_values(request: Request, query: LibraryQuery) -> tuple[dict[str, s
 
 def _evaluate(store: ox.Store, query: LibraryQuery, bindings: dict, fmt: negotiation.Format) -> bytes:
     results = store.query(query.text, use_default_graph_as_union=True, substitutions=bindings or None)
+    results = without_parameters(results, query)
     return results.serialize(format=fmt.oxigraph) or b""
 
 
