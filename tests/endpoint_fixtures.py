@@ -29,6 +29,10 @@ from icgraph.server.app import serve
 options = json.loads(sys.argv[1])
 port = options.pop("port")
 options["store"] = Path(options["store"])
+if "build_dir" in options:
+    options["build_dir"] = Path(options["build_dir"])
+if "failed_token_limits" in options:
+    options["failed_token_limits"] = tuple(options["failed_token_limits"])
 if "federation_allowlist" in options:
     options["federation_allowlist"] = tuple(options["federation_allowlist"])
 serve(Settings(**options), "127.0.0.1", port)

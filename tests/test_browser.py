@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -122,10 +122,17 @@ class OfflinePage:
 
         self.context.route("**/*", route)
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.csp_violations: list[str] = []
+        self.page.on("console", self._console)
+
+    def _console(self, message):
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            self.csp_violations.append(message.text)
 
     def check(self):
         assert self.blocked == [], f"the page tried to reach other hosts: {self.blocked}"
         assert self.errors == [], f"JavaScript errors: {self.errors}"
+        assert self.csp_violations == [], f"Content-Security-Policy violations: {self.csp_violations}"
 
 
 @pytest.fixture
@@ -250,4 +257,45 @@ def test_home_page_counts_equal_store_counts(offline, server, store, artifacts):
     for href in ("/practices", "/sparql", "/downloads"):
         assert page.locator(f'a.way[href="{href}"]').count() == 1
     page.screenshot(path=str(artifacts / "home.png"), full_page=True)
+    offline.check()
+
+
+def _strict_csp(response) -> None:
+    policy = response.headers.get("content-security-policy", "")
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe" not in policy
+
+
+def test_editor_loads_with_a_crafted_query_from_the_url(offline, server):
+    """Issue 20: /query?query=<!--<script> left one script of three and the editor never loaded."""
+    page = offline.page
+    crafted = "<!--<script>"
+    response = page.goto(server + "/query?query=" + quote(crafted))
+    page.wait_for_selector(".yasqe .CodeMirror", timeout=15000)
+    assert page.evaluate("window.icgraphEditor.yasgui.getTab().getQuery()") == crafted
+    assert page.evaluate("document.querySelectorAll('script[src]').length") == 2
+    assert page.evaluate("JSON.parse(document.getElementById('editor-config').textContent).defaultQuery") == crafted
+    _strict_csp(response)
+    offline.check()
+
+
+def test_api_docs_work_offline_under_the_csp(offline, server, artifacts):
+    page = offline.page
+    response = page.goto(server + "/docs")
+    _strict_csp(response)
+    page.wait_for_selector(".opblock-tag-section")
+    assert page.locator(".opblock").count() > 10
+    assert page.locator(".opblock-summary-path", has_text="/sparql").count() >= 1
+    page.screenshot(path=str(artifacts / "api-docs.png"))
+    offline.check()
+
+
+def test_pages_carry_the_csp_and_report_no_violation(offline, server):
+    page = offline.page
+    for path in ("/", "/practices", "/search?q=rumours", "/map", "/sparql", "/id/practice/bilbao-anti-rumours-strategy.html", "/def", "/downloads"):
+        response = page.goto(server + path)
+        assert response.status == 200, path
+        _strict_csp(response)
+        page.wait_for_load_state("load")
+    page.goto(server + "/map")
+    page.wait_for_selector("#practice-map[data-ready=true]")
     offline.check()

@@ -89,7 +89,22 @@ def test_parameters_are_bound(client):
     spain = client.get("/api/queries/practices-by-country", params={"country": "place:es"}).json()["results"]["bindings"]
     italy = client.get("/api/queries/practices-by-country", params={"country": "https://w3id.org/icgraph/id/place/it"}).json()
     assert len(spain) == 17
-    assert {b["_country_iri"]["value"] for b in italy["results"]["bindings"]} == {"https://w3id.org/icgraph/id/place/it"}
+    italian = {b["practice"]["value"] for b in italy["results"]["bindings"]}
+    assert italian and italian.isdisjoint(b["practice"]["value"] for b in spain)
+
+
+@pytest.mark.parametrize("name, params, hidden", [
+    ("practices-by-country", {"country": "place:es"}, "_country_iri"),
+    ("practices-started-in-year", {"year": "2022"}, "_year_year"),
+    ("practices-spanning-levels", {}, "__minLevels_integer"),
+])
+def test_results_show_only_the_public_variables_of_the_query(client, name, params, hidden):
+    """Issue 20: parameter variables (?_year_year, ?__minLevels_integer) are plumbing, not columns."""
+    document = client.get(f"/api/queries/{name}", params=params).json()
+    assert document["head"]["vars"] and hidden not in document["head"]["vars"]
+    assert document["results"]["bindings"] and all(hidden not in row for row in document["results"]["bindings"])
+    header = next(csv.reader(io.StringIO(client.get(f"/api/queries/{name}", params={**params, "format": "csv"}).text)))
+    assert header == document["head"]["vars"]
 
 
 @pytest.mark.parametrize("params", [

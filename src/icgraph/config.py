@@ -98,6 +98,11 @@ class Settings:
     max_request_bytes: int = _setting(
         "ICGRAPH_MAX_REQUEST_BYTES", lambda: _env_int("ICGRAPH_MAX_REQUEST_BYTES", 10 * 1024 * 1024), "largest request body"
     )
+    #: Deepest nesting an uploaded RDF document may have (elements, JSON objects, blank nodes, lists).
+    max_rdf_nesting: int = _setting("ICGRAPH_MAX_RDF_NESTING", lambda: _env_int("ICGRAPH_MAX_RDF_NESTING", 64), "deepest RDF nesting")
+    #: Failed update tokens from one client: past the first rate its answers are slowed, past the
+    #: second it is refused (429) until the window moves on (`limits` notation, moving windows).
+    failed_token_limits: tuple[str, str] = ("3/minute", "10/15 minutes")
     #: Requests allowed to wait for a busy worker; one more gets 503 with Retry-After.
     max_waiting_requests: int = _setting(
         "ICGRAPH_MAX_WAITING_REQUESTS", lambda: _env_int("ICGRAPH_MAX_WAITING_REQUESTS", 16), "requests that may wait"

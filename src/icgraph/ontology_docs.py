@@ -1,6 +1,7 @@
 """Human-readable documentation of the ontology and its vocabularies, rendered from the Turtle.
 
-`render_ontology_docs(settings)` returns one self-contained HTML page (served at /def):
+`render_ontology_docs(settings)` returns one HTML page (served at /def, styled by
+/static/ontology-docs.css: no inline style, as the site's Content-Security-Policy wants):
 the ontology header, then every class and property with its label, definition, domain,
 range and alignments, then every SKOS scheme with its concepts. Nothing is written by
 hand: the page is the Turtle, laid out.
@@ -63,17 +64,7 @@ TEMPLATE = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <title>{{ title }}</title>
-<style>
- body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.45; color: #222; }
- code { background: #f3f3f3; padding: 0 .2em; }
- .term { border-top: 1px solid #ddd; padding: .6rem 0; }
- .term h3 { margin: .2rem 0; font-size: 1.05rem; }
- .kind { color: #666; font-weight: normal; font-size: .85rem; }
- dl { display: grid; grid-template-columns: 10rem 1fr; margin: .3rem 0; }
- dt { color: #555; } dd { margin: 0; }
- table { border-collapse: collapse; width: 100%; } td, th { border-bottom: 1px solid #eee; padding: .25rem .4rem; text-align: left; vertical-align: top; }
- nav a { margin-right: .8rem; }
-</style>
+<link rel="stylesheet" href="/static/ontology-docs.css">
 </head>
 <body>
 <h1>{{ title }}</h1>

@@ -16,6 +16,7 @@ query must be ``SELECT *``).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,27 @@ def to_term(value: str, kind: str, name: str = "value") -> ox.NamedNode | ox.Lit
         return ox.Literal(value)
     except ValueError as error:
         raise QueryParameterError(f"parameter {name}: {value!r} is not a valid {kind}: {error}") from error
+
+
+def without_parameters(results, query: LibraryQuery):
+    """SELECT results with the query's parameter variables left out of the head and the rows.
+
+    A parameter must be projected to be bound (``substitutions``), but ``?_year_year`` is plumbing,
+    not a column: the result shows the query's public variables only.
+    """
+    return without_variables(results, {p.variable for p in query.parameters})
+
+
+def without_variables(results, hidden: set[str]):
+    """SELECT results with the variables ``hidden`` left out of the head and the rows (see `without_parameters`)."""
+    if not isinstance(results, ox.QuerySolutions) or not any(v.value in hidden for v in results.variables):
+        return results
+    document = json.loads(results.serialize(format=ox.QueryResultsFormat.JSON))
+    document["head"]["vars"] = [v for v in document["head"]["vars"] if v not in hidden]
+    for row in document["results"]["bindings"]:
+        for variable in hidden:
+            row.pop(variable, None)
+    return ox.parse_query_results(json.dumps(document).encode("utf-8"), ox.QueryResultsFormat.JSON)
 
 
 def parse_query_file(path: Path) -> LibraryQuery:

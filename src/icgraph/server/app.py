@@ -17,15 +17,17 @@ from fastapi.responses import PlainTextResponse
 from icgraph.config import Settings
 
 from icgraph.backends import is_remote
-from icgraph.server import graph_store, linked_data, metrics, query_api, sparql, web
+from icgraph.server import api_docs, graph_store, linked_data, metrics, query_api, sparql, web
+from icgraph.server.headers import SecurityHeaders
 from icgraph.server.metrics import Metrics, MetricsMiddleware
 from icgraph.server.origin import OriginMiddleware
 from icgraph.server.remote import RemotePool
 from icgraph.server.security import EndpointError, RequestSizeLimit, update_token
 from icgraph.server.templating import static_files
+from icgraph.server.throttle import throttle_from_settings
 from icgraph.server.workers import StorePool
 
-ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router, metrics.router]
+ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router, metrics.router, api_docs.router]
 
 
 async def endpoint_error(request: Request, error: EndpointError) -> PlainTextResponse:
@@ -61,9 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="icgraph",
         summary="Council of Europe intercultural practices as linked data: SPARQL 1.1 endpoint and Graph Store.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is api_docs.router: Swagger UI from /static, under the site's CSP
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.update_token = token
+    app.state.token_throttle = throttle_from_settings(settings)
     app.add_exception_handler(EndpointError, endpoint_error)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(OriginMiddleware)  # the client and its hang-ups, for the pool (server/origin.py)
@@ -79,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Content-Length", "Retry-After"],
         max_age=3600,
     )
+    app.add_middleware(SecurityHeaders)  # outermost: every response, refusals included
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", static_files(), name="static")

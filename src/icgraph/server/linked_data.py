@@ -51,7 +51,7 @@ from icgraph.namespaces import compact, expand
 from icgraph.release import DUMPS
 from icgraph.server import prepared
 from icgraph.server.negotiation import GRAPH_FORMATS, Format, NotAcceptable, choose_format
-from icgraph.server.templating import templates
+from icgraph.server.templating import link, safe_href, script_json_text, templates
 from icgraph.void import DATASET, LICENSE, vocabulary_prefix
 
 router = APIRouter(tags=["linked data"])
@@ -190,8 +190,9 @@ async def _exists(request: Request, iri: str) -> bool:
 
 
 def local_path(iri: str) -> str:
-    """Where the server serves an IRI of the namespace (links in pages point here)."""
-    return "/" + iri[len(ROOT):] if iri.startswith(ROOT) else iri
+    """Where the server serves an IRI of the namespace (links in pages point here); another IRI as
+    it is when a page may link to it (http, https, mailto), else "" (shown as text, never a link)."""
+    return "/" + iri[len(ROOT):] if iri.startswith(ROOT) else safe_href(iri)
 
 
 _curie = compact  # the predicate keys of Node.props: "dct:title", "icg:role", ...
@@ -283,7 +284,7 @@ class View:
             return Markup("")
         if isinstance(term, ox.NamedNode):
             label = text or self.label(term)
-            return Markup('<a href="{}">{}</a>').format(self.href(term), label)
+            return link(self.href(term), label)
         if isinstance(term, ox.Literal):
             return Markup("{}").format(term.value)
         return Markup("{}").format(str(term))
@@ -309,7 +310,7 @@ class View:
         if term is None:
             return Markup('<span class="muted">level not stated</span>')
         slug = term.value.rsplit("/", 1)[-1]
-        return Markup('<a class="level level-{}" href="{}">{}</a>').format(slug, self.href(term), self.label(term))
+        return link(self.href(term), self.label(term), class_=f"level level-{slug}")
 
     def level_of(self, term):
         """The governance level of an agent named in the description (or None)."""
@@ -394,8 +395,7 @@ def _sparql_link(query: str) -> str:
 
 def _jsonld_script(triples: list[ox.Triple]) -> Markup:
     """JSON-LD for a <script> element (``</`` escaped so the element cannot be closed early)."""
-    text = serialize(triples, _RDF["jsonld"]).decode("utf-8")
-    return Markup(text.replace("</", "<\\/"))
+    return script_json_text(serialize(triples, _RDF["jsonld"]).decode("utf-8"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -701,7 +701,7 @@ async def named_graph(request: Request, name: str) -> Response:
         "formats": _format_links(base),
         "sparql": _sparql_link(query),
         "query": query,
-        "jsonld": Markup(description.serialize(format="json-ld").replace("</", "<\\/")),
+        "jsonld": script_json_text(description.serialize(format="json-ld")),
     }
     return templates.TemplateResponse(request, "ld/graph.html", context, headers=headers)
 
@@ -828,7 +828,7 @@ async def void_description(request: Request, ext: str | None = None) -> Response
         "examples": [{"iri": str(x), "href": local_path(str(x))} for x in sorted(void.objects(d, VOID.exampleResource))],
         "sources": [{"iri": str(s), "href": local_path(str(s))} for s in sorted(void.objects(d, PROV.wasDerivedFrom))],
         "formats": _format_links(base),
-        "jsonld": Markup(void.serialize(format="json-ld").replace("</", "<\\/")),
+        "jsonld": script_json_text(void.serialize(format="json-ld")),
     }
     return templates.TemplateResponse(request, "ld/void.html", context, headers=headers)
 

@@ -165,12 +165,15 @@ def _typed_default(parameter: Parameter) -> Any:
     return parameter.default
 
 
+_JSON_DETAIL = {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}
+
+
 def openapi_responses(query: LibraryQuery) -> dict[Any, Any]:
     offer = offer_for(query)
     return {
         200: {"description": "The result", "content": {f.media_type: {} for f in offer}},
-        400: {"description": "A parameter is unknown, repeated, missing or of the wrong type"},
-        406: {"description": "No format on offer matches the Accept header or format="},
+        400: {"description": "A parameter is unknown, repeated, missing or of the wrong type", "content": _JSON_DETAIL},
+        406: {"description": "No format on offer matches the Accept header or format=", "content": _JSON_DETAIL},
     }
 
 
@@ -209,7 +212,7 @@ async def run_library_query(request: Request, query: LibraryQuery) -> Response:
     except negotiation.NotAcceptable as error:
         raise HTTPException(406, str(error)) from None
     try:
-        result = await prepared.run(request, query, bindings, fmt=fmt)
+        result = await prepared.run(request, query, bindings, fmt=fmt, hide=[p.variable for p in query.parameters])
     except EndpointError as error:  # the pool's refusal (504 past the time limit, 503 when busy), as /sparql says it
         raise HTTPException(error.status, error.message, headers=error.headers) from None
     return Response(result["body"], media_type=None, headers={"Content-Type": fmt.content_type, "Vary": "Accept"})

@@ -173,7 +173,7 @@ class RemotePool:
 
         return await self._run(count, timeout)
 
-    async def prepared(self, query, bindings=None, *, fmt=None, timeout: float | None = None):
+    async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
         """`StorePool.prepared` on the remote store: the substitutions bound by a VALUES block
         (`icgraph.backends.bind_substitutions`, inside `RemoteStore.query`), the same answers and errors."""
         from icgraph.server.prepared import substitutions
@@ -188,7 +188,9 @@ class RemotePool:
         )
         # pyoxigraph results belong to the thread that made them: read them there.
         if fmt is not None:
-            return await self._run(lambda: self._serialise(run(), fmt), timeout)
+            from icgraph.queries import without_variables
+
+            return await self._run(lambda: self._serialise(without_variables(run(), set(hide)), fmt), timeout)
         return await self._run(lambda: as_values(run()), timeout)
 
     async def statistics(self, timeout: float = 30.0) -> dict:

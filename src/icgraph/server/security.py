@@ -4,7 +4,9 @@
   the query form, its FROM clauses and every SERVICE / LOAD target (never regexes);
   `inspect_request_query` first tries `quick_inspect_query`, a scan of SPARQL's tokens that
   settles the common case (no SERVICE, no FROM) without the parse;
-- `check_outbound` refuses SERVICE and LOAD unless the target is on the federation allow-list;
+- `check_outbound` refuses SERVICE and LOAD unless the target is on the federation allow-list
+  (a SERVICE whose endpoint is a variable, never); a text nested beyond the parser's recursion
+  is `NestsTooDeeply` (400 with that message);
 - `add_protocol_dataset` applies the protocol's ``using-graph-uri`` / ``using-named-graph-uri``
   to an update (pyoxigraph's ``Store.update`` takes no dataset);
 - `isolate_network` takes a worker process off the network (defence in depth);
@@ -38,6 +40,19 @@ class EndpointError(Exception):
         self.status = status
         self.message = message
         self.headers = headers or {}
+
+
+class NestsTooDeeply(EndpointError, SyntaxError):
+    """A query or update nested beyond what the parser can follow (400).
+
+    A SyntaxError too, so a worker process answers it as a syntax error, with this message."""
+
+    def __init__(self, what: str):
+        super().__init__(
+            400,
+            f"The {what} nests too deeply (SERVICE inside SERVICE, or groups inside groups, ...) for this endpoint "
+            "to check; flatten it.",
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -136,7 +151,10 @@ def inspect_request_query(text: str) -> Inspection:
 
 def inspect_query(text: str) -> Inspection:
     """Parse a query with rdflib; raises `pyparsing.ParseException` when it cannot."""
-    prologue_part, query = parseQuery(text)
+    try:
+        prologue_part, query = parseQuery(text)
+    except RecursionError:
+        raise NestsTooDeeply("query") from None
     prologue = translatePrologue(prologue_part, None)
     found = Inspection(form=QUERY_FORMS.get(query.name), has_dataset_clause="datasetClause" in query)
     for node in _walk(query):
@@ -147,7 +165,10 @@ def inspect_query(text: str) -> Inspection:
 
 def inspect_update(text: str) -> Inspection:
     """Parse an update with rdflib; raises `pyparsing.ParseException` when it cannot."""
-    update = parseUpdate(text)
+    try:
+        update = parseUpdate(text)
+    except RecursionError:
+        raise NestsTooDeeply("update") from None
     found = Inspection()
     prologues = update.get("prologue") or []
     for index, operation in enumerate(update.get("request") or []):
@@ -171,6 +192,12 @@ def check_outbound(found: Inspection, settings: Settings) -> None:
     allow = settings.federation_allowlist
     for kind, targets in (("SERVICE", found.services), ("LOAD", found.loads)):
         for target in targets:
+            if target.startswith("?"):
+                raise EndpointError(
+                    400,
+                    f"{kind} {target} refused: a SERVICE with a variable endpoint is not allowed here; name the "
+                    "endpoint with an IRI" + ("." if not allow else f" that starts with one of: {', '.join(allow)}."),
+                )
             if not any(target.startswith(prefix) for prefix in allow if prefix):
                 hint = (
                     "federation is off on this endpoint (no outbound requests)"

@@ -14,7 +14,9 @@ from fastapi import APIRouter, Request, Response
 from python_multipart.multipart import parse_options_header
 
 from icgraph.config import Settings
-from icgraph.server.security import EndpointError, check_update_token, validate_iri
+from icgraph.server import api_responses
+from icgraph.server.security import EndpointError, validate_iri
+from icgraph.server.throttle import check_update_access
 from icgraph.server.service_description import service_description_response
 from icgraph.server.workers import StorePool
 
@@ -128,7 +130,7 @@ async def run_query(request: Request, query: str, params: Params) -> Response:
 
 async def run_update(request: Request, update: str, params: Params) -> Response:
     settings: Settings = request.app.state.settings
-    check_update_token(request.app.state.update_token, request.headers.get("authorization"))
+    await check_update_access(request)
     if "query" in {key for key, _ in params.pairs}:
         raise EndpointError(400, "Send either a 'query' or an 'update' parameter, not both.")
     job = {
@@ -147,7 +149,7 @@ async def run_update(request: Request, update: str, params: Params) -> Response:
 # ---------------------------------------------------------------------------
 
 
-@router.get("/sparql", summary="SPARQL query (GET), or the service description without a query")
+@router.get("/sparql", summary="SPARQL query (GET), or the service description without a query", **api_responses.SPARQL_GET)
 async def sparql_get(request: Request) -> Response:
     params = Params(_url_params(request))
     if params.all("update"):
@@ -158,7 +160,7 @@ async def sparql_get(request: Request) -> Response:
     return await run_query(request, query, params)
 
 
-@router.post("/sparql", summary="SPARQL query or update (POST, form-encoded or direct)")
+@router.post("/sparql", summary="SPARQL query or update (POST, form-encoded or direct)", **api_responses.SPARQL_POST)
 async def sparql_post(request: Request) -> Response:
     media, charset = _media_type(request)
     body = await request.body()
@@ -180,7 +182,7 @@ async def sparql_post(request: Request) -> Response:
     raise _unsupported(media, (FORM, SPARQL_QUERY, SPARQL_UPDATE))
 
 
-@router.post("/update", summary="SPARQL update (POST, form-encoded or direct); needs the update token")
+@router.post("/update", summary="SPARQL update (POST, form-encoded or direct); needs the update token", **api_responses.UPDATE_POST)
 async def update_post(request: Request) -> Response:
     media, charset = _media_type(request)
     body = await request.body()

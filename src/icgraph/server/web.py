@@ -12,7 +12,6 @@ Each HTML page has a JSON twin (``?format=json``, ``Accept: application/json`` o
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -27,7 +26,7 @@ from icgraph.server.security import EndpointError
 from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
 from icgraph.server.prepared import body as prepared_body, pool_of
-from icgraph.server.templating import templates
+from icgraph.server.templating import script_json, templates
 
 router = APIRouter(tags=["Web pages"])
 
@@ -211,8 +210,8 @@ async def map_page(request: Request) -> Response:
 
 
 def _script_json(value) -> str:
-    """JSON safe to put inside a <script> element."""
-    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+    """JSON safe to put inside a <script> element (`templating.script_json`)."""
+    return script_json(value)
 
 
 # ---------------------------------------------------------------------------

@@ -267,8 +267,10 @@ class _WorkerState:
         except SyntaxError as error:  # a broken query file: the server's fault, not the client's
             return _error(500, f"The server's query does not parse: {error}")
         if job.get("format"):
+            from icgraph.queries import without_variables
+
             fmt = next(f for f in negotiation.RESULT_FORMATS + negotiation.GRAPH_FORMATS if f.key == job["format"])
-            return self.serialise(results, fmt)
+            return self.serialise(without_variables(results, set(job.get("hide") or ())), fmt)
         body = pickle.dumps(as_values(results), protocol=pickle.HIGHEST_PROTOCOL)
         if len(body) > self.config["max_result_bytes"]:
             return _error(503, f"The result is larger than this endpoint's limit of {self.config['max_result_bytes']} bytes.")
@@ -869,7 +871,7 @@ class StorePool:
             raise EndpointError(503, _death_message(died, self._config())) from None
         return _unwrap(reply)
 
-    async def prepared(self, query, bindings=None, *, fmt=None, timeout: float | None = None):
+    async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
         """Run one of the server's own queries on a reader, with the limits and admission of /sparql.
 
         ``query``: the name of a file of ``icgraph/sparql`` (``"practice-partnerships"``), a
@@ -877,13 +879,14 @@ class StorePool:
         ``bindings``: RDF terms by parameter or variable name, bound through ``substitutions``.
         Returns rows (``[{variable: term or None}]``) for SELECT, a list of triples for
         CONSTRUCT, a boolean for ASK; with ``fmt`` (a `negotiation.Format`), the serialised
-        result ``{"body": bytes, "content_type": str}``. Raises EndpointError (504 past
+        result ``{"body": bytes, "content_type": str}``, without the variables ``hide`` (a library
+        query's parameters: projected to be bound, not columns). Raises EndpointError (504 past
         ``timeout``, default ``Settings.query_timeout``; 503 when busy or out of memory).
         """
         from icgraph.server.prepared import substitutions
 
         text, by_variable = substitutions(query, bindings)
-        job = {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None}
+        job = {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None, "hide": list(hide)}
         reply = await self.read(job, self.settings.query_timeout if timeout is None else timeout)
         if fmt is not None:
             return reply

@@ -14,7 +14,7 @@
     europe: { type: "Feature", geometry: { type: "MultiPoint", coordinates: [[-24, 34], [45, 34], [45, 71], [-24, 71]] } },
   };
 
-  fetch(window.ICGRAPH_WORLD).then((r) => r.json()).then((world) => {
+  fetch(document.getElementById("practice-map").dataset.world).then((r) => r.json()).then((world) => {
     const countries = topojson.feature(world, world.objects.countries);
     views.world = countries;
     const projection = d3.geoNaturalEarth1();
