@@ -7,9 +7,10 @@ store in the web server's process: they ``await pool.prepared(query, bindings)``
 
 Each query is a file with the header of ``queries/`` (``#+ summary``, ``#+ tags``; its
 parameters are its ``?_name_type`` variables, bound through Oxigraph's ``substitutions``):
-`load(name)` reads one (through `icgraph.sparql`, the one loader of icgraph's own queries). User input reaches a query only as RDF terms made by pyoxigraph's
-constructors, as substitutions or, for several values of one variable (a facet's selection),
-as the VALUES block of `values`. `nested` and `with_groups` join one file's query into another
+`load(name)` reads one (through `icgraph.sparql`, the one loader of icgraph's own queries).
+User input reaches a query only as RDF terms made by pyoxigraph's constructors, as
+substitutions or, for several values of one variable (a facet's selection), as the VALUES
+block of `values` (`one_of` where Virtuoso 7.2 needs a FILTER IN instead). `nested` and `with_groups` join one file's query into another
 (a facet's pattern into the count query), so no query text is written in Python.
 """
 
