@@ -26,6 +26,7 @@ class ICG(DefinedNamespace):
     CivilSocietyOrganisation: URIRef  # A non-governmental, non-profit organisation: an association, foundation, charity, community or religious ...
     CooperationEdge: URIRef  # The cooperation of two agents (actors or actor groups) in one practice or partnership, with the governance ...
     Country: URIRef  # A sovereign state, identified by its ISO 3166-1 alpha-2 code.
+    DateStatement: URIRef  # A start year, end year or ongoing status of a practice as one or more lines of the source state it ...
     Decision: URIRef  # A numbered entry of the list of decisions of a meeting.
     InternationalOrganisation: URIRef  # An intergovernmental or supranational organisation, or one of its bodies, such as the Council of Europe, ...
     LocalAuthority: URIRef  # A public authority of a municipality, city, town or borough, or one of its departments.
@@ -55,6 +56,7 @@ class ICG(DefinedNamespace):
     areaOfIntervention: URIRef  # A policy area the practice addresses, a concept of the area-of-intervention scheme.
     cooperatesWith: URIRef  # Two named organisations take part in the same practice or are partners in the same partnership.
     country: URIRef  # The country a practice is listed under in the Compendium, or the country an organisation belongs to.
+    dateStatement: URIRef  # A start year, end year or ongoing status that the text of the practice states, with its lines.
     decision: URIRef  # A decision taken at the meeting.
     fromAgent: URIRef  # The agent at the more local end of a cooperation edge.
     fromLevel: URIRef  # The governance level of the from agent of a cooperation edge.
@@ -90,6 +92,7 @@ class ICG(DefinedNamespace):
     areaAsPrinted: URIRef  # One item of the Area(s) of intervention field of a practice exactly as printed in the Compendium.
     asPrinted: URIRef  # The words of the source from which a curated value (an amount, a figure) was read, exactly as printed.
     attendance: URIRef  # Whether a member attended the meeting, as printed in the list of participants: "confirmed" or "apologised".
+    computedFrom: URIRef  # The words of the source from which a year was computed rather than read, with the computation.
     crossesLevels: URIRef  # True when the two agents of a cooperation edge work at different governance levels (vertical cooperation), ...
     durationAsPrinted: URIRef  # The Duration field of a practice exactly as printed in the Compendium.
     endLine: URIRef  # The last line (1-based) of the source text from which an entity was derived.
@@ -101,6 +104,7 @@ class ICG(DefinedNamespace):
     impact: URIRef  # The Impact section of a practice: the results and effects it reports.
     isoCode: URIRef  # The ISO 3166-1 alpha-2 code of a country ("ES") or the ISO 3166-2 code of a subdivision ("ES-CT").
     keyReferenceText: URIRef  # The Key reference text section of a practice: the law, strategy or document it is based on.
+    leadNote: URIRef  # A curator's note, given when the text of a practice names no organisation that leads, initiates, ...
     levelCount: URIRef  # The number of distinct governance levels the participants of the practice work at.
     linkWithoutAddress: URIRef  # True when the source prints the link text with a placeholder (#) instead of a web address.
     number: URIRef  # The number printed for an item in its list: a meeting's ordinal (1 for the 1st meeting), an agenda item's ...

@@ -31,7 +31,7 @@ SECTIONS = ("places", "actors", "practices", "memberships", "partnerships", "aff
 _SECTION_KEYS = {
     "places": {"id", "kind", "name", "alias", "originalName", "country", "within", "iso", "lines", "source", "note", "ambiguity"},
     "actors": {"id", "kind", "name", "alias", "originalName", "level", "country", "place", "parent", "lines", "source", "note", "ambiguity"},
-    "practices": {"practice", "implementedIn", "targetGroups", "participants", "funding", "outcomes", "participationNote", "note", "ambiguity", "lines", "source"},
+    "practices": {"practice", "implementedIn", "targetGroups", "participants", "funding", "outcomes", "participationNote", "leadNote", "start", "end", "ongoing", "note", "ambiguity", "lines", "source"},
     "memberships": {"member", "organization", "role", "start", "end", "lines", "source", "note", "ambiguity", "represents", "position"},
     "partnerships": {"id", "name", "kind", "partners", "practice", "start", "end", "lines", "source", "note", "ambiguity", "alias", "originalName"},
     "affiliations": {"person", "organization", "lines", "source", "note"},
@@ -40,6 +40,9 @@ _PARTICIPANT_KEYS = {"actor", "group", "role", "lines", "source", "note", "ambig
 _GROUP_KEYS = {"name", "kind", "level", "note"}
 _FUNDING_KEYS = {"amount", "currency", "asPrinted", "funder", "lines", "source", "note", "ambiguity"}
 _OUTCOME_KEYS = {"text", "value", "unit", "lines", "source", "note", "ambiguity"}
+#: A practice's `start:`, `end:` and `ongoing:` (one statement or a list of them, when lines disagree).
+_DATE_KEYS = {"start": "year", "end": "year", "ongoing": "value"}
+_DATE_STATEMENT_KEYS = {"year", "value", "lines", "computedFrom", "source", "note", "ambiguity"}
 
 _CURIE = re.compile(r"^(actor|place|practice|partnership):([A-Za-z0-9._-]+)$")
 
@@ -153,7 +156,7 @@ def _expand(value):
 
 
 #: Keys whose values are text, never CURIEs (a note may well start with "Note: ...").
-_VERBATIM_KEYS = {"name", "alias", "note", "ambiguity", "text", "asPrinted", "participationNote", "position", "unit", "originalName"}
+_VERBATIM_KEYS = {"name", "alias", "note", "ambiguity", "text", "asPrinted", "participationNote", "leadNote", "computedFrom", "position", "unit", "originalName"}
 
 
 def _to_jsonld(section: str, entry: dict) -> dict:
@@ -180,6 +183,7 @@ def _shape(section: str, entry: dict) -> dict:
             {**o, "@id": f"{base}#outcome-{n}", "@type": "QuantitativeOutcome", "source": _source(o)}
             for n, o in enumerate(entry.get("outcomes") or [], start=1)
         ]
+        node.update(_dates(base, entry))
     elif section == "memberships":
         role = _local(entry["role"])
         node["@id"] = (
@@ -191,6 +195,46 @@ def _shape(section: str, entry: dict) -> dict:
         if "kind" in node:
             node["partnershipKind"] = node.pop("kind")
     return node
+
+
+def date_statements(entry: dict) -> list[tuple[str, dict]]:
+    """A practice entry's `start:`, `end:` and `ongoing:` as (key, statement) pairs; a key may hold one statement or a list."""
+    pairs = []
+    for key in _DATE_KEYS:
+        value = entry.get(key)
+        for statement in value if isinstance(value, list) else [value] if value is not None else []:
+            pairs.append((key, statement))
+    return pairs
+
+
+def _dates(base: str, entry: dict) -> dict:
+    """The practice's date statements (``#start-2013``, ``#end-2024``, ``#ongoing``), and the years they settle.
+
+    A statement read with `ambiguity:` stays a visible reading of its lines but does not set the practice's
+    own year: the curator has not settled it, and the graph must not pick silently.
+    """
+    settled: dict = {}
+    statements = []
+    for key, statement in date_statements(entry):
+        if key == "ongoing":
+            value = bool(statement["value"])
+            ident, values = f"{base}#ongoing" if value else f"{base}#ended", {"ongoing": value}
+        else:
+            value = str(statement["year"])
+            ident, values = f"{base}#{key}-{value}", {key: value}
+        statements.append(
+            {
+                **{k: v for k, v in statement.items() if k not in ("year", "value")},
+                **values,
+                "@id": ident,
+                "@type": "DateStatement",
+                "source": _source(statement),
+            }
+        )
+        if "ambiguity" not in statement:
+            settled.setdefault(key, value)
+    # A null value leaves the key out of the JSON-LD: the entry's own `start:`/`end:`/`ongoing:` are replaced.
+    return {**{key: settled.get(key) for key in _DATE_KEYS}, "dateStatements": statements}
 
 
 def _participation(base: str, practice: str, participant: dict) -> dict:
@@ -276,6 +320,21 @@ def _check(curation: Curation, known_practices: set[str], extra_known: set[str])
                     if set(f) - _FUNDING_KEYS:
                         problems.append(f"{filename}: {label}: funding has unknown key(s) {sorted(set(f) - _FUNDING_KEYS)}")
                     refs(filename, f"{label}.funding", f.get("funder"))
+                for key, statement in date_statements(entry):
+                    if not isinstance(statement, dict) or _DATE_KEYS[key] not in statement:
+                        problems.append(f"{filename}: {label}: `{key}:` needs `{_DATE_KEYS[key]}:` and `lines:`, e.g. {{{_DATE_KEYS[key]}: {'true' if key == 'ongoing' else '2022'}, lines: [N]}}")
+                        continue
+                    if set(statement) - _DATE_STATEMENT_KEYS:
+                        problems.append(f"{filename}: {label}: `{key}:` has unknown key(s) {sorted(set(statement) - _DATE_STATEMENT_KEYS)}; allowed: {', '.join(sorted(_DATE_STATEMENT_KEYS))}")
+                    if not statement.get("lines"):
+                        problems.append(f"{filename}: {label}: `{key}: {statement[_DATE_KEYS[key]]}` cites no line; add `lines: [N]` (the line that states it)")
+                    if key != "ongoing" and not re.fullmatch(r"(19|20)\d\d", str(statement["year"])):
+                        problems.append(f"{filename}: {label}: `{key}: {{year: {statement['year']}}}` is not a year; write four digits")
+                settled = [(k, s) for k, s in date_statements(entry) if isinstance(s, dict) and "ambiguity" not in s]
+                for key in _DATE_KEYS:
+                    values = {str(s.get(_DATE_KEYS[key])) for k, s in settled if k == key}
+                    if len(values) > 1:
+                        problems.append(f"{filename}: {label}: `{key}:` states {sorted(values)} without `ambiguity:`; keep one reading and mark the other(s) with `ambiguity:` saying why the lines disagree")
                 for o in entry.get("outcomes") or []:
                     if set(o) - _OUTCOME_KEYS:
                         problems.append(f"{filename}: {label}: outcome has unknown key(s) {sorted(set(o) - _OUTCOME_KEYS)}")
