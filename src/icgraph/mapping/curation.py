@@ -347,3 +347,75 @@ def _check(curation: Curation, known_practices: set[str], extra_known: set[str])
                     if key not in entry:
                         problems.append(f"{filename}: actors: {label}: missing '{key}'; every actor needs a kind, a name and a level")
     return problems
+
+
+# ---------------------------------------------------------------------------
+#   Fidelity: does each cited line name the actor it is cited for?
+# ---------------------------------------------------------------------------
+
+#: Words by which a text refers to a public authority without its name ("the City", "the
+#: municipality", "the Government"); a line with one of them may support the authority.
+GENERIC_REFERENCES: dict[str, tuple[str, ...]] = {
+    "LocalAuthority": ("municipal", "city", "council", "town", "commune", "metropol"),
+    "RegionalAuthority": ("region", "province", "provincial", "county", "canton", "government"),
+    "NationalAuthority": ("government", "ministry", "ministries"),
+}
+
+#: Cited lines at most this far apart form one passage (an entry of a list of participants
+#: spreads over several lines, with blank lines between); one naming line covers the passage.
+_PASSAGE_GAP = 4
+
+
+def _fold(text: str) -> str:
+    """Lower case, without accents, emphasis marks or typographic quotes, spaces collapsed."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = re.sub(r"[*_`]", "", text).replace("’", "'")
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def cited_lines_without_name(curation: Curation, sources: dict[str, list[str]]) -> list[str]:
+    """Actors whose cited `lines:` do not name them: one message per passage, with the fix.
+
+    A passage (cited lines at most ``_PASSAGE_GAP`` apart) is fine when one of its lines holds the
+    actor's name, an alias, an original-language name, the name of the place an authority governs,
+    or, for a public authority, a word the text uses for it without its name ("the City").
+    ``sources`` maps a source id (``cdadi-2024-39``) to the lines of its text.
+    """
+    places = {entry["id"]: entry for _, entry in curation.entries["places"] if "id" in entry}
+    problems = []
+    for filename, actor in curation.entries["actors"]:
+        text = sources.get((actor.get("source") or "cdadi-2024-39").removeprefix("source:"))
+        if text is None:
+            continue
+        names = [actor.get("name", ""), *(actor.get("alias") or []), *(actor.get("originalName") or {}).values()]
+        place = places.get(actor.get("place"))
+        if place is not None and actor.get("kind") in GENERIC_REFERENCES:
+            names += [place.get("name", ""), *(place.get("alias") or [])]
+        folded = [_fold(name) for name in names if name]
+        words = GENERIC_REFERENCES.get(actor.get("kind"), ())
+        for passage in _passages(sorted(actor.get("lines") or [])):
+            def names_it(number: int) -> bool:
+                if not 1 <= number <= len(text):
+                    return False
+                line = _fold(text[number - 1])
+                return any(name in line for name in folded) or any(re.search(rf"\b{word}", line) for word in words)
+
+            if not any(names_it(n) for n in passage):
+                cited = ", ".join(map(str, passage))
+                problems.append(
+                    f"{filename}: {actor['id']} cites line(s) {cited}, which do not name it ({actor.get('name')}); "
+                    "cite the line that names it, or add the spelling the text uses to `alias:`"
+                )
+    return problems
+
+
+def _passages(lines: list[int]) -> list[list[int]]:
+    passages: list[list[int]] = []
+    for number in lines:
+        if passages and number - passages[-1][-1] <= _PASSAGE_GAP:
+            passages[-1].append(number)
+        else:
+            passages.append([number])
+    return passages
