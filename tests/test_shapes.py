@@ -165,6 +165,42 @@ FIRES = [
     Case("participation without source line is a warning", "ParticipationSourceLine", drop(BLEAD, "icg:sourceLine"), BLEAD, "Warning"),
     Case("partnership without name is a warning", "PartnershipLabel", drop(PACT, "skos:prefLabel"), PACT, "Warning"),
     Case("municipality without GeoNames id is a warning", "MunicipalityGeonames", drop("place:es-bilbao", "icg:geonamesId"), "place:es-bilbao", "Warning"),
+    # ---- fidelity (issue 21): what the text states anywhere reaches the graph
+    Case(
+        "practice led by someone its participants do not include is a warning",
+        "PracticeLeadStated",
+        f'INSERT DATA {{ {AER} icg:process "The project is led by the Assembly of European Regions."@en }}',
+        AER,
+        "Warning",
+    ),
+    Case(
+        "practice whose network is chaired by someone unrecorded is a warning",
+        "PracticeLeadStated",
+        f'INSERT DATA {{ {AER} icg:impact "The Network is currently being chaired by the Government of Catalonia."@en }}',
+        AER,
+        "Warning",
+    ),
+    Case(
+        "start year in the text and none in the graph is a warning",
+        "PracticeYearInText",
+        f'INSERT DATA {{ {AER} icg:process "The project was launched in July 2019."@en }}',
+        AER,
+        "Warning",
+    ),
+    Case(
+        "year in the text that is not the practice's start or end year is a warning",
+        "PracticeYearInText",
+        f'INSERT DATA {{ {B} icg:impact "The network has been running since 2013."@en }}',
+        B,
+        "Warning",
+    ),
+    Case(
+        "municipality typed as a regional body is a warning",
+        "RegionalAuthorityOfMunicipality",
+        "INSERT DATA { actor:basque-government dct:spatial place:es-bilbao }",
+        "actor:basque-government",
+        "Warning",
+    ),
     # ---- infos
     Case("practice type not stated is an info", "PracticeTypeNotStated", replace(AER, "icg:practiceType", "ptype:not-stated"), AER, "Info"),
     Case("practice without area is an info", "PracticeNoArea", drop(AER, "icg:areaOfIntervention"), AER, "Info"),
@@ -218,6 +254,29 @@ QUIET = [
     Case("international actor needs no country", "ActorCountry", "INSERT DATA { }"),
     Case("a link placeholder instead of an address is no violation", "ReferenceLinkOrPlaceholder", f"DELETE WHERE {{ {BREF} schema:url ?u }} ; INSERT DATA {{ {BREF} icg:linkWithoutAddress true }}"),
     Case("a parent is not a cycle", "ActorNotOwnAncestor", "INSERT DATA { }"),
+    Case(
+        "a lead note answers a lead-like verb",
+        "PracticeLeadStated",
+        f'INSERT DATA {{ {AER} icg:process "The project is led by a team of experts."@en ; icg:leadNote "The text names no organisation that leads it."@en }}',
+    ),
+    Case(
+        "a lead-like verb with a leading participant is fine",
+        "PracticeLeadStated",
+        f'INSERT DATA {{ {B} icg:process "The strategy is coordinated by the City Council."@en }}',
+    ),
+    Case("a year the practice records is fine", "PracticeYearInText", f'INSERT DATA {{ {B} icg:process "The strategy started in 2022."@en }}'),
+    Case(
+        "a year kept as a date statement is fine",
+        "PracticeYearInText",
+        f"""INSERT DATA {{ {AER} icg:process "The network was launched in 2019."@en ; icg:dateStatement practice:aer-eu-belong\\#start-2019 .
+            practice:aer-eu-belong\\#start-2019 a icg:DateStatement ; icg:startYear "2019"^^xsd:gYear ; icg:sourceLine 2314 }}""",
+    ),
+    Case(
+        "a year a note of the practice explains is fine",
+        "PracticeYearInText",
+        f'INSERT DATA {{ {B} icg:impact "An allowance has been paid since 2006."@en ; skos:editorialNote "since 2006 dates the allowance, not the strategy"@en }}',
+    ),
+    Case("a regional authority of a region is fine", "RegionalAuthorityOfMunicipality", "INSERT DATA { actor:basque-government dct:spatial place:es-pv }"),
 ]
 
 
