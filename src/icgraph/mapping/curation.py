@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -367,12 +368,10 @@ _PASSAGE_GAP = 4
 
 
 def _fold(text: str) -> str:
-    """Lower case, without accents, emphasis marks or typographic quotes, spaces collapsed."""
-    import unicodedata
-
+    """Lower case, without accents, emphasis marks or punctuation ("Red Cross (Braga delegation)" = "Red Cross, Braga delegation")."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    text = re.sub(r"[*_`]", "", text).replace("’", "'")
-    return re.sub(r"\s+", " ", text).strip().lower()
+    text = re.sub(r"[*_`]", "", text)
+    return " ".join(re.findall(r"[a-z0-9#]+", text.lower()))
 
 
 def cited_lines_without_name(curation: Curation, sources: dict[str, list[str]]) -> list[str]:
@@ -399,8 +398,8 @@ def cited_lines_without_name(curation: Curation, sources: dict[str, list[str]]) 
             def names_it(number: int) -> bool:
                 if not 1 <= number <= len(text):
                     return False
-                line = _fold(text[number - 1])
-                return any(name in line for name in folded) or any(re.search(rf"\b{word}", line) for word in words)
+                line = f" {_fold(text[number - 1])} "
+                return any(f" {name} " in line for name in folded) or any(f" {word}" in line for word in words)
 
             if not any(names_it(n) for n in passage):
                 cited = ", ".join(map(str, passage))
