@@ -37,6 +37,7 @@ BPARTNER = "<https://w3id.org/icgraph/id/practice/bilbao-anti-rumours-strategy#p
 BGROUP = "<https://w3id.org/icgraph/id/practice/bilbao-anti-rumours-strategy#group-neighbourhood-associations>"
 MEMBERSHIP = "<https://w3id.org/icgraph/id/membership/bilbao-city-council-intercultural-cities-programme>"
 PACT = "partnership:bilbao-basque-pact"
+BFUNDING = "<https://w3id.org/icgraph/id/practice/bilbao-anti-rumours-strategy#funded-1>"
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,12 @@ FIRES = [
     Case("participation without source line is a warning", "ParticipationSourceLine", drop(BLEAD, "icg:sourceLine"), BLEAD, "Warning"),
     Case("partnership without name is a warning", "PartnershipLabel", drop(PACT, "skos:prefLabel"), PACT, "Warning"),
     Case("municipality without GeoNames id is a warning", "MunicipalityGeonames", drop("place:es-bilbao", "icg:geonamesId"), "place:es-bilbao", "Warning"),
+    # ---- funding (issue 25): a qualified relation, programmes with their operator
+    Case("funding with neither funder nor programme is a violation", "FundingFunderOrProgramme", f"INSERT DATA {{ {B} icg:qualifiedFunding {BFUNDING} . {BFUNDING} a icg:Funding ; icg:sourceLine 1540 }}", BFUNDING),
+    Case("funding through an actor instead of a programme is a violation", "FundingProgrammeValue", f"INSERT DATA {{ {BFUNDING} a icg:Funding ; icg:funder actor:basque-government ; icg:fundingProgramme actor:council-of-europe }}", BFUNDING),
+    Case("funding received by a place is a violation", "FundingAgents", f"INSERT DATA {{ {BFUNDING} a icg:Funding ; icg:funder actor:basque-government ; icg:recipient place:es }}", BFUNDING),
+    Case("funding programme without name is a violation", "FundingProgrammeLabel", "INSERT DATA { programme:x a icg:FundingProgramme ; icg:operatedBy actor:council-of-europe }", "programme:x"),
+    Case("funding programme without operator is a warning", "FundingProgrammeOperator", 'INSERT DATA { programme:x a icg:FundingProgramme ; skos:prefLabel "X programme"@en }', "programme:x", "Warning"),
     # ---- fidelity (issue 21): what the text states anywhere reaches the graph
     Case(
         "practice led by someone its participants do not include is a warning",
@@ -275,6 +282,11 @@ QUIET = [
         "a year a note of the practice explains is fine",
         "PracticeYearInText",
         f'INSERT DATA {{ {B} icg:impact "An allowance has been paid since 2006."@en ; skos:editorialNote "since 2006 dates the allowance, not the strategy"@en }}',
+    ),
+    Case(
+        "funding through a programme needs no named funder",
+        "FundingFunderOrProgramme",
+        f'INSERT DATA {{ {BFUNDING} a icg:Funding ; icg:fundingProgramme programme:x ; icg:recipient actor:bilbao-city-council . programme:x a icg:FundingProgramme ; skos:prefLabel "X programme"@en ; icg:operatedBy actor:council-of-europe }}',
     ),
     Case("a regional authority of a region is fine", "RegionalAuthorityOfMunicipality", "INSERT DATA { actor:basque-government dct:spatial place:es-pv }"),
 ]

@@ -28,6 +28,8 @@ class ICG(DefinedNamespace):
     Country: URIRef  # A sovereign state, identified by its ISO 3166-1 alpha-2 code.
     DateStatement: URIRef  # A start year, end year or ongoing status of a practice as one or more lines of the source state it ...
     Decision: URIRef  # A numbered entry of the list of decisions of a meeting.
+    Funding: URIRef  # The funding of a practice as the text states it: who funds it, through which programme, for whom and for ...
+    FundingProgramme: URIRef  # A funding programme or instrument through which an institution funds practices, such as Erasmus+, ...
     InternationalOrganisation: URIRef  # An intergovernmental or supranational organisation, or one of its bodies, such as the Council of Europe, ...
     LocalAuthority: URIRef  # A public authority of a municipality, city, town or borough, or one of its departments.
     MediaOrganisation: URIRef  # A broadcaster, newspaper, news agency or other organisation that publishes news or media content.
@@ -62,11 +64,13 @@ class ICG(DefinedNamespace):
     fromLevel: URIRef  # The governance level of the from agent of a cooperation edge.
     funder: URIRef  # The organisation that provided an amount of funding.
     funding: URIRef  # An amount of money that the text says was spent on or granted to the practice, given as a ...
+    fundingProgramme: URIRef  # The programme or instrument through which the funding is given.
     governanceLevel: URIRef  # The level of governance an actor or actor group works at, a concept of the level scheme (local, regional, ...
     hasMeeting: URIRef  # A meeting held by the organisation.
     hasParticipation: URIRef  # A participation of an actor or actor group in the practice.
     implementedIn: URIRef  # A city, region or country where the practice is carried out.
     memberKind: URIRef  # The class of actor (for example icg:LocalAuthority) that the organisations of an actor group belong to.
+    operatedBy: URIRef  # The institution whose programme the funding programme is, as the text states it.
     outcome: URIRef  # A quantitative result reported for the practice.
     partner: URIRef  # An organisation that is party to the partnership.
     partnershipKind: URIRef  # The kind of partnership, a concept of the partnership-kind scheme.
@@ -74,6 +78,8 @@ class ICG(DefinedNamespace):
     practice: URIRef  # The practice a participation belongs to.
     practiceType: URIRef  # The kind of practice (strategy, project, service, ...) as stated in the Type field of the Compendium, a ...
     principle: URIRef  # The principle of intercultural integration under which the Compendium lists the practice (one of the ...
+    qualifiedFunding: URIRef  # A funding of the practice, with its funder, programme, recipient, purpose and source lines.
+    recipient: URIRef  # The organisation the text says receives the funding (for example the lead applicant of a grant).
     reference: URIRef  # A link printed with the practice, in the order of the document (practice:SLUG#ref-1, #ref-2, ...).
     represents: URIRef  # The member state, region or city on whose behalf the member of a membership sits in the body.
     roadmapItem: URIRef  # A task of the roadmap agreed by a working group or at a meeting.
@@ -99,6 +105,7 @@ class ICG(DefinedNamespace):
     endYear: URIRef  # The year in which a practice, membership or partnership ended or is planned to end.
     furtherInformation: URIRef  # The Further information section of a practice, as text (its links are given by icg:reference).
     geonamesId: URIRef  # The GeoNames feature identifier of a place; owl:sameAs links to the same feature's IRI.
+    fundingPurpose: URIRef  # What the text says the funding is for.
     headingAsPrinted: URIRef  # The heading line of the practice exactly as printed in the body of the Compendium, prefix included.
     headingPrefix: URIRef  # The upper-case prefix printed before the title of a practice, usually the city, region or organisation ...
     impact: URIRef  # The Impact section of a practice: the results and effects it reports.
@@ -142,6 +149,7 @@ PTYPE = Namespace(ID + "practice-type/")
 AREA = Namespace(ID + "area/")
 TARGET = Namespace(ID + "target-group/")
 PKIND = Namespace(ID + "partnership-kind/")
+PROGRAMME = Namespace(ID + "programme/")
 
 CV = Namespace("http://data.europa.eu/m8g/")
 LOCN = Namespace("http://www.w3.org/ns/locn#")
@@ -180,6 +188,7 @@ PREFIXES: dict[str, str] = {
     "area": str(AREA),
     "target": str(TARGET),
     "pkind": str(PKIND),
+    "programme": str(PROGRAMME),
     "org": str(ORG),
     "skos": str(SKOS),
     "prov": str(PROV),

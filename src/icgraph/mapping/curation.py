@@ -26,13 +26,14 @@ from icgraph.slugs import slugify
 #: libyaml's safe loader when PyYAML was built with it (ten times faster), else the pure-Python one.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-SECTIONS = ("places", "actors", "practices", "memberships", "partnerships", "affiliations")
+SECTIONS = ("places", "actors", "programmes", "practices", "memberships", "partnerships", "affiliations")
 
 #: Keys a curator may write in each section (beyond the common ones); nested objects have their own.
 _SECTION_KEYS = {
     "places": {"id", "kind", "name", "alias", "originalName", "country", "within", "iso", "lines", "source", "note", "ambiguity"},
     "actors": {"id", "kind", "name", "alias", "originalName", "level", "country", "place", "parent", "lines", "source", "note", "ambiguity"},
-    "practices": {"practice", "implementedIn", "targetGroups", "participants", "funding", "outcomes", "participationNote", "leadNote", "start", "end", "ongoing", "note", "ambiguity", "lines", "source"},
+    "programmes": {"id", "name", "alias", "originalName", "operator", "lines", "source", "note", "ambiguity"},
+    "practices": {"practice", "implementedIn", "targetGroups", "participants", "funding", "fundedThrough", "outcomes", "participationNote", "leadNote", "start", "end", "ongoing", "note", "ambiguity", "lines", "source"},
     "memberships": {"member", "organization", "role", "start", "end", "lines", "source", "note", "ambiguity", "represents", "position"},
     "partnerships": {"id", "name", "kind", "partners", "practice", "start", "end", "lines", "source", "note", "ambiguity", "alias", "originalName"},
     "affiliations": {"person", "organization", "lines", "source", "note"},
@@ -41,11 +42,12 @@ _PARTICIPANT_KEYS = {"actor", "group", "role", "lines", "source", "note", "ambig
 _GROUP_KEYS = {"name", "kind", "level", "note"}
 _FUNDING_KEYS = {"amount", "currency", "asPrinted", "funder", "lines", "source", "note", "ambiguity"}
 _OUTCOME_KEYS = {"text", "value", "unit", "lines", "source", "note", "ambiguity"}
+_FUNDED_THROUGH_KEYS = {"funder", "programme", "recipient", "purpose", "lines", "source", "note", "ambiguity"}
 #: A practice's `start:`, `end:` and `ongoing:` (one statement or a list of them, when lines disagree).
 _DATE_KEYS = {"start": "year", "end": "year", "ongoing": "value"}
 _DATE_STATEMENT_KEYS = {"year", "value", "lines", "computedFrom", "source", "note", "ambiguity"}
 
-_CURIE = re.compile(r"^(actor|place|practice|partnership):([A-Za-z0-9._-]+)$")
+_CURIE = re.compile(r"^(actor|place|practice|partnership|programme):([A-Za-z0-9._-]+)$")
 
 
 class CurationError(ValueError):
@@ -157,7 +159,7 @@ def _expand(value):
 
 
 #: Keys whose values are text, never CURIEs (a note may well start with "Note: ...").
-_VERBATIM_KEYS = {"name", "alias", "note", "ambiguity", "text", "asPrinted", "participationNote", "leadNote", "computedFrom", "position", "unit", "originalName"}
+_VERBATIM_KEYS = {"name", "alias", "note", "ambiguity", "text", "asPrinted", "participationNote", "leadNote", "computedFrom", "purpose", "position", "unit", "originalName"}
 
 
 def _to_jsonld(section: str, entry: dict) -> dict:
@@ -184,6 +186,10 @@ def _shape(section: str, entry: dict) -> dict:
             {**o, "@id": f"{base}#outcome-{n}", "@type": "QuantitativeOutcome", "source": _source(o)}
             for n, o in enumerate(entry.get("outcomes") or [], start=1)
         ]
+        node["fundedThrough"] = [
+            {**f, "@id": f"{base}#funded-{n}", "@type": "Funding", "source": _source(f)}
+            for n, f in enumerate(entry.get("fundedThrough") or [], start=1)
+        ]
         node.update(_dates(base, entry))
     elif section == "memberships":
         role = _local(entry["role"])
@@ -191,6 +197,8 @@ def _shape(section: str, entry: dict) -> dict:
             f"https://w3id.org/icgraph/id/membership/{_local(entry['organization'])}/{_local(entry['member'])}/{role}"
         )
         node["@type"] = "org:Membership"
+    elif section == "programmes":
+        node["@type"] = "FundingProgramme"
     elif section == "partnerships":
         node["@type"] = "Partnership"
         if "kind" in node:
@@ -265,10 +273,10 @@ def _participation(base: str, practice: str, participant: dict) -> dict:
 def _check(curation: Curation, known_practices: set[str], extra_known: set[str]) -> list[str]:
     """Every problem with the curation files: unknown keys, duplicate ids, dangling references."""
     problems: list[str] = []
-    defined = curation.ids("places") | curation.ids("actors") | curation.ids("partnerships") | extra_known
+    defined = curation.ids("places") | curation.ids("actors") | curation.ids("partnerships") | curation.ids("programmes") | extra_known
     defined |= known_practices
     seen: dict[str, str] = {}
-    for section in ("places", "actors", "partnerships"):
+    for section in ("places", "actors", "programmes", "partnerships"):
         for filename, entry in curation.entries[section]:
             ident = entry.get("id")
             if not ident:
@@ -321,6 +329,13 @@ def _check(curation: Curation, known_practices: set[str], extra_known: set[str])
                     if set(f) - _FUNDING_KEYS:
                         problems.append(f"{filename}: {label}: funding has unknown key(s) {sorted(set(f) - _FUNDING_KEYS)}")
                     refs(filename, f"{label}.funding", f.get("funder"))
+                for f in entry.get("fundedThrough") or []:
+                    if set(f) - _FUNDED_THROUGH_KEYS:
+                        problems.append(f"{filename}: {label}: fundedThrough has unknown key(s) {sorted(set(f) - _FUNDED_THROUGH_KEYS)}; allowed: {', '.join(sorted(_FUNDED_THROUGH_KEYS))}")
+                    if not (f.get("funder") or f.get("programme")) or not f.get("lines"):
+                        problems.append(f"{filename}: {label}: a fundedThrough entry needs `funder:` or `programme:`, and `lines:` (the line that says so): {f!r:.80}")
+                    for key in ("funder", "programme", "recipient"):
+                        refs(filename, f"{label}.fundedThrough", f.get(key))
                 for key, statement in date_statements(entry):
                     if not isinstance(statement, dict) or _DATE_KEYS[key] not in statement:
                         problems.append(f"{filename}: {label}: `{key}:` needs `{_DATE_KEYS[key]}:` and `lines:`, e.g. {{{_DATE_KEYS[key]}: {'true' if key == 'ongoing' else '2022'}, lines: [N]}}")
@@ -343,6 +358,10 @@ def _check(curation: Curation, known_practices: set[str], extra_known: set[str])
                 for key in ("member", "organization", "role"):
                     if key not in entry:
                         problems.append(f"{filename}: memberships: {label}: missing '{key}'")
+            if section == "programmes":
+                for key in ("name", "lines"):
+                    if key not in entry:
+                        problems.append(f"{filename}: programmes: {label}: missing '{key}'; a funding programme needs a name and the lines that name it")
             if section == "actors":
                 for key in ("kind", "name", "level"):
                     if key not in entry:
