@@ -53,6 +53,7 @@ class ICG(DefinedNamespace):
     WorkingGroup: URIRef  # A working group or committee of experts set up within an organisation, such as the Working Group on ...
 
     # Object properties
+    actorFamily: URIRef  # The family of institutions an actor belongs to (UN system, EU institutions, Council of Europe bodies, ...
     agendaItem: URIRef  # An item of the agenda of the meeting.
     agent: URIRef  # The actor or actor group that takes part.
     areaOfIntervention: URIRef  # A policy area the practice addresses, a concept of the area-of-intervention scheme.
@@ -150,6 +151,7 @@ AREA = Namespace(ID + "area/")
 TARGET = Namespace(ID + "target-group/")
 PKIND = Namespace(ID + "partnership-kind/")
 PROGRAMME = Namespace(ID + "programme/")
+FAMILY = Namespace(ID + "actor-family/")
 
 CV = Namespace("http://data.europa.eu/m8g/")
 LOCN = Namespace("http://www.w3.org/ns/locn#")
@@ -189,6 +191,7 @@ PREFIXES: dict[str, str] = {
     "target": str(TARGET),
     "pkind": str(PKIND),
     "programme": str(PROGRAMME),
+    "family": str(FAMILY),
     "org": str(ORG),
     "skos": str(SKOS),
     "prov": str(PROV),

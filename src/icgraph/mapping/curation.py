@@ -31,7 +31,7 @@ SECTIONS = ("places", "actors", "programmes", "practices", "memberships", "partn
 #: Keys a curator may write in each section (beyond the common ones); nested objects have their own.
 _SECTION_KEYS = {
     "places": {"id", "kind", "name", "alias", "originalName", "country", "within", "iso", "lines", "source", "note", "ambiguity"},
-    "actors": {"id", "kind", "name", "alias", "originalName", "level", "country", "place", "parent", "lines", "source", "note", "ambiguity"},
+    "actors": {"id", "kind", "name", "alias", "originalName", "level", "family", "country", "place", "parent", "lines", "source", "note", "ambiguity"},
     "programmes": {"id", "name", "alias", "originalName", "operator", "lines", "source", "note", "ambiguity"},
     "practices": {"practice", "implementedIn", "targetGroups", "participants", "funding", "fundedThrough", "outcomes", "participationNote", "leadNote", "start", "end", "ongoing", "note", "ambiguity", "lines", "source"},
     "memberships": {"member", "organization", "role", "start", "end", "lines", "source", "note", "ambiguity", "represents", "position"},
