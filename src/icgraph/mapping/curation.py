@@ -3,8 +3,10 @@
 The YAML files are what a domain expert reads and corrects; this module only
 (1) checks that every entry uses known keys and names entities that exist,
 (2) gives entries the ``@id`` the format implies (participations, groups,
-memberships, funding, outcomes) and (3) hands the result to the JSON-LD parser
-with ``data/curation/context.jsonld``. It builds no triple by hand.
+memberships, funding amounts and relations, outcomes, date statements) and (3) hands
+the result to the JSON-LD parser with ``data/curation/context.jsonld``. It builds no
+triple by hand. ``cited_lines_without_name`` reads the sources to check that an actor's
+cited lines name it (the graph does not hold the source text, so this is no SHACL shape).
 """
 
 from __future__ import annotations
