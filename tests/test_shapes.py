@@ -205,6 +205,20 @@ FIRES = [
         "Warning",
     ),
     Case(
+        "a note that only repeats the year does not stand for a date",
+        "PracticeYearInText",
+        f'INSERT DATA {{ {B} icg:impact "The network has been running since 2013."@en ; skos:editorialNote "Started 2013 (line 1555)."@en }}',
+        B,
+        "Warning",
+    ),
+    Case(
+        "practice implemented by an organisation it does not record as lead is a warning",
+        "PracticeLeadStated",
+        f'INSERT DATA {{ {AER} icg:purpose "Inclusive Public Spaces is a project implemented by the City of Reykjavik."@en }}',
+        AER,
+        "Warning",
+    ),
+    Case(
         "municipality typed as a regional body is a warning",
         "RegionalAuthorityOfMunicipality",
         "INSERT DATA { actor:basque-government dct:spatial place:es-bilbao }",
