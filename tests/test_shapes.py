@@ -550,6 +550,24 @@ def test_dataset_named_graphs_are_validated_together():
     assert result.issues == [], format_report(result)
 
 
+def test_a_shape_pyshacl_cannot_run_is_an_error_that_says_so(tmp_path):
+    """SHACL forbids VALUES in a SPARQL constraint; pySHACL then returns no report, which must not pass as one."""
+    broken = tmp_path / "shapes"
+    broken.mkdir()
+    for name in SHAPE_FILES:
+        (broken / name).write_text((SETTINGS.shapes_dir / name).read_text(encoding="utf-8"), encoding="utf-8")
+    warnings = broken / "warnings.ttl"
+    text = warnings.read_text(encoding="utf-8")
+    fixed = "FILTER NOT EXISTS { $this icg:hasParticipation/icg:role ?role . FILTER(?role IN (role:lead, role:initiator, role:coordinator, role:chair)) }"
+    assert fixed in text
+    warnings.write_text(text.replace(fixed, "FILTER NOT EXISTS { $this icg:hasParticipation/icg:role ?role . VALUES ?role { role:lead } }"), encoding="utf-8")
+    graph = _valid()
+    graph.update(PREFIXES + f'INSERT DATA {{ {AER} icg:process "The project is led by the Assembly of European Regions."@en }}')
+    settings = Settings(project_dir=tmp_path)
+    with pytest.raises(ValueError, match="cannot run"):
+        validate(graph, settings, ontology=_stub())
+
+
 # --------------------------------------------------------------------------- worker processes
 
 
