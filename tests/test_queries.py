@@ -41,6 +41,7 @@ PREFIXES = {
     "mrole": ID + "membership-role/",
     "target": ID + "target-group/",
     "pkind": ID + "partnership-kind/",
+    "programme": ID + "programme/",
 }
 LEVEL_RANK = {"local": 1, "regional": 2, "national": 3, "european": 4, "international": 5}
 LIBRARY = load_library(QUERIES)
@@ -812,3 +813,32 @@ def test_every_query_has_a_test_of_its_answer():
     source = Path(__file__).read_text(encoding="utf-8")
     missing = [name for name in LIBRARY if f'"{name}"' not in source]
     assert not missing, f"queries without a test of their answer: {missing}"
+
+
+def test_funding_programmes_say_who_funds_what_for_whom(store):
+    expected = Counter()
+    for entry in curation()["practices"]:
+        for f in entry.get("fundedThrough") or []:
+            expected[(iri(entry["practice"]), iri(f["programme"]))] += 1
+    rows = run(store, "funding-programmes")
+    assert Counter((r["practice"], r["programme"]) for r in rows) == expected and len(rows) == 7
+    by_practice = {slug(r["practice"]): r for r in rows}
+    # "implemented by the MoFSS as the lead applicant ... financed by the EU under FRIT" (compendium line 1130)
+    ssn = by_practice["social-safety-net-to-refugees-in-turkiye-ssn"]
+    assert (ssn["programmeName"], ssn["funderName"], ssn["recipientName"]) == ("Facility for Refugees in Türkiye (FRIT)", "European Union", "Ministry of Family and Social Services (MoFSS)")
+    assert "1130" in ssn["sourceLines"].split()
+    assert sorted(by_practice["inclusion-and-empowerment-of-roma"]["operators"].split(" | ")) == ["Government of Iceland", "Government of Liechtenstein", "Government of Norway"]
+    # PROTECT was only "submitted for funding" (line 1437): an uncertain reading
+    assert [slug(r["practice"]) for r in rows if r["uncertain"]] == ["protect-partnerships-responding-to-online-threats-and-empowering"]
+
+
+def test_practice_dates_give_each_statement_its_lines_computed_or_unsettled(store):
+    rows = run(store, "practice-dates")
+    by_statement = {r["statement"].rsplit("/", 1)[1]: r for r in rows}
+    bilbao = by_statement["bilbao-anti-rumours-strategy#start-2013"]
+    assert (bilbao["kind"], bilbao["value"], bilbao["sourceLines"], bilbao["unsettled"]) == ("start", "2013", "1555", False)
+    divercities = by_statement["divercities#end-2024"]
+    assert "20 months" in divercities["computedFrom"] and divercities["sourceLines"] == "2476"
+    network = [r for r in rows if slug(r["practice"]) == "intercultural-regions-network"]
+    assert sorted((r["value"], r["unsettled"]) for r in network) == [("2018", True), ("2019", True)]
+    assert all(r["practiceStart"] is None for r in network)

@@ -37,6 +37,7 @@ BPARTNER = "<https://w3id.org/icgraph/id/practice/bilbao-anti-rumours-strategy#p
 BGROUP = "<https://w3id.org/icgraph/id/practice/bilbao-anti-rumours-strategy#group-neighbourhood-associations>"
 MEMBERSHIP = "<https://w3id.org/icgraph/id/membership/bilbao-city-council-intercultural-cities-programme>"
 PACT = "partnership:bilbao-basque-pact"
+BFUNDING = "<https://w3id.org/icgraph/id/practice/bilbao-anti-rumours-strategy#funded-1>"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ FIRES = [
     Case("actor without kind is a violation", "ActorKind", 'INSERT DATA { actor:someone a icg:Actor ; skos:prefLabel "Someone"@en }', "actor:someone"),
     Case("actor with only an abstract kind is a violation", "ActorKind", "DELETE DATA { actor:basque-government a icg:RegionalAuthority } ; INSERT DATA { actor:basque-government a icg:PublicAuthority }", "actor:basque-government"),
     Case("actor with a misspelt kind is caught where it takes part", "ParticipationAgent", "DELETE DATA { actor:bilbao-city-council a icg:LocalAuthority } ; INSERT DATA { actor:bilbao-city-council a icg:LocalAuthorty }", BLEAD),
+    Case("actor family outside the family scheme is a violation", "ActorFamilyScheme", replace("actor:bilbao-city-council", "icg:actorFamily", "level:local"), "actor:bilbao-city-council"),
+    Case("actor with two families is a violation", "ActorFamilyScheme", "INSERT DATA { actor:bilbao-city-council icg:actorFamily <https://w3id.org/icgraph/id/actor-family/regional-government> }", "actor:bilbao-city-council"),
     Case("actor level outside the level scheme is a violation", "ActorGovernanceLevel", replace("actor:bilbao-city-council", "icg:governanceLevel", "role:lead"), "actor:bilbao-city-council"),
     Case("actor without level is a violation", "ActorGovernanceLevel", drop("actor:basque-government", "icg:governanceLevel"), "actor:basque-government"),
     Case("actor parent that is not an organisation is a violation", "ActorParent", "INSERT DATA { actor:bilbao-city-council org:subOrganizationOf place:es }", "actor:bilbao-city-council"),
@@ -161,10 +164,67 @@ FIRES = [
     Case("reference without link text is a warning", "ReferenceLabel", drop(BREF, "rdfs:label"), BREF, "Warning"),
     Case("ambiguous reading is a warning", "AmbiguousReading", 'INSERT DATA { actor:basque-government icg:ambiguityNote "Basque Government or Provincial Council of Bizkaia?"@en }', "actor:basque-government", "Warning"),
     Case("actor without source line is a warning", "ActorSourceLine", drop("actor:council-of-europe", "icg:sourceLine"), "actor:council-of-europe", "Warning"),
+    Case("actor without family is a warning", "ActorFamily", drop("actor:council-of-europe", "icg:actorFamily"), "actor:council-of-europe", "Warning"),
     Case("regional actor without country is a warning", "ActorCountry", drop("actor:basque-government", "icg:country"), "actor:basque-government", "Warning"),
     Case("participation without source line is a warning", "ParticipationSourceLine", drop(BLEAD, "icg:sourceLine"), BLEAD, "Warning"),
     Case("partnership without name is a warning", "PartnershipLabel", drop(PACT, "skos:prefLabel"), PACT, "Warning"),
     Case("municipality without GeoNames id is a warning", "MunicipalityGeonames", drop("place:es-bilbao", "icg:geonamesId"), "place:es-bilbao", "Warning"),
+    # ---- funding (issue 25): a qualified relation, programmes with their operator
+    Case("funding with neither funder nor programme is a violation", "FundingFunderOrProgramme", f"INSERT DATA {{ {B} icg:qualifiedFunding {BFUNDING} . {BFUNDING} a icg:Funding ; icg:sourceLine 1540 }}", BFUNDING),
+    Case("funding through an actor instead of a programme is a violation", "FundingProgrammeValue", f"INSERT DATA {{ {BFUNDING} a icg:Funding ; icg:funder actor:basque-government ; icg:fundingProgramme actor:council-of-europe }}", BFUNDING),
+    Case("funding received by a place is a violation", "FundingAgents", f"INSERT DATA {{ {BFUNDING} a icg:Funding ; icg:funder actor:basque-government ; icg:recipient place:es }}", BFUNDING),
+    Case("funding programme without name is a violation", "FundingProgrammeLabel", "INSERT DATA { programme:x a icg:FundingProgramme ; icg:operatedBy actor:council-of-europe }", "programme:x"),
+    Case("funding programme without operator is a warning", "FundingProgrammeOperator", 'INSERT DATA { programme:x a icg:FundingProgramme ; skos:prefLabel "X programme"@en }', "programme:x", "Warning"),
+    # ---- fidelity (issue 21): what the text states anywhere reaches the graph
+    Case(
+        "practice led by someone its participants do not include is a warning",
+        "PracticeLeadStated",
+        f'INSERT DATA {{ {AER} icg:process "The project is led by the Assembly of European Regions."@en }}',
+        AER,
+        "Warning",
+    ),
+    Case(
+        "practice whose network is chaired by someone unrecorded is a warning",
+        "PracticeLeadStated",
+        f'INSERT DATA {{ {AER} icg:impact "The Network is currently being chaired by the Government of Catalonia."@en }}',
+        AER,
+        "Warning",
+    ),
+    Case(
+        "start year in the text and none in the graph is a warning",
+        "PracticeYearInText",
+        f'INSERT DATA {{ {AER} icg:process "The project was launched in July 2019."@en }}',
+        AER,
+        "Warning",
+    ),
+    Case(
+        "year in the text that is not the practice's start or end year is a warning",
+        "PracticeYearInText",
+        f'INSERT DATA {{ {B} icg:impact "The network has been running since 2013."@en }}',
+        B,
+        "Warning",
+    ),
+    Case(
+        "a note that only repeats the year does not stand for a date",
+        "PracticeYearInText",
+        f'INSERT DATA {{ {B} icg:impact "The network has been running since 2013."@en ; skos:editorialNote "Started 2013 (line 1555)."@en }}',
+        B,
+        "Warning",
+    ),
+    Case(
+        "practice implemented by an organisation it does not record as lead is a warning",
+        "PracticeLeadStated",
+        f'INSERT DATA {{ {AER} icg:purpose "Inclusive Public Spaces is a project implemented by the City of Reykjavik."@en }}',
+        AER,
+        "Warning",
+    ),
+    Case(
+        "municipality typed as a regional body is a warning",
+        "RegionalAuthorityOfMunicipality",
+        "INSERT DATA { actor:basque-government dct:spatial place:es-bilbao }",
+        "actor:basque-government",
+        "Warning",
+    ),
     # ---- infos
     Case("practice type not stated is an info", "PracticeTypeNotStated", replace(AER, "icg:practiceType", "ptype:not-stated"), AER, "Info"),
     Case("practice without area is an info", "PracticeNoArea", drop(AER, "icg:areaOfIntervention"), AER, "Info"),
@@ -218,6 +278,34 @@ QUIET = [
     Case("international actor needs no country", "ActorCountry", "INSERT DATA { }"),
     Case("a link placeholder instead of an address is no violation", "ReferenceLinkOrPlaceholder", f"DELETE WHERE {{ {BREF} schema:url ?u }} ; INSERT DATA {{ {BREF} icg:linkWithoutAddress true }}"),
     Case("a parent is not a cycle", "ActorNotOwnAncestor", "INSERT DATA { }"),
+    Case(
+        "a lead note answers a lead-like verb",
+        "PracticeLeadStated",
+        f'INSERT DATA {{ {AER} icg:process "The project is led by a team of experts."@en ; icg:leadNote "The text names no organisation that leads it."@en }}',
+    ),
+    Case(
+        "a lead-like verb with a leading participant is fine",
+        "PracticeLeadStated",
+        f'INSERT DATA {{ {B} icg:process "The strategy is coordinated by the City Council."@en }}',
+    ),
+    Case("a year the practice records is fine", "PracticeYearInText", f'INSERT DATA {{ {B} icg:process "The strategy started in 2022."@en }}'),
+    Case(
+        "a year kept as a date statement is fine",
+        "PracticeYearInText",
+        f"""INSERT DATA {{ {AER} icg:process "The network was launched in 2019."@en ; icg:dateStatement practice:aer-eu-belong\\#start-2019 .
+            practice:aer-eu-belong\\#start-2019 a icg:DateStatement ; icg:startYear "2019"^^xsd:gYear ; icg:sourceLine 2314 }}""",
+    ),
+    Case(
+        "a year a note of the practice explains is fine",
+        "PracticeYearInText",
+        f'INSERT DATA {{ {B} icg:impact "An allowance has been paid since 2006."@en ; skos:editorialNote "since 2006 dates the allowance, not the strategy"@en }}',
+    ),
+    Case(
+        "funding through a programme needs no named funder",
+        "FundingFunderOrProgramme",
+        f'INSERT DATA {{ {BFUNDING} a icg:Funding ; icg:fundingProgramme programme:x ; icg:recipient actor:bilbao-city-council . programme:x a icg:FundingProgramme ; skos:prefLabel "X programme"@en ; icg:operatedBy actor:council-of-europe }}',
+    ),
+    Case("a regional authority of a region is fine", "RegionalAuthorityOfMunicipality", "INSERT DATA { actor:basque-government dct:spatial place:es-pv }"),
 ]
 
 
@@ -460,6 +548,24 @@ def test_dataset_named_graphs_are_validated_together():
         (compendium if "practice/" in str(s) and "#p-" not in str(s) else curation).add((s, p, o))
     result = validate(dataset, SETTINGS, ontology=_stub())
     assert result.issues == [], format_report(result)
+
+
+def test_a_shape_pyshacl_cannot_run_is_an_error_that_says_so(tmp_path):
+    """SHACL forbids VALUES in a SPARQL constraint; pySHACL then returns no report, which must not pass as one."""
+    broken = tmp_path / "shapes"
+    broken.mkdir()
+    for name in SHAPE_FILES:
+        (broken / name).write_text((SETTINGS.shapes_dir / name).read_text(encoding="utf-8"), encoding="utf-8")
+    warnings = broken / "warnings.ttl"
+    text = warnings.read_text(encoding="utf-8")
+    fixed = "FILTER NOT EXISTS { $this icg:hasParticipation/icg:role ?role . FILTER(?role IN (role:lead, role:initiator, role:coordinator, role:chair)) }"
+    assert fixed in text
+    warnings.write_text(text.replace(fixed, "FILTER NOT EXISTS { $this icg:hasParticipation/icg:role ?role . VALUES ?role { role:lead } }"), encoding="utf-8")
+    graph = _valid()
+    graph.update(PREFIXES + f'INSERT DATA {{ {AER} icg:process "The project is led by the Assembly of European Regions."@en }}')
+    settings = Settings(project_dir=tmp_path)
+    with pytest.raises(ValueError, match="cannot run"):
+        validate(graph, settings, ontology=_stub())
 
 
 # --------------------------------------------------------------------------- worker processes

@@ -26,7 +26,10 @@ class ICG(DefinedNamespace):
     CivilSocietyOrganisation: URIRef  # A non-governmental, non-profit organisation: an association, foundation, charity, community or religious ...
     CooperationEdge: URIRef  # The cooperation of two agents (actors or actor groups) in one practice or partnership, with the governance ...
     Country: URIRef  # A sovereign state, identified by its ISO 3166-1 alpha-2 code.
+    DateStatement: URIRef  # A start year, end year or ongoing status of a practice as one or more lines of the source state it ...
     Decision: URIRef  # A numbered entry of the list of decisions of a meeting.
+    Funding: URIRef  # The funding of a practice as the text states it: who funds it, through which programme, for whom and for ...
+    FundingProgramme: URIRef  # A funding programme or instrument through which an institution funds practices, such as Erasmus+, ...
     InternationalOrganisation: URIRef  # An intergovernmental or supranational organisation, or one of its bodies, such as the Council of Europe, ...
     LocalAuthority: URIRef  # A public authority of a municipality, city, town or borough, or one of its departments.
     MediaOrganisation: URIRef  # A broadcaster, newspaper, news agency or other organisation that publishes news or media content.
@@ -50,21 +53,25 @@ class ICG(DefinedNamespace):
     WorkingGroup: URIRef  # A working group or committee of experts set up within an organisation, such as the Working Group on ...
 
     # Object properties
+    actorFamily: URIRef  # The family of institutions an actor belongs to (UN system, EU institutions, Council of Europe bodies, ...
     agendaItem: URIRef  # An item of the agenda of the meeting.
     agent: URIRef  # The actor or actor group that takes part.
     areaOfIntervention: URIRef  # A policy area the practice addresses, a concept of the area-of-intervention scheme.
     cooperatesWith: URIRef  # Two named organisations take part in the same practice or are partners in the same partnership.
     country: URIRef  # The country a practice is listed under in the Compendium, or the country an organisation belongs to.
+    dateStatement: URIRef  # A start year, end year or ongoing status that the text of the practice states, with its lines.
     decision: URIRef  # A decision taken at the meeting.
     fromAgent: URIRef  # The agent at the more local end of a cooperation edge.
     fromLevel: URIRef  # The governance level of the from agent of a cooperation edge.
     funder: URIRef  # The organisation that provided an amount of funding.
     funding: URIRef  # An amount of money that the text says was spent on or granted to the practice, given as a ...
+    fundingProgramme: URIRef  # The programme or instrument through which the funding is given.
     governanceLevel: URIRef  # The level of governance an actor or actor group works at, a concept of the level scheme (local, regional, ...
     hasMeeting: URIRef  # A meeting held by the organisation.
     hasParticipation: URIRef  # A participation of an actor or actor group in the practice.
     implementedIn: URIRef  # A city, region or country where the practice is carried out.
     memberKind: URIRef  # The class of actor (for example icg:LocalAuthority) that the organisations of an actor group belong to.
+    operatedBy: URIRef  # The institution whose programme the funding programme is, as the text states it.
     outcome: URIRef  # A quantitative result reported for the practice.
     partner: URIRef  # An organisation that is party to the partnership.
     partnershipKind: URIRef  # The kind of partnership, a concept of the partnership-kind scheme.
@@ -72,6 +79,8 @@ class ICG(DefinedNamespace):
     practice: URIRef  # The practice a participation belongs to.
     practiceType: URIRef  # The kind of practice (strategy, project, service, ...) as stated in the Type field of the Compendium, a ...
     principle: URIRef  # The principle of intercultural integration under which the Compendium lists the practice (one of the ...
+    qualifiedFunding: URIRef  # A funding of the practice, with its funder, programme, recipient, purpose and source lines.
+    recipient: URIRef  # The organisation the text says receives the funding (for example the lead applicant of a grant).
     reference: URIRef  # A link printed with the practice, in the order of the document (practice:SLUG#ref-1, #ref-2, ...).
     represents: URIRef  # The member state, region or city on whose behalf the member of a membership sits in the body.
     roadmapItem: URIRef  # A task of the roadmap agreed by a working group or at a meeting.
@@ -90,17 +99,20 @@ class ICG(DefinedNamespace):
     areaAsPrinted: URIRef  # One item of the Area(s) of intervention field of a practice exactly as printed in the Compendium.
     asPrinted: URIRef  # The words of the source from which a curated value (an amount, a figure) was read, exactly as printed.
     attendance: URIRef  # Whether a member attended the meeting, as printed in the list of participants: "confirmed" or "apologised".
+    computedFrom: URIRef  # The words of the source from which a year was computed rather than read, with the computation.
     crossesLevels: URIRef  # True when the two agents of a cooperation edge work at different governance levels (vertical cooperation), ...
     durationAsPrinted: URIRef  # The Duration field of a practice exactly as printed in the Compendium.
     endLine: URIRef  # The last line (1-based) of the source text from which an entity was derived.
     endYear: URIRef  # The year in which a practice, membership or partnership ended or is planned to end.
     furtherInformation: URIRef  # The Further information section of a practice, as text (its links are given by icg:reference).
     geonamesId: URIRef  # The GeoNames feature identifier of a place; owl:sameAs links to the same feature's IRI.
+    fundingPurpose: URIRef  # What the text says the funding is for.
     headingAsPrinted: URIRef  # The heading line of the practice exactly as printed in the body of the Compendium, prefix included.
     headingPrefix: URIRef  # The upper-case prefix printed before the title of a practice, usually the city, region or organisation ...
     impact: URIRef  # The Impact section of a practice: the results and effects it reports.
     isoCode: URIRef  # The ISO 3166-1 alpha-2 code of a country ("ES") or the ISO 3166-2 code of a subdivision ("ES-CT").
     keyReferenceText: URIRef  # The Key reference text section of a practice: the law, strategy or document it is based on.
+    leadNote: URIRef  # A curator's note, given when the text of a practice names no organisation that leads, initiates, ...
     levelCount: URIRef  # The number of distinct governance levels the participants of the practice work at.
     linkWithoutAddress: URIRef  # True when the source prints the link text with a placeholder (#) instead of a web address.
     number: URIRef  # The number printed for an item in its list: a meeting's ordinal (1 for the 1st meeting), an agenda item's ...
@@ -138,6 +150,8 @@ PTYPE = Namespace(ID + "practice-type/")
 AREA = Namespace(ID + "area/")
 TARGET = Namespace(ID + "target-group/")
 PKIND = Namespace(ID + "partnership-kind/")
+PROGRAMME = Namespace(ID + "programme/")
+FAMILY = Namespace(ID + "actor-family/")
 
 CV = Namespace("http://data.europa.eu/m8g/")
 LOCN = Namespace("http://www.w3.org/ns/locn#")
@@ -176,6 +190,8 @@ PREFIXES: dict[str, str] = {
     "area": str(AREA),
     "target": str(TARGET),
     "pkind": str(PKIND),
+    "programme": str(PROGRAMME),
+    "family": str(FAMILY),
     "org": str(ORG),
     "skos": str(SKOS),
     "prov": str(PROV),

@@ -295,7 +295,7 @@ def shape_tasks(shapes: Graph) -> list[list[str]] | None:
 
 def _run(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None) -> tuple[Graph, list[ValidationIssue]]:
     """One pySHACL run (of all the shapes, or of `use_shapes`): its report and the issues in it."""
-    _, report_graph, _ = shacl_validate(
+    _, report_graph, text = shacl_validate(
         graph,
         shacl_graph=shapes,
         inference="none",
@@ -305,6 +305,10 @@ def _run(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None) -> tu
         allow_infos=True,
         use_shapes=use_shapes,
     )
+    if not isinstance(report_graph, Graph):
+        # pySHACL returns a ValidationFailure, not a report, for a shape it cannot run (only once the
+        # shape has focus nodes: a broken shape whose target is empty goes unnoticed).
+        raise ValueError(f"shapes/ hold a shape pySHACL cannot run; fix it: {text}")
     return report_graph, [_issue(report_graph, r, graph, shapes) for r in report_graph.objects(None, SH.result)]
 
 

@@ -3,14 +3,17 @@
 The YAML files are what a domain expert reads and corrects; this module only
 (1) checks that every entry uses known keys and names entities that exist,
 (2) gives entries the ``@id`` the format implies (participations, groups,
-memberships, funding, outcomes) and (3) hands the result to the JSON-LD parser
-with ``data/curation/context.jsonld``. It builds no triple by hand.
+memberships, funding amounts and relations, outcomes, date statements) and (3) hands
+the result to the JSON-LD parser with ``data/curation/context.jsonld``. It builds no
+triple by hand. ``cited_lines_without_name`` reads the sources to check that an actor's
+cited lines name it (the graph does not hold the source text, so this is no SHACL shape).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +28,14 @@ from icgraph.slugs import slugify
 #: libyaml's safe loader when PyYAML was built with it (ten times faster), else the pure-Python one.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-SECTIONS = ("places", "actors", "practices", "memberships", "partnerships", "affiliations")
+SECTIONS = ("places", "actors", "programmes", "practices", "memberships", "partnerships", "affiliations")
 
 #: Keys a curator may write in each section (beyond the common ones); nested objects have their own.
 _SECTION_KEYS = {
     "places": {"id", "kind", "name", "alias", "originalName", "country", "within", "iso", "lines", "source", "note", "ambiguity"},
-    "actors": {"id", "kind", "name", "alias", "originalName", "level", "country", "place", "parent", "lines", "source", "note", "ambiguity"},
-    "practices": {"practice", "implementedIn", "targetGroups", "participants", "funding", "outcomes", "participationNote", "note", "ambiguity", "lines", "source"},
+    "actors": {"id", "kind", "name", "alias", "originalName", "level", "family", "country", "place", "parent", "lines", "source", "note", "ambiguity"},
+    "programmes": {"id", "name", "alias", "originalName", "operator", "lines", "source", "note", "ambiguity"},
+    "practices": {"practice", "implementedIn", "targetGroups", "participants", "funding", "fundedThrough", "outcomes", "participationNote", "leadNote", "start", "end", "ongoing", "note", "ambiguity", "lines", "source"},
     "memberships": {"member", "organization", "role", "start", "end", "lines", "source", "note", "ambiguity", "represents", "position"},
     "partnerships": {"id", "name", "kind", "partners", "practice", "start", "end", "lines", "source", "note", "ambiguity", "alias", "originalName"},
     "affiliations": {"person", "organization", "lines", "source", "note"},
@@ -40,8 +44,12 @@ _PARTICIPANT_KEYS = {"actor", "group", "role", "lines", "source", "note", "ambig
 _GROUP_KEYS = {"name", "kind", "level", "note"}
 _FUNDING_KEYS = {"amount", "currency", "asPrinted", "funder", "lines", "source", "note", "ambiguity"}
 _OUTCOME_KEYS = {"text", "value", "unit", "lines", "source", "note", "ambiguity"}
+_FUNDED_THROUGH_KEYS = {"funder", "programme", "recipient", "purpose", "lines", "source", "note", "ambiguity"}
+#: A practice's `start:`, `end:` and `ongoing:` (one statement or a list of them, when lines disagree).
+_DATE_KEYS = {"start": "year", "end": "year", "ongoing": "value"}
+_DATE_STATEMENT_KEYS = {"year", "value", "lines", "computedFrom", "source", "note", "ambiguity"}
 
-_CURIE = re.compile(r"^(actor|place|practice|partnership):([A-Za-z0-9._-]+)$")
+_CURIE = re.compile(r"^(actor|place|practice|partnership|programme):([A-Za-z0-9._-]+)$")
 
 
 class CurationError(ValueError):
@@ -153,7 +161,7 @@ def _expand(value):
 
 
 #: Keys whose values are text, never CURIEs (a note may well start with "Note: ...").
-_VERBATIM_KEYS = {"name", "alias", "note", "ambiguity", "text", "asPrinted", "participationNote", "position", "unit", "originalName"}
+_VERBATIM_KEYS = {"name", "alias", "note", "ambiguity", "text", "asPrinted", "participationNote", "leadNote", "computedFrom", "purpose", "position", "unit", "originalName"}
 
 
 def _to_jsonld(section: str, entry: dict) -> dict:
@@ -180,17 +188,64 @@ def _shape(section: str, entry: dict) -> dict:
             {**o, "@id": f"{base}#outcome-{n}", "@type": "QuantitativeOutcome", "source": _source(o)}
             for n, o in enumerate(entry.get("outcomes") or [], start=1)
         ]
+        node["fundedThrough"] = [
+            {**f, "@id": f"{base}#funded-{n}", "@type": "Funding", "source": _source(f)}
+            for n, f in enumerate(entry.get("fundedThrough") or [], start=1)
+        ]
+        node.update(_dates(base, entry))
     elif section == "memberships":
         role = _local(entry["role"])
         node["@id"] = (
             f"https://w3id.org/icgraph/id/membership/{_local(entry['organization'])}/{_local(entry['member'])}/{role}"
         )
         node["@type"] = "org:Membership"
+    elif section == "programmes":
+        node["@type"] = "FundingProgramme"
     elif section == "partnerships":
         node["@type"] = "Partnership"
         if "kind" in node:
             node["partnershipKind"] = node.pop("kind")
     return node
+
+
+def date_statements(entry: dict) -> list[tuple[str, dict]]:
+    """A practice entry's `start:`, `end:` and `ongoing:` as (key, statement) pairs; a key may hold one statement or a list."""
+    pairs = []
+    for key in _DATE_KEYS:
+        value = entry.get(key)
+        for statement in value if isinstance(value, list) else [value] if value is not None else []:
+            pairs.append((key, statement))
+    return pairs
+
+
+def _dates(base: str, entry: dict) -> dict:
+    """The practice's date statements (``#start-2013``, ``#end-2024``, ``#ongoing``), and the years they settle.
+
+    A statement read with `ambiguity:` stays a visible reading of its lines but does not set the practice's
+    own year: the curator has not settled it, and the graph must not pick silently.
+    """
+    settled: dict = {}
+    statements = []
+    for key, statement in date_statements(entry):
+        if key == "ongoing":
+            value = bool(statement["value"])
+            ident, values = f"{base}#ongoing" if value else f"{base}#ended", {"ongoing": value}
+        else:
+            value = str(statement["year"])
+            ident, values = f"{base}#{key}-{value}", {key: value}
+        statements.append(
+            {
+                **{k: v for k, v in statement.items() if k not in ("year", "value")},
+                **values,
+                "@id": ident,
+                "@type": "DateStatement",
+                "source": _source(statement),
+            }
+        )
+        if "ambiguity" not in statement:
+            settled.setdefault(key, value)
+    # A null value leaves the key out of the JSON-LD: the entry's own `start:`/`end:`/`ongoing:` are replaced.
+    return {**{key: settled.get(key) for key in _DATE_KEYS}, "dateStatements": statements}
 
 
 def _participation(base: str, practice: str, participant: dict) -> dict:
@@ -220,10 +275,10 @@ def _participation(base: str, practice: str, participant: dict) -> dict:
 def _check(curation: Curation, known_practices: set[str], extra_known: set[str]) -> list[str]:
     """Every problem with the curation files: unknown keys, duplicate ids, dangling references."""
     problems: list[str] = []
-    defined = curation.ids("places") | curation.ids("actors") | curation.ids("partnerships") | extra_known
+    defined = curation.ids("places") | curation.ids("actors") | curation.ids("partnerships") | curation.ids("programmes") | extra_known
     defined |= known_practices
     seen: dict[str, str] = {}
-    for section in ("places", "actors", "partnerships"):
+    for section in ("places", "actors", "programmes", "partnerships"):
         for filename, entry in curation.entries[section]:
             ident = entry.get("id")
             if not ident:
@@ -276,6 +331,28 @@ def _check(curation: Curation, known_practices: set[str], extra_known: set[str])
                     if set(f) - _FUNDING_KEYS:
                         problems.append(f"{filename}: {label}: funding has unknown key(s) {sorted(set(f) - _FUNDING_KEYS)}")
                     refs(filename, f"{label}.funding", f.get("funder"))
+                for f in entry.get("fundedThrough") or []:
+                    if set(f) - _FUNDED_THROUGH_KEYS:
+                        problems.append(f"{filename}: {label}: fundedThrough has unknown key(s) {sorted(set(f) - _FUNDED_THROUGH_KEYS)}; allowed: {', '.join(sorted(_FUNDED_THROUGH_KEYS))}")
+                    if not (f.get("funder") or f.get("programme")) or not f.get("lines"):
+                        problems.append(f"{filename}: {label}: a fundedThrough entry needs `funder:` or `programme:`, and `lines:` (the line that says so): {f!r:.80}")
+                    for key in ("funder", "programme", "recipient"):
+                        refs(filename, f"{label}.fundedThrough", f.get(key))
+                for key, statement in date_statements(entry):
+                    if not isinstance(statement, dict) or _DATE_KEYS[key] not in statement:
+                        problems.append(f"{filename}: {label}: `{key}:` needs `{_DATE_KEYS[key]}:` and `lines:`, e.g. {{{_DATE_KEYS[key]}: {'true' if key == 'ongoing' else '2022'}, lines: [N]}}")
+                        continue
+                    if set(statement) - _DATE_STATEMENT_KEYS:
+                        problems.append(f"{filename}: {label}: `{key}:` has unknown key(s) {sorted(set(statement) - _DATE_STATEMENT_KEYS)}; allowed: {', '.join(sorted(_DATE_STATEMENT_KEYS))}")
+                    if not statement.get("lines"):
+                        problems.append(f"{filename}: {label}: `{key}: {statement[_DATE_KEYS[key]]}` cites no line; add `lines: [N]` (the line that states it)")
+                    if key != "ongoing" and not re.fullmatch(r"(19|20)\d\d", str(statement["year"])):
+                        problems.append(f"{filename}: {label}: `{key}: {{year: {statement['year']}}}` is not a year; write four digits")
+                settled = [(k, s) for k, s in date_statements(entry) if isinstance(s, dict) and "ambiguity" not in s]
+                for key in _DATE_KEYS:
+                    values = {str(s.get(_DATE_KEYS[key])) for k, s in settled if k == key}
+                    if len(values) > 1:
+                        problems.append(f"{filename}: {label}: `{key}:` states {sorted(values)} without `ambiguity:`; keep one reading and mark the other(s) with `ambiguity:` saying why the lines disagree")
                 for o in entry.get("outcomes") or []:
                     if set(o) - _OUTCOME_KEYS:
                         problems.append(f"{filename}: {label}: outcome has unknown key(s) {sorted(set(o) - _OUTCOME_KEYS)}")
@@ -283,8 +360,82 @@ def _check(curation: Curation, known_practices: set[str], extra_known: set[str])
                 for key in ("member", "organization", "role"):
                     if key not in entry:
                         problems.append(f"{filename}: memberships: {label}: missing '{key}'")
+            if section == "programmes":
+                for key in ("name", "lines"):
+                    if key not in entry:
+                        problems.append(f"{filename}: programmes: {label}: missing '{key}'; a funding programme needs a name and the lines that name it")
             if section == "actors":
                 for key in ("kind", "name", "level"):
                     if key not in entry:
                         problems.append(f"{filename}: actors: {label}: missing '{key}'; every actor needs a kind, a name and a level")
     return problems
+
+
+# ---------------------------------------------------------------------------
+#   Fidelity: does each cited line name the actor it is cited for?
+# ---------------------------------------------------------------------------
+
+#: Words by which a text refers to a public authority without its name ("the City", "the
+#: municipality", "the Government"); a line with one of them may support the authority.
+GENERIC_REFERENCES: dict[str, tuple[str, ...]] = {
+    "LocalAuthority": ("municipal", "city", "council", "town", "commune", "metropol"),
+    "RegionalAuthority": ("region", "province", "provincial", "county", "canton", "government"),
+    "NationalAuthority": ("government", "ministry", "ministries"),
+}
+
+#: Cited lines at most this far apart form one passage (an entry of a list of participants
+#: spreads over several lines, with blank lines between); one naming line covers the passage.
+_PASSAGE_GAP = 4
+
+
+def _fold(text: str) -> str:
+    """Lower case, without accents, emphasis marks or punctuation ("Red Cross (Braga delegation)" = "Red Cross, Braga delegation")."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = re.sub(r"[*_`]", "", text)
+    return " ".join(re.findall(r"[a-z0-9#]+", text.lower()))
+
+
+def cited_lines_without_name(curation: Curation, sources: dict[str, list[str]]) -> list[str]:
+    """Actors whose cited `lines:` do not name them: one message per passage, with the fix.
+
+    A passage (cited lines at most ``_PASSAGE_GAP`` apart) is fine when one of its lines holds the
+    actor's name, an alias, an original-language name, the name of the place an authority governs,
+    or, for a public authority, a word the text uses for it without its name ("the City").
+    ``sources`` maps a source id (``cdadi-2024-39``) to the lines of its text.
+    """
+    places = {entry["id"]: entry for _, entry in curation.entries["places"] if "id" in entry}
+    problems = []
+    for filename, actor in curation.entries["actors"]:
+        text = sources.get((actor.get("source") or "cdadi-2024-39").removeprefix("source:"))
+        if text is None:
+            continue
+        names = [actor.get("name", ""), *(actor.get("alias") or []), *(actor.get("originalName") or {}).values()]
+        place = places.get(actor.get("place"))
+        if place is not None and actor.get("kind") in GENERIC_REFERENCES:
+            names += [place.get("name", ""), *(place.get("alias") or [])]
+        folded = [_fold(name) for name in names if name]
+        words = GENERIC_REFERENCES.get(actor.get("kind"), ())
+        for passage in _passages(sorted(actor.get("lines") or [])):
+            def names_it(number: int) -> bool:
+                if not 1 <= number <= len(text):
+                    return False
+                line = f" {_fold(text[number - 1])} "
+                return any(f" {name} " in line for name in folded) or any(f" {word}" in line for word in words)
+
+            if not any(names_it(n) for n in passage):
+                cited = ", ".join(map(str, passage))
+                problems.append(
+                    f"{filename}: {actor['id']} cites line(s) {cited}, which do not name it ({actor.get('name')}); "
+                    "cite the line that names it, or add the spelling the text uses to `alias:`"
+                )
+    return problems
+
+
+def _passages(lines: list[int]) -> list[list[int]]:
+    passages: list[list[int]] = []
+    for number in lines:
+        if passages and number - passages[-1][-1] <= _PASSAGE_GAP:
+            passages[-1].append(number)
+        else:
+            passages.append([number])
+    return passages

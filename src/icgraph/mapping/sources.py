@@ -26,6 +26,7 @@ from icgraph.ingest.meeting_report import MeetingReport
 from icgraph.namespaces import (
     ACTOR,
     COMPENDIUM,
+    FAMILY,
     ID,
     LEVEL,
     MEETING_REPORT,
@@ -95,6 +96,7 @@ CONTEXT: dict = {
     "prefLabel": {"@id": "skos:prefLabel", **_TEXT},
     "altLabel": "skos:altLabel",
     "governanceLevel": {"@id": "icg:governanceLevel", "@type": "@id"},
+    "actorFamily": {"@id": "icg:actorFamily", "@type": "@id"},
     "subOrganizationOf": {"@id": "org:subOrganizationOf", "@type": "@id"},
     "hasMeeting": "icg:hasMeeting",
     "number": {"@id": "icg:number", "@type": "xsd:integer"},
@@ -313,6 +315,7 @@ def map_meeting_report(report: MeetingReport) -> Graph:
         "prefLabel": f"{report.working_group} ({report.working_group_acronym})",
         "altLabel": report.working_group_acronym,
         "governanceLevel": str(LEVEL.international),
+        "actorFamily": str(FAMILY["council-of-europe"]),
         "subOrganizationOf": str(ACTOR[slugify(report.parent_committee)]),
         "hasMeeting": [{"id": n["id"]} for n in meetings],
         "roadmapItem": [{"id": f"{meeting}#roadmap-{r.task_number}-{r.meeting_number}"} for r in report.roadmap],
