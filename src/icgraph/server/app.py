@@ -18,6 +18,7 @@ from icgraph.config import Settings
 
 from icgraph.backends import is_remote
 from icgraph.server import api_docs, graph_store, linked_data, metrics, query_api, sparql, web
+from icgraph.server.caching import ReleaseCaching
 from icgraph.server.headers import SecurityHeaders
 from icgraph.server.metrics import Metrics, MetricsMiddleware
 from icgraph.server.origin import OriginMiddleware
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(EndpointError, endpoint_error)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(OriginMiddleware)  # the client and its hang-ups, for the pool (server/origin.py)
+    app.add_middleware(ReleaseCaching, application=app)  # ETag / Last-Modified / 304 by release (server/caching.py)
     app.state.metrics = Metrics(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     # CORS for reading: no credentials, and no Authorization header or write methods across origins.

@@ -624,6 +624,7 @@ class StorePool:
     @property
     def release_id(self) -> str:
         """What caches are keyed by: the release id, or the snapshot of a plain or written store."""
+        self._follow_release()
         if self.release is not None and not self.writable:
             return self.release.id
         return f"{self.release.id + '+' if self.release else ''}{Path(self.snapshot).name}"

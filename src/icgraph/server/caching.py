@@ -1,0 +1,110 @@
+"""HTTP caching tied to the release: ETag and Last-Modified on every public GET, 304 on revalidation.
+
+Within one release the data does not change, so the same GET (path, query string, Accept,
+Accept-Language) gets the same answer: its validator is a hash of those and of the release
+id (`StorePool.release_id`, which also moves with every write of a server that takes
+updates). A request whose ``If-None-Match`` names the current validator is answered 304
+before anything runs; a new release changes every validator at once.
+
+Left out: requests with credentials (Authorization, Cookie), /metrics, /static (Starlette's
+StaticFiles validates files itself), answers other than 200, and SPARQL whose answer is not
+a function of the data (NOW, RAND, UUID, STRUUID, BNODE).
+
+``Cache-Control: public, no-cache`` lets a shared cache (a CDN) keep the answer and revalidate
+it with the ETag on every use: a 304 costs the server a hash, and no answer outlives its release.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from email.utils import format_datetime, parsedate_to_datetime
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl
+
+CACHE_CONTROL = "public, no-cache"
+_SKIP_PREFIXES = ("/static/", "/metrics", "/update")
+_NOT_A_FUNCTION_OF_THE_DATA = re.compile(r"\b(NOW|RAND|UUID|STRUUID|BNODE)\s*\(", re.IGNORECASE)
+
+
+def validator(release_id: str, scope: dict, headers: dict[bytes, bytes]) -> str:
+    """The weak ETag of a GET: the release, the path, the query string and the negotiation headers."""
+    digest = hashlib.sha256()
+    for part in (release_id, scope["path"], scope.get("query_string", b"").decode("latin-1"),
+                 headers.get(b"accept", b"").decode("latin-1"), headers.get(b"accept-language", b"").decode("latin-1")):
+        digest.update(part.encode("utf-8", "replace") + b"\0")
+    return f'W/"{digest.hexdigest()[:32]}"'
+
+
+def _cacheable(scope: dict, headers: dict[bytes, bytes]) -> bool:
+    if scope["method"] not in ("GET", "HEAD") or scope["path"].startswith(_SKIP_PREFIXES):
+        return False
+    if b"authorization" in headers or b"cookie" in headers:
+        return False
+    if scope["path"] == "/sparql":
+        query = " ".join(v for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if k == "query")
+        if _NOT_A_FUNCTION_OF_THE_DATA.search(query):
+            return False
+    return True
+
+
+def _matches(if_none_match: bytes, etag: str) -> bool:
+    tags = [t.strip() for t in if_none_match.decode("latin-1").split(",")]
+    weak = etag.removeprefix("W/")
+    return "*" in tags or any(t.removeprefix("W/") == weak for t in tags)
+
+
+def _http_date(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    try:
+        return format_datetime(datetime.fromisoformat(iso).astimezone(timezone.utc), usegmt=True)
+    except ValueError:
+        return None
+
+
+def _not_modified_since(if_modified_since: bytes, last_modified: str) -> bool:
+    try:
+        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(if_modified_since.decode("latin-1"))
+    except (TypeError, ValueError):
+        return False
+
+
+class ReleaseCaching:
+    """ASGI middleware: validators and 304s for the release an application's pool serves."""
+
+    def __init__(self, app, application):
+        self.app = app
+        self.application = application  # the FastAPI app whose state holds the pool
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        pool = getattr(self.application.state, "pool", None)
+        if pool is None or not _cacheable(scope, headers):
+            return await self.app(scope, receive, send)
+        release = getattr(pool, "release", None)
+        etag = validator(pool.release_id, scope, headers)
+        last_modified = _http_date(release.created) if release is not None and not getattr(pool, "writable", False) else None
+        cache_headers = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL.encode())]
+        if last_modified:
+            cache_headers.append((b"last-modified", last_modified.encode()))
+        fresh = (b"if-none-match" in headers and _matches(headers[b"if-none-match"], etag)) or (
+            b"if-none-match" not in headers and b"if-modified-since" in headers and last_modified
+            and _not_modified_since(headers[b"if-modified-since"], last_modified)
+        )
+        if fresh:
+            vary = [(b"vary", b"Accept")]
+            await send({"type": "http.response.start", "status": 304, "headers": cache_headers + vary})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def sending(message):
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in cache_headers if n not in present]
+                message = {**message, "headers": list(message.get("headers", [])) + extra}
+            await send(message)
+
+        await self.app(scope, receive, sending)
