@@ -123,3 +123,37 @@ def test_a_reader_killed_mid_query_says_it_was_killed_not_out_of_memory(store):
         assert counted["icgraph_pool_readers_replaced_total[killed]"] == 1
         assert counted["icgraph_pool_readers_replaced_total[died-idle]"] == 1
         assert counted["icgraph_pool_readers_replaced_total[memory]"] == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_query_processes_end_with_a_server_killed_outright(store):
+    """A server killed with SIGKILL leaves no query process running its last heavy query."""
+    with running_server(store, token=None, query_timeout=300) as server:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(httpx.get, server.sparql, params={"query": HEAVY}, timeout=60)
+            wait_for(lambda: metrics(server)["icgraph_pool_idle_readers"] == 1, what="the heavy query to start")
+            workers = readers_of(server)
+            children = [p for p in _children(server.process.pid)]
+            assert len(workers) == 2
+            server.process.kill()
+            server.process.wait()
+            wait_for(lambda: not any(_alive(p) for p in workers + children), seconds=30, what="the query processes to end")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found

@@ -12,7 +12,8 @@ import multiprocessing
 import os
 from multiprocessing import forkserver
 
-PRELOAD = ["icgraph.server.workers", "pyoxigraph", "rdflib.plugins.sparql.parser"]
+#: Imported once by the fork server; `lifeline` first, so the fork server ends with the web server.
+PRELOAD = ["icgraph.server.lifeline", "icgraph.server.workers", "pyoxigraph", "rdflib.plugins.sparql.parser"]
 
 
 def worker_context() -> multiprocessing.context.ForkServerContext:

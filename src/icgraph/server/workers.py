@@ -50,6 +50,7 @@ from typing import Any
 
 from icgraph.config import Settings
 from icgraph.release import Release, current_release, hold, let_go
+from icgraph.server.lifeline import die_with_parent
 from icgraph.server.origin import current as current_origin
 from icgraph.server.processes import worker_context
 from icgraph.store import prepare_writable
@@ -400,6 +401,7 @@ def _create_store(path: str) -> None:
 def worker_main(conn, role: str, config: dict[str, Any]) -> None:
     """The loop of one worker process: receive a job, answer it, repeat until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server shuts workers down itself
+    die_with_parent()  # the fork server; it ends with the web server (server/lifeline.py)
     state = _WorkerState(role, config)
     if not config["federation_allowlist"]:
         from icgraph.server.security import isolate_network
