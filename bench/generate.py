@@ -48,6 +48,7 @@ from icgraph.config import Settings
 from icgraph.namespaces import (
     AREA,
     DCTERMS,
+    FAMILY,
     FOAF,
     ID,
     INFERRED_GRAPH,
@@ -70,7 +71,7 @@ from icgraph.namespaces import (
 #: Graphs that hold no instance data: written once, whatever the scale.
 SHARED_GRAPHS = {str(ONTOLOGY_GRAPH), str(VOCABULARIES_GRAPH), str(PROVENANCE_GRAPH)}
 #: IRIs under id: that name shared things (vocabularies, geography, sources, the build).
-SHARED_PREFIXES = tuple(str(ns) for ns in (LEVEL, ROLE, MROLE, PRINCIPLE, PTYPE, AREA, TARGET, PKIND, PLACE, SOURCE)) + (
+SHARED_PREFIXES = tuple(str(ns) for ns in (LEVEL, ROLE, MROLE, PRINCIPLE, PTYPE, AREA, TARGET, PKIND, FAMILY, PLACE, SOURCE)) + (
     str(ID.build),
 )
 #: Literals that name a thing; a shard tags them so that names stay unique.

@@ -15,7 +15,9 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 
-from endpoint_fixtures import EX, PEOPLE, running_server, seed_store
+from icgraph.publish import release_from_dump
+
+from endpoint_fixtures import EX, PEOPLE, running_server
 
 ID = "https://w3id.org/icgraph/id/"
 ICG = "https://w3id.org/icgraph/def#"
@@ -46,7 +48,9 @@ HOSTILE = f"""
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("hardening")
-    seed_store(root / "store", PEOPLE + HOSTILE)
+    dump = root / "people.nq"
+    dump.write_text(PEOPLE + HOSTILE, encoding="utf-8")
+    release_from_dump(dump, root / "store", root / "build")  # a release: /downloads, /search and /quality read its files
     with running_server(
         root / "store", build_dir=str(root / "build"), max_request_bytes=256 * 1024,
         failed_token_limits=["2/minute", "4/minute"],
