@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from bench.loadgen import percentile
+from bench.proctree import descendants
 from bench.systems import icgraph_server
 
 CHEAP = "ASK { ?s ?p ?o }"
@@ -50,18 +51,8 @@ MIX = [
 
 def rss_mib(root_pid: int) -> float:
     """Resident memory of a process and all its descendants, in MiB (from /proc)."""
-    children: dict[int, list[int]] = collections.defaultdict(list)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children[ppid].append(int(entry.name))
-    total, stack = 0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        stack += children.get(pid, [])
+    total = 0
+    for pid in [root_pid, *descendants(root_pid)]:
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

@@ -102,7 +102,6 @@ def test_generic_mentions_are_groups_not_organisations(store):
 
 
 def test_unknown_keys_are_refused_with_the_file_name(tmp_path):
-    (tmp_path / "context.jsonld").write_text((SETTINGS.curation_dir / "context.jsonld").read_text())
     (tmp_path / "xx.yaml").write_text("actors:\n  - id: actor:a\n    kind: LocalAuthority\n    name: A\n    level: level:local\n    colour: blue\n")
     with pytest.raises(CurationError) as error:
         map_curation(tmp_path)
@@ -110,7 +109,6 @@ def test_unknown_keys_are_refused_with_the_file_name(tmp_path):
 
 
 def test_duplicate_ids_are_refused(tmp_path):
-    (tmp_path / "context.jsonld").write_text((SETTINGS.curation_dir / "context.jsonld").read_text())
     entry = "  - id: actor:a\n    kind: LocalAuthority\n    name: A\n    level: level:local\n"
     (tmp_path / "one.yaml").write_text("actors:\n" + entry)
     (tmp_path / "two.yaml").write_text("actors:\n" + entry)

@@ -259,7 +259,6 @@ def test_the_working_group_chair_cites_only_lines_about_her():
 def _curation_folder(tmp_path: Path, document: dict) -> Path:
     folder = tmp_path / "curation"
     folder.mkdir()
-    shutil.copy(SETTINGS.curation_dir / "context.jsonld", folder / "context.jsonld")
     (folder / "xx.yaml").write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     return folder
 

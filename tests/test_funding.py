@@ -86,7 +86,6 @@ def test_every_funding_programme_is_used_and_every_funding_cites_a_line(store):
 def _folder(tmp_path, document):
     folder = tmp_path / "curation"
     folder.mkdir()
-    shutil.copy(SETTINGS.curation_dir / "context.jsonld", folder / "context.jsonld")
     (folder / "xx.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
     return folder
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +15,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from icgraph.config import PROJECT_DIR
+
 from endpoint_fixtures import PEOPLE, running_server, seed_store
+
+sys.path.insert(0, str(PROJECT_DIR))  # bench/ is a top-level folder of the project, not part of the package
+from bench.proctree import children_by_parent  # noqa: E402
 
 ASK = "ASK { ?s ?p ?o }"
 _NUMBERS = " ".join(str(n) for n in range(200))
@@ -51,18 +57,8 @@ def wait_for(condition, seconds: float = 60.0, what: str = "a condition"):
 
 def readers_of(server) -> list[int]:
     """The reader processes: children of the server's fork server."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found = []
-    for child in children.get(server.process.pid, []):
-        found += children.get(child, [])
-    return found
+    tree = children_by_parent()
+    return [pid for child in tree.get(server.process.pid, []) for pid in tree.get(child, [])]
 
 
 def test_a_query_whose_client_hangs_up_is_stopped(store):
@@ -140,20 +136,8 @@ def test_query_processes_end_with_a_server_killed_outright(store):
             pool.submit(httpx.get, server.sparql, params={"query": HEAVY}, timeout=60)
             wait_for(lambda: metrics(server)["icgraph_pool_idle_readers"] == 1, what="the heavy query to start")
             workers = readers_of(server)
-            children = [p for p in _children(server.process.pid)]
+            children = children_by_parent().get(server.process.pid, [])
             assert len(workers) == 2
             server.process.kill()
             server.process.wait()
             wait_for(lambda: not any(_alive(p) for p in workers + children), seconds=30, what="the query processes to end")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found

@@ -4,7 +4,7 @@ The YAML files are what a domain expert reads and corrects; this module only
 (1) checks that every entry uses known keys and names entities that exist,
 (2) gives entries the ``@id`` the format implies (participations, groups,
 memberships, funding amounts and relations, outcomes, date statements) and (3) hands
-the result to the JSON-LD parser with ``data/curation/context.jsonld``. It builds no
+the result to the JSON-LD parser with the one context, ``ontology/context.jsonld``. It builds no
 triple by hand. ``cited_lines_without_name`` reads the sources to check that an actor's
 cited lines name it (the graph does not hold the source text, so this is no SHACL shape).
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 from rdflib import Graph
 
+from icgraph.mapping.context import context
 from icgraph.mapping.places import enrich_places
 from icgraph.namespaces import COMPENDIUM, PREFIXES, SOURCE
 from icgraph.slugs import slugify
@@ -106,7 +107,6 @@ def map_curation(
     CURIEs defined elsewhere (e.g. persons of the meeting report). A reference to anything undefined is an error.
     """
     curation = read_curation(folder)
-    context = json.loads((folder / "context.jsonld").read_text(encoding="utf-8"))
     problems = _check(curation, set(known_practices), set(extra_known))
     if problems:
         raise CurationError(problems)
@@ -119,7 +119,7 @@ def map_curation(
         nodes = [_to_jsonld(section, entry) for _, entry in curation.entries[section]]
         if not nodes:
             continue
-        document = {"@context": [context["common"], context[section]], "@graph": nodes}
+        document = {"@context": context(section), "@graph": nodes}
         graph.parse(data=json.dumps(document), format="json-ld")
     return graph
 
@@ -161,11 +161,37 @@ def _expand(value):
 
 
 #: Keys whose values are text, never CURIEs (a note may well start with "Note: ...").
-_VERBATIM_KEYS = {"name", "alias", "note", "ambiguity", "text", "asPrinted", "participationNote", "leadNote", "computedFrom", "purpose", "position", "unit", "originalName"}
+_VERBATIM_KEYS = {"name", "alias", "note", "ambiguity", "text", "asPrinted", "participationNote", "leadNote", "computedFrom", "purpose", "fundingPurpose", "position", "unit", "originalName"}
 
 
 def _to_jsonld(section: str, entry: dict) -> dict:
-    return _expand(_shape(section, entry))
+    node = _as_terms(_shape(section, entry))
+    return _expand({_SECTION_TERMS.get(section, {}).get(k, k): v for k, v in node.items()})
+
+
+#: YAML keys whose term in the one context (ontology/context.jsonld) has another name, because the
+#: YAML word means something else elsewhere: ``source`` is also a prefix, a participant's ``role`` and
+#: a funding's ``purpose`` are ``org:role`` and ``icg:purpose`` in the source documents' records, a
+#: partnership's ``practice`` and an affiliation's ``organization`` are a practice's id and a membership's organisation.
+_TERMS = {"source": "derivedFrom"}
+_NESTED_TERMS = {"participants": {"role": "participationRole"}, "fundedThrough": {"purpose": "fundingPurpose"}}
+#: Keys of one section whose YAML word names another term elsewhere (a practice's own ``practice:`` is its id).
+_SECTION_TERMS = {"partnerships": {"practice": "withinPractice"}, "affiliations": {"organization": "memberOf"}}
+
+
+def _as_terms(node):
+    """The node with each YAML key under its term's name in the one context."""
+    if isinstance(node, list):
+        return [_as_terms(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    renamed = {}
+    for key, value in node.items():
+        value = _as_terms(value)
+        if key in _NESTED_TERMS and isinstance(value, list):
+            value = [{_NESTED_TERMS[key].get(k, k): v for k, v in item.items()} if isinstance(item, dict) else item for item in value]
+        renamed[_TERMS.get(key, key)] = value
+    return renamed
 
 
 def _shape(section: str, entry: dict) -> dict:

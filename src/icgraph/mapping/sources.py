@@ -37,6 +37,7 @@ from icgraph.namespaces import (
     PRINCIPLE,
     PTYPE,
 )
+from icgraph.mapping.context import context
 from icgraph.slugs import slugify
 
 #: Printed area items that map to no concept on purpose, with the reason. Empty: every
@@ -47,73 +48,8 @@ UNMAPPED_TYPES: dict[str, str] = {}
 
 COMPENDIUM_CODE = "CDADI(2024)39"
 
-_TEXT = {"@language": "en"}
-#: The JSON-LD context of both documents' nodes.
-CONTEXT: dict = {
-    **PREFIXES,
-    "id": "@id",
-    "type": "@type",
-    # practice
-    "title": {"@id": "dct:title", **_TEXT},
-    "description": {"@id": "dct:description", **_TEXT},
-    "headingAsPrinted": "icg:headingAsPrinted",
-    "headingPrefix": "icg:headingPrefix",
-    "principle": {"@id": "icg:principle", "@type": "@id"},
-    "country": {"@id": "icg:country", "@type": "@id"},
-    "transnational": "icg:transnational",
-    "practiceType": {"@id": "icg:practiceType", "@type": "@id"},
-    "typeAsPrinted": "icg:typeAsPrinted",
-    "areaOfIntervention": {"@id": "icg:areaOfIntervention", "@type": "@id"},
-    "areaAsPrinted": "icg:areaAsPrinted",
-    "purpose": {"@id": "icg:purpose", **_TEXT},
-    "aim": {"@id": "icg:aim", **_TEXT},
-    "rationale": {"@id": "icg:rationale", **_TEXT},
-    "process": {"@id": "icg:process", **_TEXT},
-    "impact": {"@id": "icg:impact", **_TEXT},
-    "furtherInformation": {"@id": "icg:furtherInformation", **_TEXT},
-    "keyReferenceText": {"@id": "icg:keyReferenceText", **_TEXT},
-    "durationAsPrinted": "icg:durationAsPrinted",
-    "startYear": {"@id": "icg:startYear", "@type": "xsd:gYear"},
-    "endYear": {"@id": "icg:endYear", "@type": "xsd:gYear"},
-    "ongoing": "icg:ongoing",
-    "reference": "icg:reference",
-    "url": {"@id": "schema:url", "@type": "xsd:anyURI"},
-    "linkWithoutAddress": "icg:linkWithoutAddress",
-    "editorialNote": {"@id": "skos:editorialNote", **_TEXT},
-    "wasDerivedFrom": {"@id": "prov:wasDerivedFrom", "@type": "@id"},
-    "qualifiedDerivation": "prov:qualifiedDerivation",
-    "entity": {"@id": "prov:entity", "@type": "@id"},
-    "startLine": {"@id": "icg:startLine", "@type": "xsd:integer"},
-    "endLine": {"@id": "icg:endLine", "@type": "xsd:integer"},
-    "page": {"@id": "icg:page", "@type": "xsd:integer"},
-    "sourceLine": {"@id": "icg:sourceLine", "@type": "xsd:integer"},
-    "label": "rdfs:label",
-    "labelEn": {"@id": "rdfs:label", **_TEXT},
-    # meeting report
-    "identifier": "dct:identifier",
-    "issued": {"@id": "dct:issued", "@type": "xsd:date"},
-    "documentTitle": {"@id": "dct:title", **_TEXT},
-    "prefLabel": {"@id": "skos:prefLabel", **_TEXT},
-    "altLabel": "skos:altLabel",
-    "governanceLevel": {"@id": "icg:governanceLevel", "@type": "@id"},
-    "actorFamily": {"@id": "icg:actorFamily", "@type": "@id"},
-    "subOrganizationOf": {"@id": "org:subOrganizationOf", "@type": "@id"},
-    "hasMeeting": "icg:hasMeeting",
-    "number": {"@id": "icg:number", "@type": "xsd:integer"},
-    "startDate": {"@id": "schema:startDate", "@type": "xsd:date"},
-    "endDate": {"@id": "schema:endDate", "@type": "xsd:date"},
-    "agendaItem": "icg:agendaItem",
-    "decision": "icg:decision",
-    "roadmapItem": "icg:roadmapItem",
-    "plannedFor": {"@id": "icg:plannedFor", "@type": "@id"},
-    "member": "org:member",
-    "organization": {"@id": "org:organization", "@type": "@id"},
-    "role": {"@id": "org:role", "@type": "@id"},
-    "represents": {"@id": "icg:represents", "@type": "@id"},
-    "attendance": "icg:attendance",
-    "position": {"@id": "icg:position", **_TEXT},
-    "name": "foaf:name",
-}
+#: The JSON-LD context of both documents' records: the project's one context (ontology/context.jsonld).
+CONTEXT: list = context("sources")
 
 _TEXT_FIELDS = {
     "description": "description",
@@ -327,7 +263,7 @@ def map_meeting_report(report: MeetingReport) -> Graph:
         node = {
             "id": f"{meeting}#participant-{p.slug}",
             "type": "org:Membership",
-            "member": derived({"id": person, "type": "foaf:Person", "name": p.name}, p.line),
+            "member": derived({"id": person, "type": "foaf:Person", "personName": p.name}, p.line),
             "organization": wg,
             "role": str(MROLE[p.status]),
         }

@@ -49,23 +49,23 @@ def values(variable: str, terms: Iterable[Term]) -> str:
     The one way several values of a variable enter a query: the terms come from pyoxigraph's
     constructors (which refuse what is not an IRI or a literal), never from request text.
     """
-    written = []
-    for term in terms:
-        if not isinstance(term, (ox.NamedNode, ox.Literal)):
-            raise TypeError(f"?{variable}: only IRIs and literals go in a VALUES block, not {term!r}")
-        written.append(str(term))
-    return f"VALUES {ox.Variable(variable)} {{ {' '.join(written)} }}"
+    return f"VALUES {ox.Variable(variable)} {{ {' '.join(_written(variable, terms))} }}"
 
 
 def one_of(variable: str, terms: Iterable[Term]) -> str:
     """``FILTER (?variable IN (<a>, <b>))`` of RDF terms written by pyoxigraph: `values` for a store that
     answers a VALUES block of several rows wrongly (Virtuoso 7.2 joined with a UNION: see linked_data.describe)."""
+    return f"FILTER ({ox.Variable(variable)} IN ({', '.join(_written(variable, terms))}))"
+
+
+def _written(variable: str, terms: Iterable[Term]) -> list[str]:
+    """Each term in N-Triples syntax, as pyoxigraph writes it; anything but an IRI or a literal is refused."""
     written = []
     for term in terms:
         if not isinstance(term, (ox.NamedNode, ox.Literal)):
             raise TypeError(f"?{variable}: only IRIs and literals can be listed, not {term!r}")
         written.append(str(term))
-    return f"FILTER ({ox.Variable(variable)} IN ({', '.join(written)}))"
+    return written
 
 
 def _body_start(text: str) -> int:
