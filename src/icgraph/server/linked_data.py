@@ -41,7 +41,6 @@ from rdflib.namespace import DCTERMS, PROV, RDFS, VOID, XSD
 
 from icgraph.namespaces import (
     GRAPH,
-    ICG,
     ID,
     ONTOLOGY_GRAPH,
     PREFIXES,
@@ -637,36 +636,16 @@ async def ontology(request: Request, ext: str | None = None) -> Response:
     if refusal:
         return refusal
     headers = _negotiated_headers("/def", fmt, suffix)
-    query = graph_query(str(ONTOLOGY_GRAPH))
-    if _served(request) is None:
-        return _no_release(request, "ontology document")
-    triples = await run_in_threadpool(_graph_triples, request, str(ONTOLOGY_GRAPH))
-    if fmt is not HTML:
-        return _rdf_response(serialize(triples, fmt), fmt, headers)
-    try:  # the ontology documentation, when its module is there
+    if fmt is HTML:  # the ontology's documentation, written from ontology/ (icgraph.ontology_docs)
         from icgraph.ontology_docs import render_ontology_docs
-    except ImportError:
-        render_ontology_docs = None
-    if render_ontology_docs is not None:
+
         html = await run_in_threadpool(render_ontology_docs, request.app.state.settings)
         return Response(html, media_type="text/html; charset=utf-8", headers=headers)
-    view = View(str(ONTOLOGY_GRAPH), triples, await _labels(request), _cache(request).ranks or {})
-    terms = []
-    for node in view.nodes.values():
-        if node.iri and node.iri.startswith(str(ICG)):
-            terms.append(node)
-    terms.sort(key=lambda n: (not n.has_type("owl:Class"), n.iri.lower()))
-    ontology_node = view.nodes.get(ox.NamedNode(ROOT + "def"))
-    context = {
-        "view": view,
-        "terms": terms,
-        "ontology": ontology_node,
-        "formats": _format_links("/def"),
-        "sparql": _sparql_link(query),
-        "query": query,
-        "jsonld": _jsonld_script(triples),
-    }
-    return templates.TemplateResponse(request, "ld/ontology.html", context, headers=headers)
+    if str(ONTOLOGY_GRAPH) not in _graph_names(request):
+        return not_found(request, "The data served here holds no ontology graph (a store or dump made without "
+                                  "`icgraph build`); the ontology is ontology/icgraph.ttl, and /def documents it.")
+    triples = await run_in_threadpool(_graph_triples, request, str(ONTOLOGY_GRAPH))
+    return _rdf_response(serialize(triples, fmt), fmt, headers)
 
 
 @router.api_route("/graph/{name}", methods=["GET", "HEAD"], summary="A named graph (HTML summary, or its triples in RDF)")
