@@ -5,8 +5,9 @@ starts ``icgraph serve`` on a release (the current one by default) on 127.0.0.1 
 
 1. **Abandoned heavy queries.** Measures a cheap query alone, then while two heavy queries
    run whose clients hang up after one second, as a careless client does.
-2. **Soak.** ``--concurrency`` clients send the page/query mix of `MIX` for ``--duration``
-   seconds (and at most ``--max-requests``).
+2. **Soak.** ``--concurrency`` visitors, each from its own loopback address (``--one-address``:
+   all from one), send the page/query mix of `MIX` for ``--duration`` seconds (and at most
+   ``--max-requests``).
 
 It prints and writes (``--out``, JSON) the requests by status, p50 and p99 of the cheap
 requests and of everything, and the resident memory of the server and its query processes
@@ -98,12 +99,17 @@ async def abandoned_heavy(base: str, samples: int = 40) -> dict:
     }
 
 
-async def soak(base: str, concurrency: int, duration: float, max_requests: int) -> dict:
+async def soak(base: str, concurrency: int, duration: float, max_requests: int, one_address: bool = False) -> dict:
+    """``concurrency`` visitors, each from its own loopback address (127.0.0.2, .3, ...) as distinct users
+    would be, or all from one (``one_address``: one client with many connections, which the server's
+    per-client share holds to all readers but one)."""
     results: list[tuple[str, bool, int, float]] = []
     deadline = time.perf_counter() + duration
 
     async def visitor(number: int) -> None:
-        async with httpx.AsyncClient(base_url=base, headers={"Accept": "text/html,application/sparql-results+json;q=0.9"}) as client:
+        transport = None if one_address else httpx.AsyncHTTPTransport(local_address=f"127.0.0.{2 + number % 250}")
+        async with httpx.AsyncClient(base_url=base, transport=transport,
+                                     headers={"Accept": "text/html,application/sparql-results+json;q=0.9"}) as client:
             index = number
             while time.perf_counter() < deadline and len(results) < max_requests:
                 kind, path, params, cheap = MIX[index % len(MIX)]
@@ -135,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=180.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--one-address", action="store_true", help="all visitors from 127.0.0.1 (one client, many connections)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args(argv)
     from icgraph.config import Settings
@@ -145,7 +152,8 @@ def main(argv: list[str] | None = None) -> None:
         pid = server.process.pid
         report = {"store": str(store), "rss_mib_before": round(rss_mib(pid), 1)}
         report["abandoned_heavy"] = asyncio.run(abandoned_heavy(base))
-        report["soak"] = asyncio.run(soak(base, args.concurrency, args.duration, args.max_requests))
+        report["soak"] = asyncio.run(soak(base, args.concurrency, args.duration, args.max_requests, args.one_address))
+        report["soak"]["addresses"] = 1 if args.one_address else min(args.concurrency, 250)
         report["rss_mib_after"] = round(rss_mib(pid), 1)
         metrics = httpx.get(base + "/metrics", timeout=10).text
         report["pool_metrics"] = [line for line in metrics.splitlines() if line.startswith("icgraph_pool_") and "created" not in line]

@@ -105,7 +105,7 @@ class Settings:
     failed_token_limits: tuple[str, str] = ("3/minute", "10/15 minutes")
     #: Requests allowed to wait for a busy worker; one more gets 503 with Retry-After.
     max_waiting_requests: int = _setting(
-        "ICGRAPH_MAX_WAITING_REQUESTS", lambda: _env_int("ICGRAPH_MAX_WAITING_REQUESTS", 16), "requests that may wait"
+        "ICGRAPH_MAX_WAITING_REQUESTS", lambda: _env_int("ICGRAPH_MAX_WAITING_REQUESTS", 64), "requests that may wait"
     )
     #: Longest wait for a free worker, in seconds, before 503 with Retry-After.
     queue_timeout: float = _setting("ICGRAPH_QUEUE_TIMEOUT", lambda: _env_float("ICGRAPH_QUEUE_TIMEOUT", 10.0), "longest wait")
