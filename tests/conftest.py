@@ -59,7 +59,7 @@ def pooled_client(app, settings: Settings | None = None):
     from fastapi.testclient import TestClient
 
     from icgraph.server.app import endpoint_error
-    from icgraph.server.prepared import pool_of
+    from icgraph.server.pools import pool_of
     from icgraph.server.security import EndpointError
 
     if settings is not None:

@@ -9,7 +9,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 
 def open_graph(location=None, union: bool = True):
-    """The current release as a read-only rdflib Dataset backed by Oxigraph (see `icgraph.store.open_graph`)."""
+    """The current release (of ``location``, default: the settings' store) as a read-only rdflib Dataset
+    backed by Oxigraph (see `icgraph.store.open_graph`)."""
+    from icgraph.config import Settings
     from icgraph.store import open_graph as _open_graph
 
-    return _open_graph(location, union=union)
+    return _open_graph(Settings().store if location is None else location, union=union)

@@ -87,8 +87,8 @@ def prepare_writable(location: Path) -> Path:
     return copy
 
 
-def open_graph(location=None, union: bool = True):
-    """The served release as an rdflib ``Dataset`` backed by Oxigraph (oxrdflib), read-only.
+def open_graph(location, union: bool = True):
+    """The release at ``location`` as an rdflib ``Dataset`` backed by Oxigraph (oxrdflib), read-only.
 
     For Python users who work with rdflib (and pySHACL, which accepts it as a data graph):
     nothing is parsed or copied into memory; each triple pattern is answered by the store.
@@ -97,8 +97,4 @@ def open_graph(location=None, union: bool = True):
     from oxrdflib import OxigraphStore
     from rdflib import Dataset
 
-    from icgraph.config import Settings
-
-    location = Settings().store if location is None else location
-    backing = OxigraphStore(store=open_store(location))
-    return Dataset(store=backing, default_union=union)
+    return Dataset(store=OxigraphStore(store=open_store(location)), default_union=union)

@@ -48,7 +48,7 @@ from icgraph.namespaces import (
 )
 from icgraph.namespaces import compact, expand
 from icgraph.release import DUMPS
-from icgraph.server import prepared
+from icgraph.server import pools, prepared
 from icgraph.server.negotiation import GRAPH_FORMATS, Format, NotAcceptable, choose_format
 from icgraph.server.templating import link, safe_href, script_json_text, templates
 from icgraph.void import DATASET, LICENSE, vocabulary_prefix
@@ -141,7 +141,7 @@ async def _describe(request: Request, iri: str) -> list[ox.Triple]:
     cache = _cache(request)
     triples = cache.descriptions.get(iri)
     if triples is None:
-        triples = await describe(await prepared.pool_of(request.app), iri)
+        triples = await describe(await pools.pool_of(request.app), iri)
         cache.descriptions[iri] = triples
         if len(cache.descriptions) > _MAX_DESCRIPTIONS:
             cache.descriptions.popitem(last=False)
@@ -156,21 +156,21 @@ async def _labels(request: Request) -> dict[str, str]:
     cache = _cache(request)
     if cache.labels is None:
         best: dict[str, tuple[tuple[int, int], str]] = {}
-        for row in await prepared.run(request, "labels"):
+        for row in await pools.run(request, "labels"):
             label = row["label"]
             lang = getattr(label, "language", None)
             key = (_LABEL_PRIORITY[compact(row["p"])], 0 if lang in (None, "en") else 1)
             subject = row["s"].value
             if subject not in best or key < best[subject][0]:
                 best[subject] = (key, label.value)
-        ranks = {row["c"].value: int(row["rank"].value) for row in await prepared.run(request, "ranks")}
+        ranks = {row["c"].value: int(row["rank"].value) for row in await pools.run(request, "ranks")}
         cache.labels, cache.ranks = {s: v for s, (_, v) in best.items()}, ranks
     return cache.labels
 
 
 async def _select(request: Request, name: str, **bindings: str) -> list[dict[str, Any]]:
     """The rows of the server query ``name`` (icgraph/sparql), with IRIs bound to its parameters."""
-    return await prepared.run(request, name, {key: ox.NamedNode(iri) for key, iri in bindings.items()})
+    return await pools.run(request, name, {key: ox.NamedNode(iri) for key, iri in bindings.items()})
 
 
 async def _exists(request: Request, iri: str) -> bool:
@@ -180,7 +180,7 @@ async def _exists(request: Request, iri: str) -> bool:
         entity = ox.NamedNode(iri)
     except ValueError:
         return False
-    return await prepared.run(request, "entity-exists", {"entity": entity})
+    return await pools.run(request, "entity-exists", {"entity": entity})
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,9 +16,8 @@ block of `values` (`one_of` where Virtuoso 7.2 needs a FILTER IN instead). `nest
 
 from __future__ import annotations
 
-import asyncio
 import re
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import pyoxigraph as ox
 
@@ -145,30 +144,3 @@ def written(query: str | LibraryQuery, bindings: Mapping[str, Term]) -> str:
             pieces += [text[last:offset], str(by_variable[token[1:]])]
             last = offset + len(token)
     return "".join(pieces) + text[last:]
-
-
-async def pool_of(app) -> Any:
-    """The application's pool (``app.state.pool``); an application without one gets a reader pool over
-    ``app.state.settings.store`` started on first use (routers mounted into another application)."""
-    pool = getattr(app.state, "pool", None)
-    if pool is not None:
-        return pool
-    lock = _START_LOCKS.setdefault(id(app), asyncio.Lock())
-    async with lock:
-        pool = getattr(app.state, "pool", None)
-        if pool is None:
-            from icgraph.config import Settings
-            from icgraph.server.workers import open_pool
-
-            pool = await open_pool(getattr(app.state, "settings", None) or Settings())
-            app.state.pool = pool
-    return pool
-
-
-_START_LOCKS: dict[int, asyncio.Lock] = {}
-
-
-async def run(request, query: str | LibraryQuery, bindings: Mapping[str, Term] | None = None, **options):
-    """``await pool.prepared(query, bindings)`` on the request's application (see `StorePool.prepared`)."""
-    pool = await pool_of(request.app)
-    return await pool.prepared(query, bindings, **options)

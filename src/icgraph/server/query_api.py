@@ -18,7 +18,7 @@ Where the query runs: on the endpoint's worker pool, like /sparql (``pool.prepar
 query text and its substitutions; `icgraph.server.workers.StorePool`), under the same time
 limit, memory ceiling and admission; the worker serialises the answer. An app that has no
 ``app.state.pool`` gets a reader pool over the store of ``app.state.settings`` (or the default
-`Settings`) started on first use (`icgraph.server.prepared.pool_of`).
+`Settings`) started on first use (`icgraph.server.pools.pool_of`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from icgraph.config import Settings
 from icgraph.queries import LibraryQuery, Parameter, QueryParameterError, load_library, parse_query_file
-from icgraph.server import negotiation, prepared
+from icgraph.server import negotiation, pools
 from icgraph.server.security import EndpointError
 
 PREFIX = "/api/queries"
@@ -212,7 +212,7 @@ async def run_library_query(request: Request, query: LibraryQuery) -> Response:
     except negotiation.NotAcceptable as error:
         raise HTTPException(406, str(error)) from None
     try:
-        result = await prepared.run(request, query, bindings, fmt=fmt, hide=[p.variable for p in query.parameters])
+        result = await pools.run(request, query, bindings, fmt=fmt, hide=[p.variable for p in query.parameters])
     except EndpointError as error:  # the pool's refusal (504 past the time limit, 503 when busy), as /sparql says it
         raise HTTPException(error.status, error.message, headers=error.headers) from None
     return Response(result["body"], media_type=None, headers={"Content-Type": fmt.content_type, "Vary": "Accept"})

@@ -25,7 +25,8 @@ from icgraph.search import search as search_index
 from icgraph.server.security import EndpointError
 from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
-from icgraph.server.prepared import body as prepared_body, pool_of
+from icgraph.server.pools import pool_of
+from icgraph.server.prepared import body as prepared_body
 from icgraph.server.templating import script_json, templates
 
 router = APIRouter(tags=["Web pages"])

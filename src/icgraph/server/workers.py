@@ -960,20 +960,6 @@ async def _unpickle(body: bytes, threads: concurrent.futures.Executor):
     return await asyncio.get_running_loop().run_in_executor(threads, pickle.loads, body)
 
 
-async def open_pool(settings: Settings, writable: bool = False):
-    """A started pool over ``settings.store``: `StorePool`, or `RemotePool` for a ``sparql+http`` store."""
-    from icgraph.backends import is_remote
-
-    if is_remote(settings.store):
-        from icgraph.server.remote import RemotePool
-
-        pool = RemotePool(settings, writable=writable)
-    else:
-        pool = StorePool(settings, writable=writable)
-    await pool.start()
-    return pool
-
-
 def _unwrap(reply: tuple) -> dict:
     if reply[0] == "ok":
         return reply[1]
