@@ -28,7 +28,7 @@ from rdflib.namespace import VOID
 
 from conftest import pooled_client
 from icgraph.namespaces import GRAPH, ONTOLOGY_GRAPH, PREFIXES, ROOT
-from icgraph.server import linked_data
+from icgraph.server import documents, linked_data
 from icgraph.release import DUMPS
 from icgraph.void import DATASET
 from icgraph.server.linked_data import describe_query, graph_query, local_path, run_construct
@@ -47,6 +47,7 @@ def app(built, store) -> FastAPI:
     app.state.settings = built  # the pool (pooled_client) serves its release
     app.mount("/static", static_files(), name="static")
     app.include_router(linked_data.router)
+    app.include_router(documents.router)
     return app
 
 

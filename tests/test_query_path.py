@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from conftest import pooled_client
 from icgraph import sparql
-from icgraph.server import linked_data, prepared, web
+from icgraph.server import documents, linked_data, prepared, web
 from icgraph.server.templating import static_files
 
 
@@ -46,6 +46,7 @@ def _app(built, **limits) -> FastAPI:
     app.mount("/static", static_files(), name="static")
     web.install(app)
     app.include_router(linked_data.router)
+    app.include_router(documents.router)
     return app
 
 

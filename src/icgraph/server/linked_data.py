@@ -9,10 +9,8 @@ Routes (the server maps ``https://w3id.org/icgraph/`` onto its own host):
   section 4.3, "303 URIs forwarding to different documents"). The suffixed URLs answer 200 directly
   and are the stable links to quote. Hash IRIs (``practice:X#p-...``) are described by the owner's
   document, where the HTML page carries an anchor for each.
-- ``/def`` (the ontology), ``/graph/{name}`` (named graphs), ``/.well-known/void`` (the dataset
-  description): these IRIs name *documents*, so they answer **200 with Content-Location** naming the
-  suffixed variant that was chosen (Cool URIs, section 4.1, hash URIs with content negotiation).
-- ``/downloads`` and ``/downloads/icgraph.{trig,nq,ttl,jsonld}``: the dumps.
+- ``/def``, ``/graph/{name}``, ``/.well-known/void`` and ``/downloads`` are the release's documents:
+  `icgraph.server.documents`, which shares this module's formats and responses.
 
 Every negotiated answer carries ``Vary: Accept``. The RDF of an entity is one CONSTRUCT
 (`describe_query`; the server runs it as two simpler queries, `describe`): the triples whose subject is the entity or one of its hash sub-entities (with the
@@ -34,24 +32,14 @@ from urllib.parse import quote, urlencode
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
-from rdflib import Graph, URIRef
-from rdflib.namespace import DCTERMS, PROV, RDFS, VOID, XSD
+from rdflib.namespace import XSD
 
-from icgraph.namespaces import (
-    GRAPH,
-    ID,
-    ONTOLOGY_GRAPH,
-    PREFIXES,
-    ROOT,
-)
-from icgraph.namespaces import compact, expand
-from icgraph.release import DUMPS
+from icgraph.namespaces import ID, PREFIXES, ROOT, compact, expand
 from icgraph.server import pools, prepared
 from icgraph.server.negotiation import GRAPH_FORMATS, Format, NotAcceptable, choose_format
 from icgraph.server.templating import link, safe_href, script_json_text, templates
-from icgraph.void import DATASET, LICENSE, vocabulary_prefix
 
 router = APIRouter(tags=["linked data"])
 
@@ -120,7 +108,6 @@ class _Cache:
     pages: OrderedDict = field(default_factory=OrderedDict)
     labels: dict[str, str] | None = None
     ranks: dict[str, int] | None = None
-    void: tuple[str, Graph] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -348,13 +335,13 @@ class View:
 # --------------------------------------------------------------------------------------------
 
 
-def _negotiate(request: Request, offer: tuple[Format, ...] = DOCUMENT_FORMATS) -> Format:
+def negotiate(request: Request, offer: tuple[Format, ...] = DOCUMENT_FORMATS) -> Format:
     return choose_format("page", request.headers.get("accept"), request.query_params.get("format"), offer=offer)
 
 
 def _wants_html(request: Request) -> bool:
     try:
-        return _negotiate(request).key == "html"
+        return negotiate(request).key == "html"
     except NotAcceptable:
         return False
 
@@ -373,22 +360,22 @@ def not_acceptable(error: NotAcceptable) -> Response:
     return PlainTextResponse(str(error) + "\n", status_code=406, headers={"Vary": "Accept"})
 
 
-def _rdf_response(body: bytes, fmt: Format, headers: dict[str, str] | None = None) -> Response:
+def rdf_response(body: bytes, fmt: Format, headers: dict[str, str] | None = None) -> Response:
     return Response(body, media_type=fmt.content_type, headers=headers or {})
 
 
-def _split_suffix(path: str) -> tuple[str, Format | None]:
+def split_suffix(path: str) -> tuple[str, Format | None]:
     stem, dot, ext = path.rpartition(".")
     if dot and ext in SUFFIXES and "/" not in ext:
         return stem, SUFFIXES[ext]
     return path, None
 
 
-def _format_links(base: str) -> list[dict[str, str]]:
+def format_links(base: str) -> list[dict[str, str]]:
     return [{"key": f.key, "name": FORMAT_NAMES[f.key], "href": f"{base}.{f.key}", "type": f.media_type} for f in DOCUMENT_FORMATS]
 
 
-def _sparql_link(query: str) -> str:
+def sparql_link(query: str) -> str:
     return "/sparql?" + urlencode({"query": query})
 
 
@@ -407,11 +394,11 @@ async def entity(request: Request, path: str) -> Response:
     iri = str(ID) + path
     if path and await _exists(request, iri):
         try:
-            fmt = _negotiate(request)
+            fmt = negotiate(request)
         except NotAcceptable as error:
             return not_acceptable(error)
         return RedirectResponse(f"/id/{quote(path)}.{fmt.key}", status_code=303, headers={"Vary": "Accept"})
-    stem, fmt = _split_suffix(path)
+    stem, fmt = split_suffix(path)
     if fmt is None or not stem or not await _exists(request, str(ID) + stem):
         return not_found(request, f"No entity {iri} in icgraph. Search for it at /search or browse /practices.")
     iri = str(ID) + stem
@@ -426,7 +413,7 @@ async def entity(request: Request, path: str) -> Response:
                 cache.pages.popitem(last=False)
         return Response(page, media_type=HTML.content_type, headers={"Link": f'<{local_path(iri)}>; rel="describes"'})
     body = await run_in_threadpool(serialize, triples, fmt)
-    return _rdf_response(body, fmt, {"Link": f'<{local_path(iri)}>; rel="describes"'})
+    return rdf_response(body, fmt, {"Link": f'<{local_path(iri)}>; rel="describes"'})
 
 
 #: Page template per type (the first that the entity has wins).
@@ -462,8 +449,8 @@ async def _entity_page(request: Request, iri: str, triples: list[ox.Triple]) -> 
         "kind": kind,
         "title": view.label(view.entity.term),
         "iri": iri,
-        "formats": _format_links(local_path(iri)),
-        "sparql": _sparql_link(describe_query(iri)),
+        "formats": format_links(local_path(iri)),
+        "sparql": sparql_link(describe_query(iri)),
         "query": describe_query(iri),
         "jsonld": _jsonld_script(triples),
     }
@@ -591,225 +578,6 @@ _CONTEXT = {
     "ld/meeting.html": _meeting_context,
     "ld/partnership.html": _partnership_context,
 }
-
-
-# --------------------------------------------------------------------------------------------
-#   Documents: /def and /graph/{name} (200 with Content-Location)
-# --------------------------------------------------------------------------------------------
-
-
-def _graph_names(request: Request) -> list[str]:
-    """The named graphs of the served release (its manifest lists them)."""
-    release = _served(request)
-    return sorted(release.manifest["graphs"]) if release is not None else []
-
-
-def _graph_triples(request: Request, graph: str) -> list[ox.Triple]:
-    """The triples of one named graph, from the release's file of it (written by the build)."""
-    path = _served(request).graph_file(graph)
-    return sorted(ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES), key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
-
-
-def _document(request: Request, base: str, suffix: Format | None) -> tuple[Format | None, Response | None]:
-    """The format of a document request: the suffix, else Accept (the response gets Content-Location)."""
-    if suffix is not None:
-        return suffix, None
-    try:
-        return _negotiate(request), None
-    except NotAcceptable as error:
-        return None, not_acceptable(error)
-
-
-def _negotiated_headers(base: str, fmt: Format, suffix: Format | None) -> dict[str, str]:
-    if suffix is not None:
-        return {}
-    return {"Content-Location": f"{base}.{fmt.key}", "Vary": "Accept"}
-
-
-@router.api_route("/def", methods=["GET", "HEAD"], summary="The ontology document (HTML or RDF by Accept)")
-@router.api_route("/def.{ext}", methods=["GET", "HEAD"], include_in_schema=False)
-async def ontology(request: Request, ext: str | None = None) -> Response:
-    suffix = SUFFIXES.get(ext) if ext else None
-    if ext and suffix is None:
-        return not_found(request, f"The ontology is not available as .{ext}; use one of {', '.join(SUFFIXES)}.")
-    fmt, refusal = _document(request, "/def", suffix)
-    if refusal:
-        return refusal
-    headers = _negotiated_headers("/def", fmt, suffix)
-    if fmt is HTML:  # the ontology's documentation, written from ontology/ (icgraph.ontology_docs)
-        from icgraph.ontology_docs import render_ontology_docs
-
-        html = await run_in_threadpool(render_ontology_docs, request.app.state.settings)
-        return Response(html, media_type="text/html; charset=utf-8", headers=headers)
-    if str(ONTOLOGY_GRAPH) not in _graph_names(request):
-        return not_found(request, "The data served here holds no ontology graph (a store or dump made without "
-                                  "`icgraph build`); the ontology is ontology/icgraph.ttl, and /def documents it.")
-    triples = await run_in_threadpool(_graph_triples, request, str(ONTOLOGY_GRAPH))
-    return _rdf_response(serialize(triples, fmt), fmt, headers)
-
-
-@router.api_route("/graph/{name}", methods=["GET", "HEAD"], summary="A named graph (HTML summary, or its triples in RDF)")
-async def named_graph(request: Request, name: str) -> Response:
-    stem, suffix = _split_suffix(name)
-    graph = str(GRAPH) + stem
-    if graph not in _graph_names(request):
-        return not_found(request, f"No named graph {str(GRAPH) + name} in icgraph; see /.well-known/void for the list.")
-    base = f"/graph/{stem}"
-    fmt, refusal = _document(request, base, suffix)
-    if refusal:
-        return refusal
-    headers = _negotiated_headers(base, fmt, suffix)
-    query = graph_query(graph)
-    if fmt is not HTML:
-        if fmt.key == "nt":
-            return FileResponse(_served(request).graph_file(graph), media_type=fmt.content_type, headers=headers)
-        triples = await run_in_threadpool(_graph_triples, request, graph)
-        return _rdf_response(serialize(triples, fmt), fmt, headers)
-    void = await run_in_threadpool(_void, request)
-    subset = _void_subset(void, URIRef(graph))
-    description = Graph()
-    for triple in void.triples((URIRef(graph), None, None)):
-        description.add(triple)
-    for partition in void.objects(URIRef(graph), VOID.classPartition):
-        for triple in void.triples((partition, None, None)):
-            description.add(triple)
-    context = {
-        "name": stem,
-        "graph": graph,
-        "subset": subset,
-        "formats": _format_links(base),
-        "sparql": _sparql_link(query),
-        "query": query,
-        "jsonld": script_json_text(description.serialize(format="json-ld")),
-    }
-    return templates.TemplateResponse(request, "ld/graph.html", context, headers=headers)
-
-
-# --------------------------------------------------------------------------------------------
-#   Dumps
-# --------------------------------------------------------------------------------------------
-
-
-def _human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)
-
-
-@router.api_route("/downloads", methods=["GET", "HEAD"], summary="The dumps of the dataset, with sizes and formats")
-async def downloads(request: Request) -> Response:
-    release = _served(request)
-    if release is None:
-        return _no_release(request, "downloads")
-    files = []
-    for name, (fmt, media_type, description) in DUMPS.items():
-        size = release.manifest["dumps"][name]["bytes"]
-        files.append({"name": name, "href": f"/downloads/{name}", "type": media_type, "description": description,
-                      "size": _human_size(size), "bytes": size})
-    graphs = [{"iri": g, "name": g[len(str(GRAPH)):], "href": local_path(g)} for g in _graph_names(request)]
-    return templates.TemplateResponse(
-        request, "ld/downloads.html", {"files": files, "graphs": graphs, "formats": DOCUMENT_FORMATS[1:]}
-    )
-
-
-@router.api_route("/downloads/{name}", methods=["GET", "HEAD"], summary="One dump of the dataset")
-async def download(request: Request, name: str) -> Response:
-    if name not in DUMPS:
-        return not_found(request, f"No download {name}; the dumps are {', '.join(DUMPS)} (see /downloads).")
-    release = _served(request)
-    if release is None:
-        return _no_release(request, "downloads")
-    media_type = DUMPS[name][1]
-    if name.endswith(".gz"):
-        return FileResponse(release.dump(name), media_type="application/gzip", filename=name)
-    return FileResponse(release.dump(name), media_type=media_type, filename=name, content_disposition_type="inline")
-
-
-# --------------------------------------------------------------------------------------------
-#   VoID + DCAT: /.well-known/void
-# --------------------------------------------------------------------------------------------
-
-def _served(request: Request):
-    """The release this server reads (None when it serves a plain store folder, which has no files)."""
-    return request.app.state.pool.release
-
-
-def _no_release(request: Request, what: str) -> Response:
-    return not_found(
-        request,
-        f"No {what} here: this server reads a store that is not a release of `icgraph build` "
-        "(build one with `icgraph build`, or load a dump with `icgraph load`).",
-    )
-
-
-def _void(request: Request) -> Graph | None:
-    """The release's VoID + DCAT description (void.ttl, written by the build), parsed once per release."""
-    release = _served(request)
-    if release is None:
-        return None
-    cache = _cache(request)
-    with cache.lock:
-        if cache.void is None or cache.void[0] != release.id:
-            cache.void = (release.id, Graph().parse(release.void, format="turtle"))
-    return cache.void[1]
-
-
-def _void_subset(void: Graph, subset: URIRef) -> dict[str, Any]:
-    classes = []
-    for partition in void.objects(subset, VOID.classPartition):
-        cls = void.value(partition, VOID["class"])
-        classes.append({"class": cls, "curie": compact(ox.NamedNode(str(cls))), "href": local_path(str(cls)),
-                        "entities": int(void.value(partition, VOID.entities))})
-    classes.sort(key=lambda c: (-c["entities"], c["curie"]))
-    return {
-        "iri": str(subset),
-        "name": str(void.value(subset, RDFS.label)),
-        "href": local_path(str(subset)),
-        "triples": int(void.value(subset, VOID.triples)),
-        "entities": int(void.value(subset, VOID.entities)),
-        "properties": int(void.value(subset, VOID.properties)),
-        "classes": classes,
-    }
-
-
-_RDFLIB_FORMATS = {"ttl": "turtle", "jsonld": "json-ld", "nt": "nt", "rdf": "xml"}
-
-
-@router.api_route("/.well-known/void", methods=["GET", "HEAD"], summary="VoID and DCAT description of the dataset")
-@router.api_route("/.well-known/void.{ext}", methods=["GET", "HEAD"], include_in_schema=False)
-async def void_description(request: Request, ext: str | None = None) -> Response:
-    suffix = SUFFIXES.get(ext) if ext else None
-    if ext and suffix is None:
-        return not_found(request, f"The dataset description is not available as .{ext}; use one of {', '.join(SUFFIXES)}.")
-    base = "/.well-known/void"
-    fmt, refusal = _document(request, base, suffix)
-    if refusal:
-        return refusal
-    headers = _negotiated_headers(base, fmt, suffix)
-    void = await run_in_threadpool(_void, request)
-    if void is None:
-        return _no_release(request, "dataset description")
-    if fmt is not HTML:
-        body = void.serialize(format=_RDFLIB_FORMATS[fmt.key], encoding="utf-8")
-        return _rdf_response(body, fmt, headers)
-    d = DATASET
-    context = {
-        "title": str(void.value(d, DCTERMS.title)),
-        "description": str(void.value(d, DCTERMS.description)),
-        "license": LICENSE,
-        "triples": int(void.value(d, VOID.triples)),
-        "entities": int(void.value(d, VOID.entities)),
-        "subsets": [_void_subset(void, s) for s in sorted(void.objects(d, VOID.subset))],
-        "vocabularies": [{"iri": str(v), "prefix": vocabulary_prefix(str(v))} for v in sorted(void.objects(d, VOID.vocabulary))],
-        "dumps": [{"name": n, "href": f"/downloads/{n}", "type": t} for n, (_, t, _) in DUMPS.items()],
-        "examples": [{"iri": str(x), "href": local_path(str(x))} for x in sorted(void.objects(d, VOID.exampleResource))],
-        "sources": [{"iri": str(s), "href": local_path(str(s))} for s in sorted(void.objects(d, PROV.wasDerivedFrom))],
-        "formats": _format_links(base),
-        "jsonld": script_json_text(void.serialize(format="json-ld")),
-    }
-    return templates.TemplateResponse(request, "ld/void.html", context, headers=headers)
 
 
 __all__ = ["router", "describe", "describe_query", "graph_query", "run_construct", "local_path"]
