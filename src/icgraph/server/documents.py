@@ -59,32 +59,33 @@ def _graph_triples(request: Request, graph: str) -> list[ox.Triple]:
     return sorted(ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES), key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
 
 
-def _document(request: Request, base: str, suffix: Format | None) -> tuple[Format | None, Response | None]:
-    """The format of a document request: the suffix, else Accept (the response gets Content-Location)."""
+def _document(request: Request, base: str, suffix: Format | None) -> tuple[Format, dict[str, str]] | Response:
+    """The format of a document request and its headers: the suffix, else Accept (the response then
+    names the chosen variant in Content-Location and varies by Accept); or the 406 refusal."""
     if suffix is not None:
-        return suffix, None
+        return suffix, {}
     try:
-        return negotiate(request), None
+        fmt = negotiate(request)
     except NotAcceptable as error:
-        return None, not_acceptable(error)
+        return not_acceptable(error)
+    return fmt, {"Content-Location": f"{base}.{fmt.key}", "Vary": "Accept"}
 
 
-def _negotiated_headers(base: str, fmt: Format, suffix: Format | None) -> dict[str, str]:
-    if suffix is not None:
-        return {}
-    return {"Content-Location": f"{base}.{fmt.key}", "Vary": "Accept"}
+def _suffixed_document(request: Request, base: str, ext: str | None, what: str) -> tuple[Format, dict[str, str]] | Response:
+    """`_document` for ``base`` or ``base.EXT``; an unknown EXT is a 404 that lists the known ones."""
+    suffix = SUFFIXES.get(ext) if ext else None
+    if ext and suffix is None:
+        return not_found(request, f"{what} is not available as .{ext}; use one of {', '.join(SUFFIXES)}.")
+    return _document(request, base, suffix)
 
 
 @router.api_route("/def", methods=["GET", "HEAD"], summary="The ontology document (HTML or RDF by Accept)")
 @router.api_route("/def.{ext}", methods=["GET", "HEAD"], include_in_schema=False)
 async def ontology(request: Request, ext: str | None = None) -> Response:
-    suffix = SUFFIXES.get(ext) if ext else None
-    if ext and suffix is None:
-        return not_found(request, f"The ontology is not available as .{ext}; use one of {', '.join(SUFFIXES)}.")
-    fmt, refusal = _document(request, "/def", suffix)
-    if refusal:
-        return refusal
-    headers = _negotiated_headers("/def", fmt, suffix)
+    chosen = _suffixed_document(request, "/def", ext, "The ontology")
+    if isinstance(chosen, Response):
+        return chosen
+    fmt, headers = chosen
     if fmt is HTML:  # the ontology's documentation, written from ontology/ (icgraph.ontology_docs)
         from icgraph.ontology_docs import render_ontology_docs
 
@@ -104,10 +105,10 @@ async def named_graph(request: Request, name: str) -> Response:
     if graph not in _graph_names(request):
         return not_found(request, f"No named graph {str(GRAPH) + name} in icgraph; see /.well-known/void for the list.")
     base = f"/graph/{stem}"
-    fmt, refusal = _document(request, base, suffix)
-    if refusal:
-        return refusal
-    headers = _negotiated_headers(base, fmt, suffix)
+    chosen = _document(request, base, suffix)
+    if isinstance(chosen, Response):
+        return chosen
+    fmt, headers = chosen
     query = graph_query(graph)
     if fmt is not HTML:
         if fmt.key == "nt":
@@ -228,14 +229,11 @@ _RDFLIB_FORMATS = {"ttl": "turtle", "jsonld": "json-ld", "nt": "nt", "rdf": "xml
 @router.api_route("/.well-known/void", methods=["GET", "HEAD"], summary="VoID and DCAT description of the dataset")
 @router.api_route("/.well-known/void.{ext}", methods=["GET", "HEAD"], include_in_schema=False)
 async def void_description(request: Request, ext: str | None = None) -> Response:
-    suffix = SUFFIXES.get(ext) if ext else None
-    if ext and suffix is None:
-        return not_found(request, f"The dataset description is not available as .{ext}; use one of {', '.join(SUFFIXES)}.")
     base = "/.well-known/void"
-    fmt, refusal = _document(request, base, suffix)
-    if refusal:
-        return refusal
-    headers = _negotiated_headers(base, fmt, suffix)
+    chosen = _suffixed_document(request, base, ext, "The dataset description")
+    if isinstance(chosen, Response):
+        return chosen
+    fmt, headers = chosen
     void = await run_in_threadpool(_void, request)
     if void is None:
         return _no_release(request, "dataset description")
