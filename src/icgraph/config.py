@@ -63,6 +63,15 @@ class Settings:
         "ICGRAPH_BUILD_DIR", lambda: Path(os.environ.get("ICGRAPH_BUILD_DIR", PROJECT_DIR / "build")),
         "the build's caches (and a remote store's releases)",
     )
+    #: Where the server keeps what users create and must survive restarts (short links, accounts,
+    #: submissions): SQLite files written atomically, never inside a release.
+    state_dir: Path = _setting(
+        "ICGRAPH_STATE_DIR", lambda: Path(os.environ.get("ICGRAPH_STATE_DIR", PROJECT_DIR / ".icgraph" / "state")),
+        "durable server state (short links, accounts, submissions)",
+    )
+    #: The public address of the site and endpoint (no trailing slash needed), named by VoID, the
+    #: service description, feeds and pages. Unset: the ROOT of icgraph's IRIs (https://w3id.org/icgraph/).
+    base_url: str | None = _setting("ICGRAPH_BASE_URL", lambda: _env_text("ICGRAPH_BASE_URL"), "public base URL")
     query_timeout: float = _setting("ICGRAPH_QUERY_TIMEOUT", lambda: _env_float("ICGRAPH_QUERY_TIMEOUT", 30.0), "seconds a query may run")
     update_token: str | None = _setting("ICGRAPH_UPDATE_TOKEN", lambda: _env_text("ICGRAPH_UPDATE_TOKEN"), "the update token")
     union_default_graph: bool = True
