@@ -54,6 +54,8 @@ class PoolCollector:
                                   value=counters.get("abandoned-queries", 0))
         yield CounterMetricFamily("icgraph_pool_busy_refusals", "Requests refused with 503 because every reader was busy",
                                   value=counters.get("busy", 0))
+        yield CounterMetricFamily("icgraph_aggregate_answers", "Server queries answered from the release's precomputed aggregates",
+                                  value=counters.get("aggregate-answers", 0))
         release = getattr(pool, "release", None)
         info = GaugeMetricFamily("icgraph_release_info", "The release served (value 1)", labels=["release"])
         info.add_metric([release.id if release is not None else "none"], 1)

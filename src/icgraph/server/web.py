@@ -47,10 +47,20 @@ async def _pool(request: Request):
     return await pool_of(request.app)
 
 
-def _cache(request: Request) -> dict:
-    cache = getattr(request.app.state, "web_cache", None)
+def _app_cache(request: Request) -> dict:
+    """What is read once per application (the query library's listing; the report, keyed by its release)."""
+    cache = getattr(request.app.state, "app_cache", None)
     if cache is None:
-        cache = request.app.state.web_cache = {}
+        cache = request.app.state.app_cache = {}
+    return cache
+
+
+async def _cache(request: Request) -> dict:
+    """What the pages compute once per release (home counts, the map): a new release starts afresh."""
+    release = (await _pool(request)).release_id
+    cache = getattr(request.app.state, "web_cache", None)
+    if cache is None or cache.get("release") != release:
+        cache = request.app.state.web_cache = {"release": release}
     return cache
 
 
@@ -86,7 +96,7 @@ def page_url(iri: str) -> str | None:
 
 @router.get("/", response_class=HTMLResponse, summary="Home: what the dataset is, headline counts, the ways in")
 async def home(request: Request) -> Response:
-    cache = _cache(request)
+    cache = await _cache(request)
     if "headlines" not in cache:
         cache["headlines"] = await headline_counts(await _pool(request))
     if _wants_json(request):
@@ -161,7 +171,7 @@ async def search_api(request: Request) -> Response:
 
 
 async def _map_data(request: Request):
-    cache = _cache(request)
+    cache = await _cache(request)
     if "map" not in cache:
         cache["map"] = await load_map_data(await _pool(request))
     return cache["map"]
@@ -225,7 +235,7 @@ def _report(request: Request):
     release = request.app.state.pool.release
     if release is None or not release.report_json.is_file():
         return None
-    cache = _cache(request)
+    cache = _app_cache(request)
     if cache.get("report", (None,))[0] != release.id:
         from icgraph.validate import load_report
 
@@ -304,7 +314,7 @@ def _library(settings: Settings) -> list[dict]:
 async def render_query_editor(request: Request) -> HTMLResponse:
     """The SPARQL query editor (YASGUI, served from /static/vendor): the page for a browser's GET /sparql."""
     settings = _settings(request)
-    cache = _cache(request)
+    cache = _app_cache(request)
     if "library" not in cache:
         cache["library"] = _library(settings)
     initial = request.query_params.get("query") if request.url.path != "/sparql" else None

@@ -584,6 +584,7 @@ class StorePool:
         self._snapshot_dir: Path | None = None
         self._threads = concurrent.futures.ThreadPoolExecutor(max_workers=settings.query_workers + 4, thread_name_prefix="icgraph-pool")
         self._statistics: tuple[str, dict] | None = None
+        self._aggregates_of = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -886,14 +887,27 @@ class StorePool:
         query's parameters: projected to be bound, not columns). Raises EndpointError (504 past
         ``timeout``, default ``Settings.query_timeout``; 503 when busy or out of memory).
         """
-        from icgraph.server.prepared import substitutions
-
-        text, by_variable = substitutions(query, bindings)
-        job = {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None, "hide": list(hide)}
-        reply = await self.read(job, self.settings.query_timeout if timeout is None else timeout)
+        job = prepared_job(query, bindings, fmt, hide)
+        aggregates = self._aggregates()
+        reply = aggregates.answer(job) if aggregates is not None else None
+        if reply is not None:
+            self.counters["aggregate-answers"] += 1
+        else:
+            reply = await self.read(job, self.settings.query_timeout if timeout is None else timeout)
         if fmt is not None:
             return reply
         return await _unpickle(reply["body"], self._threads)
+
+    def _aggregates(self):
+        """The answers computed when the served release was made (`icgraph.aggregates`); None for a plain or written store."""
+        self._follow_release()
+        if self.release is None or self.writable:
+            return None
+        if self._aggregates_of is None or self._aggregates_of.release_id != self.release.id:
+            from icgraph.aggregates import Aggregates
+
+            self._aggregates_of = Aggregates(self.release)
+        return self._aggregates_of
 
     async def statistics(self, timeout: float = 30.0) -> dict:
         """Named graphs with their triple counts, and the default graph's: the release's manifest says them;
@@ -949,6 +963,24 @@ class StorePool:
         for path in self._snapshot_dir.iterdir():
             if str(path) not in in_use:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def prepared_job(query, bindings=None, fmt=None, hide=()) -> dict:
+    """The reader's job for one of the server's own queries (`StorePool.prepared`; `icgraph.aggregates` runs the same job)."""
+    from icgraph.server.prepared import substitutions
+
+    text, by_variable = substitutions(query, bindings)
+    return {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None, "hide": list(hide)}
+
+
+def local_reader(max_result_bytes: int) -> _WorkerState:
+    """A reader's state in this process, for `run_here` (the release's aggregates are made with it)."""
+    return _WorkerState(READER, {"max_result_bytes": max_result_bytes, "federation_allowlist": [], "union_default_graph": True})
+
+
+def run_here(reader: _WorkerState, store_folder: str, job: dict) -> dict:
+    """Run a `prepared_job` in this process exactly as a reader runs it: ``{"body", "content_type"}`` or EndpointError."""
+    return _unwrap(reader.prepared(dict(job, snapshot=store_folder)))
 
 
 async def _unpickle(body: bytes, threads: concurrent.futures.Executor):
