@@ -585,6 +585,10 @@ class StorePool:
         self._threads = concurrent.futures.ThreadPoolExecutor(max_workers=settings.query_workers + 4, thread_name_prefix="icgraph-pool")
         self._statistics: tuple[str, dict] | None = None
         self._aggregates_of = None
+        from icgraph.server.result_cache import ResultCache
+
+        #: Answers kept until the next release (`Settings.result_cache_bytes`).
+        self.results = ResultCache(settings.result_cache_bytes)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -842,8 +846,20 @@ class StorePool:
     # -- reading -----------------------------------------------------------------
 
     async def read(self, job: dict, timeout: float) -> dict:
-        """Run a read job (query, prepared, graph_get, statistics) on a reader; raise EndpointError on failure."""
+        """Run a read job (query, prepared, graph_get, statistics) on a reader; raise EndpointError on failure.
+
+        A query's or server query's reply is kept in the result cache until the next release
+        (`icgraph.server.result_cache`), and answered from there when asked again.
+        """
         self._follow_release()
+        key = self.results.key(self.release_id, job)
+        reply = self.results.get(key)
+        if reply is None:
+            reply = await self._read(job, timeout)
+            self.results.put(key, reply)
+        return reply
+
+    async def _read(self, job: dict, timeout: float) -> dict:
         origin = current_origin()
         worker = await self._acquire(origin.client if origin else None)
         if origin is not None and origin.gone().done():  # hung up while waiting: nothing to run
