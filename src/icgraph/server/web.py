@@ -320,6 +320,8 @@ async def render_query_editor(request: Request) -> HTMLResponse:
     initial = request.query_params.get("query") if request.url.path != "/sparql" else None
     config = {
         "endpoint": "/sparql",
+        "complete": "/api/complete",
+        "root": ROOT,
         "prefixes": PREFIXES,
         "defaultQuery": initial or sparql_prefixes() + "\n" + prepared_body("editor-default"),
         "library": cache["library"],

@@ -123,8 +123,16 @@ class _CappedBuffer:
         return b"".join(self.parts)
 
 
-def _error(status: int, message: str) -> tuple:
-    return ("error", status, message)
+def _error(status: int, message: str, details: dict | None = None) -> tuple:
+    return ("error", status, message, details)
+
+
+def _syntax_error(text: str, parser_message: str, what: str) -> tuple:
+    """A 400 that explains a syntax error: line, column, token at fault and a hint (`query_errors.explain`)."""
+    from icgraph.server.query_errors import explain
+
+    problem = explain(text, parser_message, what)
+    return _error(400, problem.message(), problem.as_json())
 
 
 class _WorkerState:
@@ -212,7 +220,7 @@ class _WorkerState:
             if message is None and not self.isolated:
                 message = security.parse_error_message(error)
             if message is not None:
-                return _error(400, f"Syntax error in the query: {message}")
+                return _syntax_error(text, message, "query")
             found = None  # valid for Oxigraph, beyond rdflib's grammar; safe here (no network)
         settings = _settings_view(self.config)
         if found is not None:
@@ -239,7 +247,7 @@ class _WorkerState:
         try:
             results = store.query(text, base_iri=job.get("base_iri"), **kwargs)
         except SyntaxError as error:
-            return _error(400, f"Syntax error in the query: {error}")
+            return _syntax_error(text, str(error), "query")
         if found is None:
             kind = negotiation.RESULTS if isinstance(results, (QuerySolutions, QueryBoolean)) else negotiation.GRAPH
             try:
@@ -324,7 +332,7 @@ class _WorkerState:
             found = security.inspect_update(text)
         except ParseException as error:
             message = self.syntax_error_from_oxigraph(text, update=True) or security.parse_error_message(error)
-            return _error(400, f"Syntax error in the update: {message}")
+            return _syntax_error(text, message, "update")
         try:
             text = security.prepare_update(text, found, using, using_named, _settings_view(self.config))
         except security.EndpointError as refused:
@@ -332,7 +340,7 @@ class _WorkerState:
         try:
             self.writer_store().update(text, base_iri=job.get("base_iri"))
         except SyntaxError as error:
-            return _error(400, f"Syntax error in the update: {error}")
+            return _syntax_error(text, str(error), "update")
         return ("ok", {"snapshot": self.take_snapshot()})
 
     def graph_write(self, job: dict) -> tuple:
@@ -1011,5 +1019,5 @@ async def _unpickle(body: bytes, threads: concurrent.futures.Executor):
 def _unwrap(reply: tuple) -> dict:
     if reply[0] == "ok":
         return reply[1]
-    _, status, message = reply
-    raise EndpointError(status, message)
+    _, status, message, *details = reply
+    raise EndpointError(status, message, details=details[0] if details else None)
