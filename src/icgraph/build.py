@@ -189,6 +189,7 @@ def build(settings: Settings, strict: bool = False, progress=None) -> Build:
     with _collector_paused():
         result, shape_data = _assemble(settings, strict)
         writer = ReleaseWriter(settings.store, settings.build_dir, _inputs(settings))
+        writer.queries_dir = settings.queries_dir  # the library the service description lists as examples
         try:
             with _timed(result.timings, "validate"):
                 with validating(shape_data, settings, processes=_PROCESSES, inplace=True) as validation:

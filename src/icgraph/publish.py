@@ -20,6 +20,7 @@ import pyoxigraph as ox
 
 from icgraph import __version__, release as releases, sparql
 from icgraph.backends import is_remote, publish as publish_remote
+from icgraph.config import PROJECT_DIR
 from icgraph.namespaces import PREFIXES, ROOT
 from icgraph.release import DUMPS, Release
 from icgraph.search import build_search_index
@@ -36,6 +37,8 @@ class ReleaseWriter:
         self.location = location
         self.build_dir = Path(build_dir)
         self.inputs = inputs
+        #: The query library the service description lists as examples.
+        self.queries_dir = PROJECT_DIR / "queries"
         self.digest = releases.combined_digest({**inputs, "icgraph": __version__})
         self.id = releases.new_release_id(self.digest)
         releases.clean_partials(location, build_dir)
@@ -90,7 +93,12 @@ class ReleaseWriter:
             void.serialize(self.folder / "void.ttl", format="turtle")
             from icgraph.server.service_description import describe
 
-            description = describe(ROOT + "sparql", self.statistics, updates_enabled=False)
+            from icgraph.queries import load_library
+
+            # The query library as SPARQL examples (sh:SPARQLExecutable), so tools reading the release find them.
+            description = describe(
+                ROOT + "sparql", self.statistics, updates_enabled=False, examples=load_library(self.queries_dir).values()
+            )
             description.serialize(self.folder / "service-description.ttl", format="turtle")
         del store
 
