@@ -17,7 +17,7 @@ from fastapi.responses import PlainTextResponse
 from icgraph.config import Settings
 
 from icgraph.backends import is_remote
-from icgraph.server import api_docs, documents, graph_store, library_pages, linked_data, metrics, query_api, short_links, sparql, web
+from icgraph.server import api_docs, documents, graph_store, library_pages, linked_data, metrics, query_api, result_views, short_links, sparql, web
 from icgraph.server.caching import ReleaseCaching
 from icgraph.server.headers import SecurityHeaders
 from icgraph.server.metrics import Metrics, MetricsMiddleware
@@ -30,7 +30,7 @@ from icgraph.server.workers import StorePool
 
 ROUTERS = [
     sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router,
-    short_links.router, library_pages.router,
+    short_links.router, library_pages.router, result_views.router,
 ]
 
 
