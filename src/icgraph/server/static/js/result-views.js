@@ -185,7 +185,7 @@
       if (!shape) return;
       const box = frame(this.yasr, "map", mapCaption(shape));
       if (!world) world = await fetch(worldUrl).then((r) => r.json());
-      const width = 960, height = 560;
+      const width = 960, height = 520;
       const svg = d3.select(box).append("svg").attr("viewBox", `0 0 ${width} ${height}`).attr("class", "result-map").attr("role", "img");
       const countries = topojson.feature(world, world.objects.countries);
       const byCountry = new Map();
@@ -203,7 +203,8 @@
         lat: Number(r[shape.lat].value), lon: Number(r[shape.lon].value), row: r,
       })) : [];
       // Fit the countries and points that carry data (Europe, mostly), not the whole world.
-      const focus = countries.features.filter((f) => byCountry.has(String(Number(f.id))));
+      // A country counts by its largest polygon (mainland France, not French Guiana; Denmark, not Greenland).
+      const focus = countries.features.filter((f) => byCountry.has(String(Number(f.id)))).map(mainland);
       const fit = { type: "FeatureCollection", features: focus.concat(points.map((p) => ({ type: "Feature", geometry: { type: "Point", coordinates: [p.lon, p.lat] } }))) };
       const projection = d3.geoNaturalEarth1().fitExtent([[10, 10], [width - 10, height - 10]], fit.features.length ? fit : countries);
       const path = d3.geoPath(projection);
@@ -213,7 +214,7 @@
         .attr("d", path)
         .attr("class", (f) => byCountry.has(String(Number(f.id))) ? "country has-data" : "country")
         .attr("data-numeric", (f) => String(Number(f.id)))
-        .attr("fill", (f) => byCountry.has(String(Number(f.id))) ? shade(byCountry.get(String(Number(f.id))).value) : "#eee")
+        .style("fill", (f) => byCountry.has(String(Number(f.id))) ? shade(byCountry.get(String(Number(f.id))).value) : null)
         .append("title").text((f) => {
           const c = byCountry.get(String(Number(f.id)));
           return (f.properties.name || "") + (c ? `: ${c.value}${shape.value ? " (" + shape.value + ")" : " row(s)"}` : "");
@@ -225,6 +226,13 @@
         .attr("cy", (p) => (projection([p.lon, p.lat]) || [-10, -10])[1]);
       dots.append("title").text((p) => (shape.label ? labelOf(p.row[shape.label], p.row, shape.label) + " " : "") + `(${p.lat}, ${p.lon})`);
     }
+  }
+
+  function mainland(feature) {
+    if (feature.geometry.type !== "MultiPolygon") return feature;
+    const polygons = feature.geometry.coordinates.map((c) => ({ type: "Polygon", coordinates: c }));
+    const largest = polygons.reduce((a, b) => (d3.geoArea(b) > d3.geoArea(a) ? b : a));
+    return { type: "Feature", geometry: largest };
   }
 
   function mapCaption(shape) {
@@ -253,6 +261,8 @@
         .force("charge", d3.forceManyBody().strength(-120))
         .force("center", d3.forceCenter(width / 2, height / 2))
         .force("collide", d3.forceCollide(8))
+        .force("x", d3.forceX(width / 2).strength(0.07))  // pull separate components together
+        .force("y", d3.forceY(height / 2).strength(0.07))
         .stop();
       for (let i = 0; i < 300; i += 1) simulation.tick();
       const [x0, x1] = d3.extent(shape.nodes, (n) => n.x), [y0, y1] = d3.extent(shape.nodes, (n) => n.y);
@@ -309,7 +319,8 @@
         (shape.label ? `, labelled by ?${shape.label}.` : "."));
       const items = shape.table.rows.filter((r) => r[shape.start]).map((r) => {
         const start = yearOf(r[shape.start]);
-        const end = shape.end && r[shape.end] ? yearOf(r[shape.end]) : null;
+        let end = shape.end && r[shape.end] ? yearOf(r[shape.end]) : null;
+        if (end && /^-?\d{4}$/.test(r[shape.end].value.replace(/Z|[+-]\d\d:\d\d$/, ""))) end = d3.utcYear.offset(end, 1);  // a year ends on 31 December
         return { start: start, end: end && end >= start ? end : null, row: r,
           label: shape.label && r[shape.label] ? labelOf(r[shape.label], r, shape.label) : r[shape.start].value };
       }).filter((d) => d.start).sort((a, b) => a.start - b.start);
