@@ -95,7 +95,12 @@ class ReleaseWriter:
             void.serialize(self.folder / "void.ttl", format="turtle")
             from icgraph.server.service_description import describe
 
-            description = describe(ROOT + "sparql", self.statistics, updates_enabled=False)
+            from icgraph.queries import load_library
+
+            # The query library as SPARQL examples (sh:SPARQLExecutable), so tools reading the release find them.
+            description = describe(
+                ROOT + "sparql", self.statistics, updates_enabled=False, examples=load_library(self.settings.queries_dir).values()
+            )
             description.serialize(self.folder / "service-description.ttl", format="turtle")
         del store
         with self._timed("aggregates"):

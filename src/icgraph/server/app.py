@@ -17,7 +17,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from icgraph.config import Settings
 
 from icgraph.backends import is_remote
-from icgraph.server import api_docs, completion, documents, graph_store, linked_data, metrics, query_api, sparql, web
+from icgraph.server import (
+    api_docs, completion, documents, graph_store, library_pages, linked_data, metrics, query_api, result_views,
+    short_links, sparql, web,
+)
 from icgraph.server.caching import ReleaseCaching
 from icgraph.server.headers import SecurityHeaders
 from icgraph.server.metrics import Metrics, MetricsMiddleware
@@ -29,8 +32,10 @@ from icgraph.server.templating import static_files
 from icgraph.server.throttle import throttle_from_settings
 from icgraph.server.workers import StorePool
 
-ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router,
-           completion.router]
+ROUTERS = [
+    sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router,
+    completion.router, short_links.router, library_pages.router, result_views.router,
+]
 
 
 async def endpoint_error(request: Request, error: EndpointError) -> Response:

@@ -311,13 +311,15 @@ def _library(settings: Settings) -> list[dict]:
     return entries
 
 
-async def render_query_editor(request: Request) -> HTMLResponse:
-    """The SPARQL query editor (YASGUI, served from /static/vendor): the page for a browser's GET /sparql."""
+async def render_query_editor(request: Request, query: str | None = None) -> HTMLResponse:
+    """The SPARQL query editor (YASGUI, served from /static/vendor): the page for a browser's GET /sparql.
+
+    ``query`` opens the editor with that text (a short link, server/short_links.py)."""
     settings = _settings(request)
     cache = _app_cache(request)
     if "library" not in cache:
         cache["library"] = _library(settings)
-    initial = request.query_params.get("query") if request.url.path != "/sparql" else None
+    initial = query or (request.query_params.get("query") if request.url.path != "/sparql" else None)
     config = {
         "endpoint": "/sparql",
         "complete": "/api/complete",
