@@ -90,7 +90,9 @@ class ReleaseWriter:
             void.serialize(self.folder / "void.ttl", format="turtle")
             from icgraph.server.service_description import describe
 
-            description = describe(ROOT + "sparql", self.statistics, updates_enabled=False)
+            description = describe(
+                ROOT + "sparql", self.statistics, updates_enabled=False, extension_functions=not is_remote(self.location)
+            )
             description.serialize(self.folder / "service-description.ttl", format="turtle")
         del store
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import RDF, XSD
+from rdflib.namespace import RDF, RDFS, XSD
 
 from icgraph.config import Settings
 from icgraph.namespaces import PREFIXES, SD, VOID
@@ -25,9 +25,14 @@ ENTAILMENT_SIMPLE = URIRef("http://www.w3.org/ns/entailment/Simple")
 
 
 def describe(
-    endpoint: str, statistics: dict, updates_enabled: bool, union_default_graph: bool = True, federation: bool = False
+    endpoint: str, statistics: dict, updates_enabled: bool, union_default_graph: bool = True, federation: bool = False,
+    extension_functions: bool = True,
 ) -> Graph:
-    """The service description of the endpoint at ``endpoint``, as an RDF graph."""
+    """The service description of the endpoint at ``endpoint``, as an RDF graph.
+
+    ``extension_functions``: the endpoint evaluates queries with Oxigraph in its own reader
+    processes, which know icgraph's text functions (`icgraph.sparql.functions`); a remote store does not.
+    """
     graph = Graph()
     graph.bind("sd", SD)
     graph.bind("void", VOID)
@@ -44,6 +49,14 @@ def describe(
     if federation:
         graph.add((service, SD.feature, SD.BasicFederatedQuery))
     graph.add((service, SD.defaultEntailmentRegime, ENTAILMENT_SIMPLE))
+    if extension_functions:
+        from icgraph.sparql.functions import DESCRIPTIONS, FUNCTIONS
+
+        graph.bind("icgf", FUNCTIONS)
+        for iri, description in DESCRIPTIONS:
+            graph.add((service, SD.extensionFunction, URIRef(iri)))
+            graph.add((URIRef(iri), RDF.type, SD.Function))
+            graph.add((URIRef(iri), RDFS.comment, Literal(description, lang="en")))
 
     dataset = URIRef(endpoint + "#dataset")
     graph.add((service, SD.defaultDataset, dataset))
@@ -65,6 +78,13 @@ def describe(
     return graph
 
 
+def is_remote_pool(pool) -> bool:
+    """Whether ``pool`` sends queries to a remote store (which has no icgraph extension functions)."""
+    from icgraph.server.remote import RemotePool
+
+    return isinstance(pool, RemotePool)
+
+
 async def service_description_response(request: Request) -> Response:
     """GET /sparql without a query: the service description, negotiated like a CONSTRUCT result."""
     accept = request.headers.get("accept")
@@ -83,6 +103,7 @@ async def service_description_response(request: Request) -> Response:
     graph = describe(
         endpoint, statistics, request.app.state.update_token is not None,
         union_default_graph=settings.union_default_graph, federation=bool(settings.federation_allowlist),
+        extension_functions=not is_remote_pool(request.app.state.pool),
     )
     for prefix in ("graph",):
         graph.bind(prefix, PREFIXES[prefix])
