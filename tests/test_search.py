@@ -211,3 +211,18 @@ def test_search_page_in_a_browser(browser, server, artifacts):  # noqa: F811
         session.check()
     finally:
         session.context.close()
+
+
+def test_the_docs_sparql_example_answers_what_the_docs_show(server):  # noqa: F811
+    """docs/search.md's first query, sent to /sparql, gives the table printed under it."""
+    import re
+
+    from icgraph.config import PROJECT_DIR
+
+    text = (PROJECT_DIR / "docs" / "search.md").read_text(encoding="utf-8")
+    query = re.search(r"```sparql\n(.*?)```", text, re.S).group(1)
+    table = text[text.index("| title | country | score |"):].split("\n\n")[0].splitlines()[2:]
+    shown = [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
+    answer = httpx.post(server + "/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=60)
+    rows = [[b["title"]["value"], b["country"]["value"], b["score"]["value"]] for b in answer.json()["results"]["bindings"]]
+    assert rows == shown

@@ -23,6 +23,7 @@ from icgraph.config import Settings
 from icgraph.namespaces import PRACTICE, PREFIXES, ROOT, expand, sparql_prefixes
 from icgraph.search import KINDS as _SEARCH_KINDS, Results, find as find_in_index
 from icgraph.similar import KEEP as SIMILAR_LIMIT, similar_to
+from icgraph.server.api_responses import TEXT
 from icgraph.server.security import EndpointError
 from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
@@ -169,7 +170,11 @@ def similar_practices(request: Request, slug: str, limit: int = SIMILAR_LIMIT):
     return similar_to(path, str(PRACTICE) + slug, limit)
 
 
-@router.get("/api/practices/{slug}/similar", summary="The practices most like one practice, each with its reasons (shared actors, target groups, areas, principle, text)")
+@router.get(
+    "/api/practices/{slug}/similar",
+    summary="The practices most like one practice, each with its reasons (shared actors, target groups, areas, principle, text)",
+    responses={404: {"description": "No practice with this slug, or the server reads a store that is not a release", "content": TEXT}},
+)
 async def similar_api(request: Request, slug: str) -> Response:
     found = await asyncio.to_thread(similar_practices, request, slug, SIMILAR_LIMIT)
     if found is None:
