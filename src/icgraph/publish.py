@@ -99,7 +99,8 @@ class ReleaseWriter:
 
             # The query library as SPARQL examples (sh:SPARQLExecutable), so tools reading the release find them.
             description = describe(
-                ROOT + "sparql", self.statistics, updates_enabled=False, examples=load_library(self.settings.queries_dir).values()
+                ROOT + "sparql", self.statistics, updates_enabled=False,
+                examples=load_library(self.settings.queries_dir).values(), extension_functions=not is_remote(self.location),
             )
             description.serialize(self.folder / "service-description.ttl", format="turtle")
         del store

@@ -14,6 +14,8 @@ pyoxigraph cannot cancel a query, so queries never run in the web server's proce
   ``prepared`` (`StorePool.prepared`): the text of a ``icgraph/sparql`` file and its bindings as
   pyoxigraph terms (``substitutions``); the answer comes back as Python values (rows of terms,
   triples, a boolean), pickled and capped at ``max_result_bytes`` like any result.
+- **Extension functions.** Every query on a reader, the public's and the server's, knows the
+  text functions ``icgf:match`` and ``icgf:score`` (`icgraph.sparql.functions`, docs/sparql.md).
 - **The writer** (only when an update token is set) is the one process that opens the store
   read-write. It runs SPARQL updates and Graph Store writes one at a time, under the same
   time and memory limits (Oxigraph writes are transactional, so killing it loses nothing).
@@ -55,6 +57,7 @@ from icgraph.server.origin import current as current_origin
 from icgraph.server.processes import worker_context
 from icgraph.store import prepare_writable
 from icgraph.server.security import EndpointError
+from icgraph.sparql.functions import CUSTOM_FUNCTIONS
 
 log = logging.getLogger("icgraph.server")
 
@@ -245,7 +248,7 @@ class _WorkerState:
 
         store = self.reader_store(job["snapshot"])
         try:
-            results = store.query(text, base_iri=job.get("base_iri"), **kwargs)
+            results = store.query(text, base_iri=job.get("base_iri"), custom_functions=CUSTOM_FUNCTIONS, **kwargs)
         except SyntaxError as error:
             return _syntax_error(text, str(error), "query")
         if found is None:
@@ -272,7 +275,9 @@ class _WorkerState:
         substitutions = {Variable(name): term for name, term in (job.get("substitutions") or {}).items()}
         store = self.reader_store(job["snapshot"])
         try:
-            results = store.query(job["query"], use_default_graph_as_union=True, substitutions=substitutions or None)
+            results = store.query(
+                job["query"], use_default_graph_as_union=True, substitutions=substitutions or None, custom_functions=CUSTOM_FUNCTIONS
+            )
         except SyntaxError as error:  # a broken query file: the server's fault, not the client's
             return _error(500, f"The server's query does not parse: {error}")
         if job.get("format"):
