@@ -67,6 +67,7 @@ def job_key(job: dict) -> str:
         "substitutions": {name: str(term) for name, term in sorted((job.get("substitutions") or {}).items())},
         "format": job.get("format"),
         "hide": sorted(job.get("hide") or ()),
+        "page": list(job["page"]) if job.get("page") else None,
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()
 

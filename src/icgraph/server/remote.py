@@ -175,7 +175,8 @@ class RemotePool:
 
         return await self._run(count, timeout)
 
-    async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
+    async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None,
+                       page: tuple[int, int] | None = None):
         """`StorePool.prepared` on the remote store: the substitutions bound by a VALUES block
         (`icgraph.backends.bind_substitutions`, inside `RemoteStore.query`), the same answers and errors."""
         from icgraph.server.prepared import substitutions
@@ -192,6 +193,14 @@ class RemotePool:
         if fmt is not None:
             from icgraph.queries import without_variables
 
+            if page is not None:
+                from icgraph.server.paging import page_of
+
+                def paged() -> dict:
+                    results, more = page_of(run(), *page, text)
+                    return {**self._serialise(without_variables(results, set(hide)), fmt), "more": more}
+
+                return await self._run(paged, timeout)
             return await self._run(lambda: self._serialise(without_variables(run(), set(hide)), fmt), timeout)
         return await self._run(lambda: as_values(run()), timeout)
 

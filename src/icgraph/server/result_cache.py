@@ -73,7 +73,7 @@ class ResultCache:
         described = [
             release_id, job["op"], normalised(text),
             sorted((name, str(term)) for name, term in (job.get("substitutions") or {}).items()),
-            job.get("format"), job.get("accept"), sorted(job.get("hide") or ()),
+            job.get("format"), job.get("accept"), sorted(job.get("hide") or ()), list(job.get("page") or ()),
             job.get("default_graphs") or [], job.get("named_graphs") or [], job.get("base_iri"),
         ]
         return hashlib.sha256(json.dumps(described).encode("utf-8")).hexdigest()

@@ -280,11 +280,19 @@ class _WorkerState:
             )
         except SyntaxError as error:  # a broken query file: the server's fault, not the client's
             return _error(500, f"The server's query does not parse: {error}")
+        more = None
+        if job.get("page"):
+            from icgraph.server.paging import page_of
+
+            results, more = page_of(results, *job["page"], job["query"])
         if job.get("format"):
             from icgraph.queries import without_variables
 
             fmt = next(f for f in negotiation.RESULT_FORMATS + negotiation.GRAPH_FORMATS if f.key == job["format"])
-            return self.serialise(without_variables(results, set(job.get("hide") or ())), fmt)
+            reply = self.serialise(without_variables(results, set(job.get("hide") or ())), fmt)
+            if more is not None and reply[0] == "ok":
+                reply[1]["more"] = more
+            return reply
         body = pickle.dumps(as_values(results), protocol=pickle.HIGHEST_PROTOCOL)
         if len(body) > self.config["max_result_bytes"]:
             return _error(503, f"The result is larger than this endpoint's limit of {self.config['max_result_bytes']} bytes.")
@@ -904,7 +912,8 @@ class StorePool:
             raise EndpointError(503, _death_message(died, self._config())) from None
         return _unwrap(reply)
 
-    async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
+    async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None,
+                       page: tuple[int, int] | None = None):
         """Run one of the server's own queries on a reader, with the limits and admission of /sparql.
 
         ``query``: the name of a file of ``icgraph/sparql`` (``"practice-partnerships"``), a
@@ -915,8 +924,10 @@ class StorePool:
         result ``{"body": bytes, "content_type": str}``, without the variables ``hide`` (a library
         query's parameters: projected to be bound, not columns). Raises EndpointError (504 past
         ``timeout``, default ``Settings.query_timeout``; 503 when busy or out of memory).
+        ``page`` = (offset, limit): only those rows (`icgraph.server.paging.page_of`), with ``fmt``;
+        the reply then says whether ``more`` follow.
         """
-        job = prepared_job(query, bindings, fmt, hide)
+        job = prepared_job(query, bindings, fmt, hide, page)
         aggregates = self._aggregates()
         reply = aggregates.answer(job) if aggregates is not None else None
         if reply is not None:
@@ -994,12 +1005,15 @@ class StorePool:
                 shutil.rmtree(path, ignore_errors=True)
 
 
-def prepared_job(query, bindings=None, fmt=None, hide=()) -> dict:
+def prepared_job(query, bindings=None, fmt=None, hide=(), page: tuple[int, int] | None = None) -> dict:
     """The reader's job for one of the server's own queries (`StorePool.prepared`; `icgraph.aggregates` runs the same job)."""
     from icgraph.server.prepared import substitutions
 
     text, by_variable = substitutions(query, bindings)
-    return {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None, "hide": list(hide)}
+    job = {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None, "hide": list(hide)}
+    if page is not None:
+        job["page"] = tuple(page)
+    return job
 
 
 def local_reader(max_result_bytes: int) -> _WorkerState:
