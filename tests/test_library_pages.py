@@ -6,10 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS
 
+from conftest import pooled_client
 from icgraph.config import PROJECT_DIR
 from icgraph.namespaces import ROOT, SCHEMA, SH
 from icgraph.queries import load_library
@@ -26,7 +26,7 @@ def client(built):
     app.include_router(library_pages.router)
     app.include_router(query_api.router)
     web.install(app)
-    with TestClient(app) as client:
+    with pooled_client(app) as client:  # the API's queries run on a reader pool, as in the server
         yield client
 
 
@@ -69,6 +69,15 @@ def test_run_refuses_a_bad_value_saying_why(client):
     response = client.get("/library/practices-started-in-year/run?year=last", follow_redirects=False)
     assert response.status_code == 400 and "year" in response.json()["detail"]
     assert client.get("/library/practices-started-in-year/run?month=3").status_code == 400
+
+
+def test_the_form_fetches_the_result_from_the_api_leaving_empty_fields_to_the_defaults(client):
+    response = client.get("/library/network-members/result?network=&format=csv", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/api/queries/network-members?format=csv"
+    result = client.get("/library/practices-started-in-year/result?year=2019&format=csv")
+    assert result.status_code == 200 and result.headers["content-type"].startswith("text/csv")
+    assert result.text.splitlines()[1:] and all(",2019," in line for line in result.text.splitlines()[1:])
+    assert client.get("/library/practices-started-in-year/result?year=soon", follow_redirects=False).status_code == 400
 
 
 def test_an_unknown_query_page_is_404(client):

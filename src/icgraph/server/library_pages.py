@@ -3,7 +3,8 @@
 A query's page has its description, its parameters as a form, a run button and the ``.rq`` text.
 Running opens the query editor with the parameter values bound (``/library/{name}/run``, which
 checks the values as the API does and redirects to ``/query?query=...&run=1``); the same form can
-also fetch the result from the API (``/api/queries/{name}``) as CSV, JSON, Turtle...
+also fetch the result from the API as CSV, JSON, Turtle... (``/library/{name}/result`` redirects to
+``/api/queries/{name}`` without the fields left empty, which mean "the default").
 
 Programs keep reading the library as JSON at ``/api/queries`` (server/query_api.py); these pages
 answer JSON too when asked (``?format=json`` or ``Accept: application/json``), in the same shape.
@@ -66,17 +67,31 @@ async def library_query_page(name: str, request: Request) -> Response:
     return templates.TemplateResponse(request, "library_query.html", {"q": _entry(query)})
 
 
-@router.get("/library/{name}/run", summary="Open a library query in the editor with the given parameter values")
-async def run_in_editor(name: str, request: Request) -> Response:
-    from icgraph.server.web import ready_to_run
-
-    query = query_api._load(_folder(request), name)
-    values, _ = query_api.parameter_values(request, query)
+def _form_values(request: Request, query) -> tuple[dict[str, str], str | None]:
+    """The form's parameter values (checked as the API checks them; 400 otherwise) and its format."""
+    values, fmt = query_api.parameter_values(request, query)
     values = {key: value for key, value in values.items() if value != ""}  # an empty field means "the default"
     try:
         query.bindings(values)
     except QueryParameterError as error:
         raise HTTPException(400, str(error)) from None
+    return values, fmt
+
+
+@router.get("/library/{name}/result", summary="The result of a library query from its page's form (redirects to the API)")
+async def result_from_form(name: str, request: Request) -> Response:
+    query = query_api._load(_folder(request), name)
+    values, fmt = _form_values(request, query)
+    target = {**values, **({"format": fmt} if fmt else {})}
+    return RedirectResponse(f"{query_api.PREFIX}/{name}" + ("?" + urlencode(target) if target else ""), status_code=303)
+
+
+@router.get("/library/{name}/run", summary="Open a library query in the editor with the given parameter values")
+async def run_in_editor(name: str, request: Request) -> Response:
+    from icgraph.server.web import ready_to_run
+
+    query = query_api._load(_folder(request), name)
+    values, _ = _form_values(request, query)
     parameters = [replace(p, default=values.get(p.name, p.default)) for p in query.parameters]
     text = ready_to_run(query.text, parameters)
     return RedirectResponse("/query?" + urlencode({"query": text, "run": "1"}), status_code=303)

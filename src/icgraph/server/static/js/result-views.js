@@ -81,7 +81,7 @@
     if (!countryCodes) return null;
     let code = null;
     if (term.type === "uri" && PLACE && term.value.startsWith(PLACE)) code = term.value.slice(PLACE.length);
-    else if (term.type !== "uri" && /^[A-Za-z]{2,3}$/.test(term.value)) code = term.value;
+    else if (term.type !== "uri" && /^[A-Z]{2,3}$/.test(term.value)) code = term.value;  // "ES", "ESP"; not words like "and"
     const numeric = code ? countryCodes[code.toUpperCase()] : null;
     return numeric ? String(Number(numeric)) : null;  // world-atlas ids are zero-padded ("040"); compare as numbers
   }
