@@ -44,6 +44,19 @@ def test_words_are_folded_whole_words():
     assert score("Roma people and others", "roma people") > score("people meet Roma", "roma people") > 0
 
 
+def test_the_text_functions_in_oxigraph():
+    import pyoxigraph as ox
+
+    from icgraph.sparql.functions import CUSTOM_FUNCTIONS
+
+    query = ICGF + """SELECT ?t (icgf:match(?t, "roma") AS ?m) (icgf:score(?t, "roma people") AS ?s) WHERE {
+        VALUES ?t { "Mentoring for Roma people" "Emilia-Romagna Region" <https://example.org/roma> } }"""
+    rows = {str(row["t"]): (row["m"], row["s"]) for row in ox.Store().query(query, custom_functions=CUSTOM_FUNCTIONS)}
+    assert rows['"Mentoring for Roma people"'] == (ox.Literal(True), ox.Literal(12.0))
+    assert rows['"Emilia-Romagna Region"'] == (ox.Literal(False), ox.Literal(0.0))
+    assert rows["<https://example.org/roma>"] == (None, None)  # not a literal: unbound, so a FILTER drops the row
+
+
 # --------------------------------------------------------------------------- ranking
 
 

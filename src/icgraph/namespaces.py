@@ -153,6 +153,10 @@ PKIND = Namespace(ID + "partnership-kind/")
 PROGRAMME = Namespace(ID + "programme/")
 FAMILY = Namespace(ID + "actor-family/")
 
+#: icgraph's SPARQL extension functions (icgf:match, icgf:score: icgraph.sparql.functions, docs/search.md).
+#: Not in PREFIXES (the JSON-LD context's): a query declares it, ``PREFIX icgf: <https://w3id.org/icgraph/def/function#>``.
+FUNCTION = Namespace(ROOT + "def/function#")
+
 CV = Namespace("http://data.europa.eu/m8g/")
 LOCN = Namespace("http://www.w3.org/ns/locn#")
 VANN = Namespace("http://purl.org/vocab/vann/")

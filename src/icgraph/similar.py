@@ -99,12 +99,11 @@ def compute(documents, features: list[dict]) -> dict[str, list[tuple[str, float,
     total = len(practices) or 1
     vectors = _text_vectors(practices)
 
-    result: dict[str, list[tuple[str, float, list[dict]]]] = {}
-    for practice in practices:
-        scored = []
-        for other in practices:
-            if other == practice:
-                continue
+    order = list(FEATURES) + ["text"]
+    scored: dict[str, list[tuple[str, float, list[dict]]]] = {practice: [] for practice in practices}
+    keys = list(practices)
+    for index, practice in enumerate(keys):
+        for other in keys[index + 1:]:  # the measure is symmetric: each pair once
             score, reasons = 0.0, []
             for feature, (weight, *_rest) in FEATURES.items():
                 shared = values[practice][feature] & values[other][feature]
@@ -115,6 +114,8 @@ def compute(documents, features: list[dict]) -> dict[str, list[tuple[str, float,
                 reasons.append({"feature": feature, "count": len(shared), "values": sorted(shared), "labels": names,
                                 "text": _reason(feature, names)})
             mine, theirs = vectors[practice], vectors[other]
+            if len(theirs) < len(mine):
+                mine, theirs = theirs, mine
             products = {w: v * theirs[w] for w, v in mine.items() if w in theirs}
             cosine = sum(products.values())
             score += TEXT_WEIGHT * cosine
@@ -122,13 +123,14 @@ def compute(documents, features: list[dict]) -> dict[str, list[tuple[str, float,
                 top = [w for w, _ in sorted(products.items(), key=lambda item: (-item[1], item[0]))[:TEXT_WORDS]]
                 reasons.append({"feature": "text", "count": len(products), "values": [], "labels": top,
                                 "text": "similar text (" + ", ".join(top) + ")"})
-            if score > 0 and any(r["feature"] not in ("level",) for r in reasons):
-                order = list(FEATURES) + ["text"]
+            if score > 0 and any(r["feature"] != "level" for r in reasons):
                 reasons.sort(key=lambda r: order.index(r["feature"]))
-                scored.append((other, round(score, 3), reasons))
-        scored.sort(key=lambda item: (-item[1], item[0]))
-        result[practice] = scored[:KEEP]
-    return result
+                scored[practice].append((other, round(score, 3), reasons))
+                scored[other].append((practice, round(score, 3), reasons))
+    for others in scored.values():
+        others.sort(key=lambda item: (-item[1], item[0]))
+        del others[KEEP:]
+    return scored
 
 
 def write_table(db: sqlite3.Connection, documents, features: list[dict]) -> None:

@@ -17,16 +17,18 @@ The words are those of `icgraph.words`, the same as ``/search``'s. The reader pr
 from __future__ import annotations
 
 import pyoxigraph as ox
+from rdflib.namespace import XSD
 
 from icgraph import words
+from icgraph.namespaces import FUNCTION
 
 #: The namespace of the functions (not an ontology: these are operations, not terms of the data).
-FUNCTIONS = "https://w3id.org/icgraph/def/function#"
-MATCH = ox.NamedNode(FUNCTIONS + "match")
-SCORE = ox.NamedNode(FUNCTIONS + "score")
+FUNCTIONS = str(FUNCTION)
+MATCH = ox.NamedNode(str(FUNCTION["match"]))
+SCORE = ox.NamedNode(str(FUNCTION["score"]))
 
-_BOOLEAN = ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean")
-_DOUBLE = ox.NamedNode("http://www.w3.org/2001/XMLSchema#double")
+_BOOLEAN = ox.NamedNode(str(XSD.boolean))
+_DOUBLE = ox.NamedNode(str(XSD.double))
 
 
 def _texts(*arguments) -> tuple[str, str] | None:
