@@ -317,3 +317,30 @@ def test_the_words_of_the_text_map_to_role_concepts(store, word, concept):
 
 def test_a_supporter_is_related_to_contributor_in_the_flat_role_scheme(store):
     assert _values(store, "SELECT ?b WHERE { role:supporter skos:related ?b ; skos:topConceptOf ?scheme FILTER (?b = role:contributor) }", "b")
+
+
+# --------------------------------------------------------------------------- docs/ontology.md, "How to ask"
+
+
+def _how_to_ask_queries() -> list[str]:
+    import re
+
+    text = (SETTINGS.project_dir / "docs" / "ontology.md").read_text(encoding="utf-8")
+    section = text[text.index("## How to ask"): text.index("\n## ", text.index("## How to ask") + 3)]
+    return re.findall(r"```sparql\n(.*?)```", section, re.S)
+
+
+def test_how_to_ask_has_a_query_for_parent_chains_families_funding_paths_and_structures():
+    queries = _how_to_ask_queries()
+    joined = "\n".join(queries)
+    for term in ("org:subOrganizationOf+", "icg:actorFamily", "icg:qualifiedFunding", "icg:establishes|icg:carriedOutBy", "icg:sourceLine"):
+        assert term in joined, term
+    assert len(queries) >= 5
+
+
+@pytest.mark.parametrize("number", range(6))
+def test_every_how_to_ask_query_answers_on_the_build(store, number):
+    queries = _how_to_ask_queries()
+    assert len(queries) == 6
+    rows = list(store.query(queries[number], use_default_graph_as_union=True))
+    assert rows, f"query {number + 1} of 'How to ask' answers nothing:\n{queries[number]}"
