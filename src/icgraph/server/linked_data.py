@@ -456,6 +456,8 @@ async def _entity_page(request: Request, iri: str, triples: list[ox.Triple]) -> 
     }
     if template in _CONTEXT:
         context.update(await _CONTEXT[template](request, view))
+    if template in _UNDERTAKING_PAGES:
+        context["stated_relations"] = await _select(request, "entity-stated-relations", entity=view.iri)
     return await run_in_threadpool(
         templates.TemplateResponse, request, template, context, headers={"Link": f'<{local_path(iri)}>; rel="describes"'}
     )
@@ -494,8 +496,9 @@ async def _practice_context(request: Request, view: View) -> dict[str, Any]:
         agent = part.one("icg:agent")
         agent_node = view.nodes.get(agent)
         generic = agent_node is not None and agent_node.has_type("icg:ActorGroup")
-        level = view.level_of(agent)
-        by_level[level].append({"part": part, "agent": agent, "generic": generic, "roles": part["icg:role"]})
+        # A generic group may span levels ("decision-makers at national and local level"): listed under each.
+        for level in (agent_node["icg:governanceLevel"] if agent_node is not None else []) or [None]:
+            by_level[level].append({"part": part, "agent": agent, "generic": generic, "roles": part["icg:role"]})
     levels = sorted(by_level, key=view.rank)
     groups = [(level, sorted(by_level[level], key=lambda r: view.label(r["agent"]).lower())) for level in levels]
     derivation = (e.nodes("prov:qualifiedDerivation") or [None])[0]
@@ -583,6 +586,12 @@ async def _meeting_context(request: Request, view: View) -> dict[str, Any]:
 async def _partnership_context(request: Request, view: View) -> dict[str, Any]:
     partners = sorted(view.entity["icg:partner"], key=lambda a: (view.rank(view.level_of(a)), view.label(a).lower()))
     return {"partners": partners}
+
+
+#: Pages that show the relations the texts state about their entity (ld/stated_relations.html): which
+#: structure a practice sets up or is carried out by, what it builds on, who supports whom, through which
+#: networks results travel.
+_UNDERTAKING_PAGES = {"ld/practice.html", "ld/actor.html", "ld/partnership.html"}
 
 
 _CONTEXT = {
