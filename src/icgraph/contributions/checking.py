@@ -276,6 +276,12 @@ def _boundaries(graph: Graph, practice: URIRef, known: Registry) -> list[dict]:
         new_actor = text.startswith(str(ACTOR)) and not known.has(text)
         if not (own or new_actor):
             issues.append(_issue(None, compact(subject), f"Describe only the practice, its own parts ({compact(practice)}#...) and new actors (actor:... not in the registry); {compact(subject)} is published already or outside them."))
+    for term in sorted({t for triple in graph for t in triple if isinstance(t, URIRef)}, key=str):
+        if not str(term).startswith(("http://", "https://")):
+            prefix = str(term).split(":", 1)[0]
+            hint = f" ({PREFIXES[prefix]}{str(term).split(':', 1)[1]})" if prefix in PREFIXES else ""
+            issues.append(_issue(None, str(term), f"Write {term} as a full IRI{hint}: in the project's JSON-LD context "
+                                 f"'{prefix}' is a term, not a prefix, or it is no prefix at all."))
     for predicate in RESERVED:
         if (practice, predicate, None) in graph:
             issues.append(_issue(compact(predicate), None, f"Leave out {compact(predicate)}: icgraph sets it to the submission and its review."))
