@@ -39,7 +39,7 @@ from icgraph.contributions.checking import account_iri, submission_iri
 from icgraph.contributions.database import connect
 from icgraph.namespaces import CONTRIBUTIONS_GRAPH, ID, INFERRED_GRAPH, PREFIXES
 from icgraph.publish import ReleaseWriter
-from icgraph.release import Release, current_release
+from icgraph.release import Release, clean_partials, current_release
 from icgraph.terms import from_ox, to_ox
 from icgraph.validate import validating
 
@@ -108,11 +108,12 @@ def _reconcile(settings: Settings) -> list[str]:
     return settled
 
 
-def accept(settings: Settings, submission_id: str, reviewer: User, pause_before_activation: float = 0.0) -> Release:
+def accept(settings: Settings, submission_id: str, reviewer: User, pause_before_activation: float = 0.0,
+           pause_after_activation: float = 0.0) -> Release:
     """Publish the submission in a new release and mark it accepted; PublicationError publishes nothing.
 
-    ``pause_before_activation`` (seconds) holds the finished release back before it is made
-    current: only for the test that kills an accept at its most delicate moment.
+    The pauses (seconds) hold an accept at its two delicate moments, the release written but not
+    current, and current but not yet recorded: only for the tests that kill an accept there.
     """
     if not reviewer.may("reviewer"):
         raise submissions.NotAllowed(f"only a reviewer may accept; {reviewer.name} is a {reviewer.role}")
@@ -138,6 +139,7 @@ def accept(settings: Settings, submission_id: str, reviewer: User, pause_before_
                     submissions._record(db, submission_id, reviewer.name, "accept failed", submission.state, submission.state,
                                         comment=str(error)[:2000])
             raise
+        _pause("after activation", pause_after_activation)
         with connect(settings.state_dir) as db:
             db.execute("UPDATE submissions SET state = ?, release = ?, updated = ? WHERE id = ?",
                        (submissions.ACCEPTED, release.id, _now(), submission_id))
@@ -173,6 +175,7 @@ def contribution_triples(submission: submissions.Submission, reviewer: User, whe
 
 
 def _publish(settings: Settings, previous: Release, submission: submissions.Submission, reviewer: User, pause: float) -> Release:
+    clean_partials(settings.store, settings.build_dir)  # what a killed accept or build left
     contributions = ox.NamedNode(str(CONTRIBUTIONS_GRAPH))
     kept = [q for q in ox.parse(path=str(previous.dump("icgraph.nq")), format=ox.RdfFormat.N_QUADS) if q.graph_name != contributions]
     added = contribution_triples(submission, reviewer, _now())
@@ -197,12 +200,17 @@ def _publish(settings: Settings, previous: Release, submission: submissions.Subm
                 f"the full SHACL gate found {len(result.violations)} violation(s) with this contribution ({first}); "
                 "nothing was published. Ask the contributor for changes."
             )
-        if pause:
-            time.sleep(pause)
+        _pause("before activation", pause)
         return writer.finish(result, extra={MANIFEST_KEY: accepted, "accepted": {"submission": submission.id, "reviewer": reviewer.name}})
     except BaseException:
         writer.discard()
         raise
+
+
+def _pause(moment: str, seconds: float) -> None:
+    if seconds:
+        print(f"paused {moment}", file=sys.stderr, flush=True)
+        time.sleep(seconds)
 
 
 def _shape_data(quads: list[ox.Quad]) -> Graph:
@@ -235,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-dir", type=Path, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--pause-before-activation", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--pause-after-activation", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     settings = Settings(store=args.store, build_dir=args.build_dir, state_dir=args.state_dir)
     from icgraph.contributions.accounts import find_user
@@ -244,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if reviewer is None:
             raise submissions.NotAllowed(f"no user {args.reviewer!r}")
-        release = accept(settings, args.submission, reviewer, args.pause_before_activation)
+        release = accept(settings, args.submission, reviewer, args.pause_before_activation, args.pause_after_activation)
     except (PublicationError, submissions.NotAllowed, submissions.WrongState, submissions.SubmissionNotFound) as error:
         print(json.dumps({"error": str(error), "kind": type(error).__name__}))
         return 1
