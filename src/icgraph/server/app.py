@@ -28,7 +28,7 @@ from icgraph.server.templating import static_files
 from icgraph.server.throttle import throttle_from_settings
 from icgraph.server.workers import StorePool
 
-ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router, contribute.router]
+ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router, contribute.router, contribute.pages]
 
 
 async def endpoint_error(request: Request, error: EndpointError) -> PlainTextResponse:

@@ -335,3 +335,262 @@ async def audit(request: Request) -> JSONResponse:
         {"submission": e.submission, "at": e.at, "reviewer": e.actor, "action": e.action, "from": e.from_state, "to": e.to_state, "comment": e.comment}
         for e in events
     ]})
+
+
+# --------------------------------------------------------------------------- pages: sessions and CSRF
+
+import secrets  # noqa: E402
+
+from fastapi.responses import HTMLResponse, RedirectResponse  # noqa: E402
+
+from icgraph.contributions import form as practice_form  # noqa: E402
+from icgraph.server.templating import templates  # noqa: E402
+
+pages = APIRouter(tags=["Contribution pages"], include_in_schema=False)
+
+
+def _cookie(response: Response, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", secure=True, httponly=True, samesite="lax")
+
+
+def page_session(request: Request) -> accounts.Session | None:
+    return accounts.session(_state(request), request.cookies.get(SESSION_COOKIE))
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+async def _form_of(request: Request, session: accounts.Session | None) -> dict[str, list[str]]:
+    """The form's fields, once its CSRF token matches the session's (403 otherwise: nothing is done)."""
+    data = await request.form()
+    values = {key: data.getlist(key) for key in data.keys()}
+    expected = session.csrf if session else request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not accounts.same_secret((values.get("csrf") or [""])[0], expected):
+        raise EndpointError(403, "This form has expired or was not sent from this site's page; reload the page and send it again.")
+    return values
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") and "\\" not in target else "/contribute"
+
+
+@pages.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/contribute") -> Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    response = templates.TemplateResponse(request, "contribute/login.html", {"csrf": token, "next": _safe_next(next), "name": "", "problem": None})
+    _cookie(response, LOGIN_CSRF_COOKIE, token, 3600)
+    return response
+
+
+@pages.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    values = await _form_of(request, None)
+    name, password = (values.get("name") or [""])[0], (values.get("password") or [""])[0]
+    user = await anyio.to_thread.run_sync(accounts.authenticate, _state(request), name, password)
+    target = _safe_next((values.get("next") or [""])[0])
+    if user is None:
+        token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        return templates.TemplateResponse(request, "contribute/login.html", {
+            "csrf": token, "next": target, "name": name, "problem": "That user name and password do not match an account."}, status_code=401)
+    secret, _ = accounts.open_session(_state(request), user)
+    response = RedirectResponse(target, status_code=303)
+    _cookie(response, SESSION_COOKIE, secret, accounts.SESSION_SECONDS)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@pages.post("/logout")
+async def logout(request: Request) -> Response:
+    session = page_session(request)
+    if session is not None:
+        await _form_of(request, session)
+        accounts.close_session(_state(request), request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return response
+
+
+# --------------------------------------------------------------------------- pages: contributing
+
+
+def _form_context(request: Request, values: dict, problems: dict, action: str, button: str) -> dict:
+    settings = _settings(request)
+    return {"fields": practice_form.practice_fields(settings), "values": values, "problems": problems, "action": action,
+            "button": button, "roles_options": practice_form.role_options(settings), "actor_options": practice_form.actor_options(settings)}
+
+
+def _values_of(found: submissions.Submission, fields: list) -> dict[str, list[str]]:
+    """A stored submission back into form values (to edit it)."""
+    from rdflib import Graph, URIRef
+
+    graph = Graph().parse(data=found.rdf, format="turtle")
+    practice = URIRef(found.practice)
+    values: dict[str, list[str]] = {}
+    for entry in fields:
+        if entry.kind == practice_form.PARTICIPANTS:
+            for participation in graph.objects(practice, URIRef(entry.path)):
+                values.setdefault("participant_actor", []).append(str(graph.value(participation, URIRef("https://w3id.org/icgraph/def#agent")) or ""))
+                values.setdefault("participant_role", []).append(str(graph.value(participation, URIRef("https://w3id.org/icgraph/def#role")) or ""))
+        else:
+            values[entry.name] = [str(v) for v in graph.objects(practice, URIRef(entry.path))]
+    return values
+
+
+def _problems(found_results: list[dict], fields: list) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    for result in found_results:
+        if result["severity"] != "Violation":
+            continue
+        name = practice_form.field_of(fields, result.get("path"))
+        if result["message"] not in problems.get(name, []):
+            problems.setdefault(name, []).append(result["message"])
+    return problems
+
+
+def _resolve_actors(request: Request, values: dict[str, list[str]]) -> list[str]:
+    """Actor names typed instead of picked become their registry IRIs; the problems of those that match none."""
+    by_name = {label.casefold(): iri for iri, label in practice_form.actor_options(_settings(request))}
+    problems, resolved = [], []
+    for typed in values.get("participant_actor", []):
+        text = typed.strip()
+        if text and not text.startswith(("http://", "https://")):
+            if text.casefold() in by_name:
+                text = by_name[text.casefold()]
+            else:
+                problems.append(f"No actor named “{text}” in the registry; pick one from the list as you type.")
+        resolved.append(text)
+    values["participant_actor"] = resolved
+    return problems
+
+
+async def _check_form(request: Request, values: dict, submission_id: str, practice: str | None):
+    fields = practice_form.practice_fields(_settings(request))
+    extra = _resolve_actors(request, values)
+    kept = {k: v for k, v in values.items() if k != "csrf"}
+    if extra:
+        rows = [(a, r) for a, r in zip(kept.get("participant_actor", []), kept.get("participant_role", []))
+                if not a or a.startswith(("http://", "https://"))]
+        kept_for_graph = {**kept, "participant_actor": [a for a, _ in rows], "participant_role": [r for _, r in rows]}
+    else:
+        kept_for_graph = kept
+    graph = practice_form.to_graph(fields, kept_for_graph)
+    body = graph.serialize(format="turtle").encode("utf-8")
+    check = await _checked(request, body, checking.TURTLE, submission_id, practice)
+    problems = _problems(check.issues, fields)
+    if extra:
+        problems.setdefault("hasParticipation", []).extend(extra)
+    return check, problems, kept, bool(extra)
+
+
+@pages.get("/contribute", response_class=HTMLResponse)
+async def contribute_page(request: Request) -> Response:
+    session = page_session(request)
+    if session is None:
+        return _login_redirect(request)
+    context = _form_context(request, {}, {}, "/contribute", "Submit for review")
+    return templates.TemplateResponse(request, "contribute/home.html", {
+        **context, "user": session.user, "csrf": session.csrf, "mine": submissions.owned_by(_state(request), session.user)})
+
+
+@pages.post("/contribute", response_class=HTMLResponse)
+async def contribute(request: Request) -> Response:
+    session = page_session(request)
+    if session is None:
+        raise EndpointError(401, "Log in to submit a practice (/login).")
+    values = await _form_of(request, session)
+    _throttle(request, session.user)
+    submission_id = submissions.new_id()
+    check, problems, kept, unresolved = await _check_form(request, values, submission_id, None)
+    action, notice = "/contribute", None
+    if not unresolved:
+        # Stored at once: submitted if it conforms, else kept as a draft (never published) to fix.
+        found = await anyio.to_thread.run_sync(submissions.create, _state(request), session.user, submission_id, check)
+        if found.conforms:
+            return RedirectResponse(f"/contribute/submissions/{found.id}", status_code=303)
+        action, notice = f"/contribute/submissions/{found.id}/edit", "Saved as a draft: fix the problems shown beside their fields, then send it again."
+    # The page keeps what was typed, each problem beside its field.
+    context = _form_context(request, kept, problems, action, "Submit for review")
+    return templates.TemplateResponse(request, "contribute/home.html", {
+        **context, "user": session.user, "csrf": session.csrf, "notice": notice,
+        "mine": submissions.owned_by(_state(request), session.user)}, status_code=422)
+
+
+def _submission_page(request: Request, session: accounts.Session, found: submissions.Submission, values=None, problems=None,
+                     status: int = 200, notice: str | None = None) -> Response:
+    settings = _settings(request)
+    events = submissions.history(_state(request), found.id)
+    is_owner, is_reviewer = found.owner == session.user.name, session.user.may("reviewer")
+    fields = practice_form.practice_fields(settings)
+    can_edit = is_owner and found.state in submissions.EDITABLE
+    context = _form_context(request, values if values is not None else _values_of(found, fields),
+                            problems if problems is not None else _problems(found.report.get("results", []), fields),
+                            f"/contribute/submissions/{found.id}/edit", "Save and submit")
+    last_edit = next((e for e in reversed(events) if e.changes), None)
+    last_comment = next((e for e in reversed(events) if e.comment and e.action in ("request changes", "reject")), None)
+    return templates.TemplateResponse(request, "contribute/submission.html", {
+        **context, "s": found, "user": session.user, "csrf": session.csrf, "history": events,
+        "can_edit": can_edit, "can_decide": is_reviewer and found.state in submissions.DECIDABLE,
+        "duplicates": checking.likely_duplicates(settings, found.title) if is_reviewer else [],
+        "changes": last_edit.changes if last_edit else None, "last_comment": last_comment, "notice": notice,
+        "practice_path": found.practice.removeprefix("https://w3id.org/icgraph") if found.practice.startswith("https://w3id.org/icgraph/") else found.practice,
+    }, status_code=status)
+
+
+def _visible_or_error(request: Request, session: accounts.Session, submission_id: str) -> submissions.Submission:
+    try:
+        return submissions.visible(_state(request), session.user, submission_id)
+    except submissions.SubmissionNotFound as error:
+        raise EndpointError(404, str(error.args[0])) from None
+    except submissions.NotAllowed as error:
+        raise EndpointError(403, str(error)) from None
+
+
+@pages.get("/contribute/submissions/{submission_id}", response_class=HTMLResponse)
+async def submission_page(request: Request, submission_id: str) -> Response:
+    session = page_session(request)
+    if session is None:
+        return _login_redirect(request)
+    await anyio.to_thread.run_sync(publication.reconcile, _settings(request))
+    return _submission_page(request, session, _visible_or_error(request, session, submission_id))
+
+
+@pages.post("/contribute/submissions/{submission_id}/edit", response_class=HTMLResponse)
+async def edit_page(request: Request, submission_id: str) -> Response:
+    session = page_session(request)
+    if session is None:
+        raise EndpointError(401, "Log in to edit your submission (/login).")
+    values = await _form_of(request, session)
+    found = _visible_or_error(request, session, submission_id)
+    if found.owner != session.user.name:
+        raise EndpointError(403, f"Submission {submission_id} belongs to {found.owner}; only its owner edits it.")
+    _throttle(request, session.user)
+    check, problems, kept, unresolved = await _check_form(request, values, submission_id, found.practice)
+    if problems or unresolved:
+        return _submission_page(request, session, found, kept, problems, status=422)
+    try:
+        await anyio.to_thread.run_sync(submissions.edit, _state(request), session.user, submission_id, check)
+    except submissions.WrongState as error:
+        raise EndpointError(409, str(error)) from None
+    return RedirectResponse(f"/contribute/submissions/{submission_id}", status_code=303)
+
+
+@pages.post("/contribute/submissions/{submission_id}/decision", response_class=HTMLResponse)
+async def decision_page(request: Request, submission_id: str) -> Response:
+    session = page_session(request)
+    if session is None:
+        raise EndpointError(401, "Log in as a reviewer to decide (/login).")
+    values = await _form_of(request, session)
+    await decide(request, session.user, submission_id, (values.get("action") or [""])[0], (values.get("comment") or [""])[0])
+    return RedirectResponse(f"/contribute/submissions/{submission_id}", status_code=303)
+
+
+@pages.get("/review", response_class=HTMLResponse)
+async def review_page(request: Request) -> Response:
+    session = page_session(request)
+    if session is None:
+        return _login_redirect(request)
+    _require(session.user, "reviewer", "see the review queue")
+    await anyio.to_thread.run_sync(publication.reconcile, _settings(request))
+    return templates.TemplateResponse(request, "contribute/review.html", {
+        "user": session.user, "csrf": session.csrf, "queue": submissions.queue(_state(request)), "audit": submissions.audit_log(_state(request))})
