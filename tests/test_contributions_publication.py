@@ -68,6 +68,7 @@ def test_accept_publishes_a_new_release_with_the_practice_and_its_provenance(bui
                            prov:endedAtTime ?when . }}""")
         history = client.get(submitted["url"], headers=site.auth("carla")).json()["history"]
         assert [(h["actor"], h["action"], h["to"]) for h in history][-1] == ("rui", "accept", "accepted")
+        _changes_name_the_practice(client, after.id, practice, submitted["id"])
     # The previous release's graphs are there unchanged, and one more: graph:contributions.
     for name in BYTE_IDENTICAL:
         assert (after.path / "graphs" / f"{name}.nt").read_bytes() == (before.path / "graphs" / f"{name}.nt").read_bytes(), name
@@ -78,6 +79,28 @@ def test_accept_publishes_a_new_release_with_the_practice_and_its_provenance(bui
     assert after.manifest["validation"]["conforms"] is True and after.report_json.is_file()
     dcat_version = URIRef("http://www.w3.org/ns/dcat#version")
     assert {str(v) for v in Graph().parse(after.void).objects(None, dcat_version)} == {after.id}
+
+
+def _changes_name_the_practice(client, release_id: str, practice: str, submission_id: str) -> None:
+    """/changes and its Atom feed list what the release added, with links, and nothing else."""
+    import xml.etree.ElementTree as ET
+
+    path = practice.removeprefix("https://w3id.org/icgraph")
+    page = client.get("/changes")
+    assert page.status_code == 200
+    section = page.text.split(f'id="{release_id}"', 1)[1].split("</section>", 1)[0]
+    assert f'<a href="{path}">' in section and "accepted contribution" in section
+    assert "Changed" not in section and "Removed" not in section
+    feed = client.get("/changes.atom")
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    atom = "{http://www.w3.org/2005/Atom}"
+    entries = ET.fromstring(feed.content).findall(f"{atom}entry")
+    newest = entries[0]
+    assert newest.find(f"{atom}id").text.endswith(f"/changes#{release_id}")
+    related = {link.get("title"): link.get("href") for link in newest.findall(f"{atom}link") if link.get("rel") == "related"}
+    assert related[f"added: practice:{path.rsplit('/', 1)[1]}"] == f"https://testserver{path}"
+    assert f"added: id:submission/{submission_id}" in related
+    assert not [title for title in related if not title.startswith("added: ")]
 
 
 def _accept_process(site, submission_id: str, pause: str) -> subprocess.Popen:

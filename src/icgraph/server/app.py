@@ -17,7 +17,7 @@ from fastapi.responses import PlainTextResponse
 from icgraph.config import Settings
 
 from icgraph.backends import is_remote
-from icgraph.server import api_docs, contribute, documents, graph_store, linked_data, metrics, query_api, sparql, web
+from icgraph.server import api_docs, changes, contribute, documents, graph_store, linked_data, metrics, query_api, sparql, web
 from icgraph.server.caching import ReleaseCaching
 from icgraph.server.headers import SecurityHeaders
 from icgraph.server.metrics import Metrics, MetricsMiddleware
@@ -28,7 +28,7 @@ from icgraph.server.templating import static_files
 from icgraph.server.throttle import throttle_from_settings
 from icgraph.server.workers import StorePool
 
-ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router, contribute.router, contribute.pages]
+ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router, contribute.router, contribute.pages, changes.router]
 
 
 async def endpoint_error(request: Request, error: EndpointError) -> PlainTextResponse:
