@@ -398,6 +398,81 @@ def report_curation(output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
 
 
+# --- accounts for contributions (icgraph.contributions.accounts) ---
+
+STATE_DIR_OPTION = click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path), envvar="ICGRAPH_STATE_DIR", show_envvar=True,
+    help="Durable server state (default: .icgraph/state in the project).",
+)
+
+
+def _state_dir(state_dir: Path | None) -> Path:
+    return state_dir or Settings().state_dir
+
+
+@main.group()
+def users() -> None:
+    """Accounts that may submit practices (contributor), decide on them (reviewer) or both and more (admin)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["contributor", "reviewer", "admin"]), default="contributor", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input instead of a prompt.")
+@STATE_DIR_OPTION
+def users_add(name: str, role: str, password_stdin: bool, state_dir: Path | None) -> None:
+    """Create the account NAME; the password is asked for (never given on the command line)."""
+    from icgraph.contributions.accounts import AccountError, add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = add_user(_state_dir(state_dir), name, role, password)
+    except AccountError as error:
+        _fail(str(error), code=2)
+    click.echo(f"added {user.name} ({user.role})")
+
+
+@users.command("list")
+@STATE_DIR_OPTION
+def users_list(state_dir: Path | None) -> None:
+    """The accounts, with their roles."""
+    from icgraph.contributions.accounts import list_users
+
+    for user, created in list_users(_state_dir(state_dir)):
+        click.echo(f"{user.name}\t{user.role}\t{created}")
+
+
+@users.command("remove")
+@click.argument("name")
+@STATE_DIR_OPTION
+def users_remove(name: str, state_dir: Path | None) -> None:
+    """Remove the account NAME, its sessions and API tokens (its submissions and their history stay)."""
+    from icgraph.contributions.accounts import AccountError, remove_user
+
+    try:
+        remove_user(_state_dir(state_dir), name)
+    except AccountError as error:
+        _fail(str(error), code=2)
+    click.echo(f"removed {name}")
+
+
+@users.command("token")
+@click.argument("name")
+@click.option("--label", default="api", show_default=True, help="What the token is for (shown nowhere but the database).")
+@STATE_DIR_OPTION
+def users_token(name: str, label: str, state_dir: Path | None) -> None:
+    """Print a new API token for NAME (send it as `Authorization: Bearer TOKEN`); it is shown only this once."""
+    from icgraph.contributions.accounts import AccountError, new_token
+
+    try:
+        click.echo(new_token(_state_dir(state_dir), name, label))
+    except AccountError as error:
+        _fail(str(error), code=2)
+
+
 # --- analysis: the actor network, query tables and figures (icgraph.analysis; needs the `analysis` extra) ---
 
 

@@ -181,6 +181,8 @@ MEETING_REPORT_GRAPH = GRAPH["meeting-report"]
 CURATION_GRAPH = GRAPH.curation
 PROVENANCE_GRAPH = GRAPH.provenance
 INFERRED_GRAPH = GRAPH.inferred
+#: Accepted contributions with their provenance (icgraph.contributions.publication); absent until one is accepted.
+CONTRIBUTIONS_GRAPH = GRAPH.contributions
 
 COMPENDIUM = SOURCE["cdadi-2024-39"]
 MEETING_REPORT = SOURCE["gt-adi-int-2020-4"]

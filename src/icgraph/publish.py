@@ -113,8 +113,12 @@ class ReleaseWriter:
 
     # -- once the gate has passed -------------------------------------------------------------
 
-    def finish(self, validation=None, timings: dict[str, float] | None = None, progress: Callable[[str], None] | None = None) -> Release:
-        """Write the report and the manifest, list the release, make it current, prune old ones."""
+    def finish(self, validation=None, timings: dict[str, float] | None = None, progress: Callable[[str], None] | None = None,
+               extra: dict[str, Any] | None = None) -> Release:
+        """Write the report and the manifest, list the release, make it current, prune old ones.
+
+        ``extra``: further manifest entries (a contribution release lists its submissions there).
+        """
         if validation is not None:
             from icgraph.validate import format_report
 
@@ -140,6 +144,7 @@ class ReleaseWriter:
             },
             "aggregates": self.aggregates,
             "timings": {stage: round(seconds, 3) for stage, seconds in {**(timings or {}), **self.timings}.items()},
+            **(extra or {}),
         }
         release = releases.finish(self.folder, manifest)
         if is_remote(self.location):

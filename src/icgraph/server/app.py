@@ -18,8 +18,8 @@ from icgraph.config import Settings
 
 from icgraph.backends import is_remote
 from icgraph.server import (
-    api_docs, completion, documents, graph_store, library_pages, linked_data, metrics, query_api, result_views,
-    short_links, sparql, web,
+    api_docs, changes, completion, contribute, documents, graph_store, library_pages, linked_data, metrics, query_api,
+    result_views, short_links, sparql, web,
 )
 from icgraph.server.caching import ReleaseCaching
 from icgraph.server.headers import SecurityHeaders
@@ -35,6 +35,7 @@ from icgraph.server.workers import StorePool
 ROUTERS = [
     sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router,
     completion.router, short_links.router, library_pages.router, result_views.router,
+    contribute.router, contribute.pages, changes.router,
 ]
 
 
