@@ -22,18 +22,22 @@ from icgraph import __version__, release as releases, sparql
 from icgraph.backends import is_remote, publish as publish_remote
 from icgraph.namespaces import PREFIXES, ROOT
 from icgraph.release import DUMPS, Release
+from icgraph.jsonld import compact
 from icgraph.search import build_search_index
+from icgraph.store import load_merge, named_quads
 
-#: Oxigraph formats of the dumps that keep the named graphs; the others hold the union.
+#: Oxigraph formats of the dumps that keep the named graphs; the others hold their merge.
 _DATASET_FORMATS = {"icgraph.trig": ox.RdfFormat.TRIG, "icgraph.nq": ox.RdfFormat.N_QUADS}
-_UNION_FORMATS = {"icgraph.ttl": ox.RdfFormat.TURTLE, "icgraph.jsonld": ox.RdfFormat.JSON_LD}
+_UNION_FORMATS = {"icgraph.ttl": ox.RdfFormat.TURTLE}
 
 
 class ReleaseWriter:
     """One release being written for the store location ``location``."""
 
-    def __init__(self, location, build_dir: Path, inputs: dict[str, str]):
+    def __init__(self, location, build_dir: Path, inputs: dict[str, str], base: str = ROOT):
         self.location = location
+        #: The public address the release's VoID and service description name (`Settings.public_url`).
+        self.base = base
         self.build_dir = Path(build_dir)
         self.inputs = inputs
         self.digest = releases.combined_digest({**inputs, "icgraph": __version__})
@@ -62,19 +66,23 @@ class ReleaseWriter:
         with self._timed("store load"):
             store = ox.Store(str(self.folder / "store"))
             store.bulk_load(path=str(dumps / "icgraph.nq"), format=ox.RdfFormat.N_QUADS)
+            load_merge(store)  # the default graph queries see: each distinct triple once
             store.flush()
             store.optimize()
             del store
         store = ox.Store.read_only(str(self.folder / "store"))
         with self._timed("dumps"):
             if quads is None:
-                store.dump(str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
+                ox.serialize(named_quads(store), str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
             with (dumps / "icgraph.nq").open("rb") as source, gzip.open(dumps / "icgraph.nq.gz", "wb", compresslevel=6) as target:
                 shutil.copyfileobj(source, target, 1 << 20)
-            union = list(store.query(sparql.load("union-construct"), use_default_graph_as_union=True))
+            union = list(store.query(sparql.load("union-construct")))
             for name, fmt in _UNION_FORMATS.items():
                 ox.serialize(union, str(dumps / name), fmt, prefixes=PREFIXES)
+        with self._timed("json-ld"):  # compacted with the project's context (icgraph.jsonld)
+            (dumps / "icgraph.jsonld").write_bytes(compact(union))
             del union
+        with self._timed("dumps"):
             graphs = self.folder / "graphs"
             graphs.mkdir()
             for graph in store.named_graphs():
@@ -86,11 +94,11 @@ class ReleaseWriter:
             from icgraph.void import build_void, store_statistics
 
             self.statistics = store_statistics(store)
-            void = build_void(store, dumps, version=self.id, issued=_now())
+            void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base)
             void.serialize(self.folder / "void.ttl", format="turtle")
             from icgraph.server.service_description import describe
 
-            description = describe(ROOT + "sparql", self.statistics, updates_enabled=False)
+            description = describe(self.base + "sparql", self.statistics, updates_enabled=False)
             description.serialize(self.folder / "service-description.ttl", format="turtle")
         del store
 
@@ -159,9 +167,11 @@ def report_json(validation) -> str:
     )
 
 
-def release_from_dump(nquads: Path, location, build_dir: Path, progress: Callable[[str], None] | None = None) -> Release:
+def release_from_dump(
+    nquads: Path, location, build_dir: Path, progress: Callable[[str], None] | None = None, base: str = ROOT
+) -> Release:
     """`icgraph load` into an embedded store: a release made from an N-Quads dump (no SHACL report)."""
-    writer = ReleaseWriter(location, build_dir, {str(nquads): releases.file_digest(nquads)})
+    writer = ReleaseWriter(location, build_dir, {str(nquads): releases.file_digest(nquads)}, base=base)
     try:
         writer.write_data(nquads=nquads)
         return writer.finish(progress=progress)

@@ -73,10 +73,11 @@ def _as_store(source) -> ox.Store:
 def build_search_index(graph_or_store, path: Path) -> Path:
     """Index the practices and actors of a store (or rdflib graph) into the SQLite file ``path``, atomically."""
     from icgraph import sparql
+    from icgraph.store import default_dataset
 
     store = _as_store(graph_or_store)
     practices, actors = (
-        sparql.as_values(store.query(sparql.load(name), use_default_graph_as_union=True)) for name in DOCUMENT_QUERIES
+        sparql.as_values(store.query(sparql.load(name), **default_dataset(store))) for name in DOCUMENT_QUERIES
     )
     return write_search_index(practices, actors, path)
 
