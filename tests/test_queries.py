@@ -72,7 +72,7 @@ def run(store: ox.Store, name: str, **params) -> list[dict]:
     """Rows of a SELECT query of the library, as dicts of plain Python values."""
     TESTED.add(name)
     query = LIBRARY[name]
-    results = store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings(params) or None)
+    results = store.query(query.text, substitutions=query.bindings(params) or None)
     names = [v.value for v in results.variables]
     return [{n: _value(solution[n]) for n in names} for solution in results]
 
@@ -209,7 +209,7 @@ def test_every_parameter_has_a_type_and_optional_ones_a_default_or_none(name):
 @pytest.mark.parametrize("name", sorted(LIBRARY))
 def test_every_query_runs_with_its_defaults(store, name):
     query = LIBRARY[name]
-    results = store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings({}) or None)
+    results = store.query(query.text, substitutions=query.bindings({}) or None)
     assert len(list(results)) > 0, f"{name} returns nothing on the built graph"
 
 
@@ -225,14 +225,14 @@ def test_queries_use_named_graphs_only_for_asserted_versus_derived():
 
 
 def test_practices_columns_are_exactly_the_canonical_ones(store):
-    results = store.query(LIBRARY["practices"].text, use_default_graph_as_union=True)
+    results = store.query(LIBRARY["practices"].text)
     assert [v.value for v in results.variables] == [
         "practice", "title", "principle", "country", "countryCode", "place", "type", "start", "end", "ongoing"
     ]
 
 
 def test_practice_actors_columns_are_exactly_the_canonical_ones(store):
-    results = store.query(LIBRARY["practice-actors"].text, use_default_graph_as_union=True)
+    results = store.query(LIBRARY["practice-actors"].text)
     assert [v.value for v in results.variables] == ["practice", "title", "actor", "actorName", "kind", "level", "role"]
 
 
@@ -747,13 +747,13 @@ def test_practice_graph_construct(store):
     TESTED.add("practice-graph")
     query = LIBRARY["practice-graph"]
     practice = iri("practice:bilbao-anti-rumours-strategy")
-    triples = list(store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings({})))
+    triples = list(store.query(query.text, substitutions=query.bindings({})))
     subjects = {t.subject.value for t in triples}
     assert practice in subjects
     names = {t.object.value for t in triples if t.predicate.value.endswith("#prefLabel")}
     expected = {p["name"] for p in participations() if p["practice"] == practice and p["named"]}
     assert expected and expected <= names
-    results = store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings({}))
+    results = store.query(query.text, substitutions=query.bindings({}))
     assert results.serialize(format=ox.RdfFormat.TURTLE)
 
 
@@ -780,9 +780,9 @@ def test_string_parameters_are_bound_as_one_literal(store, tmp_path, value):
     )
     query = parse_query_file(path)
     before = len(store)
-    results = list(store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings({"title": value})))
+    results = list(store.query(query.text, substitutions=query.bindings({"title": value})))
     assert results == [] and len(store) == before
-    found = list(store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings({"title": "Anti-rumours strategy"})))
+    found = list(store.query(query.text, substitutions=query.bindings({"title": "Anti-rumours strategy"})))
     assert len(found) == 1
 
 

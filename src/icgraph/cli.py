@@ -261,10 +261,10 @@ def serve(store, store_update_url: str | None, store_gsp_url: str | None, host: 
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter of a library query (repeatable).")
 def query(query: str, store: Path | None, fmt: str, params: tuple[str, ...]) -> None:
     """Run QUERY (a .rq file, or the name of a query in queries/) on the store."""
-    from icgraph.queries import QueryParameterError, load_library, parse_parameters, parse_query_file
+    from icgraph.queries import QueryParameterError, load_library, parse_parameters, parse_query_file, without_variables
     from icgraph.results import format_results
     from icgraph.backends import open_store
-    from icgraph.store import StoreError
+    from icgraph.store import StoreError, default_dataset
 
     settings = _settings(store)
     path = Path(query)
@@ -286,12 +286,12 @@ def query(query: str, store: Path | None, fmt: str, params: tuple[str, ...]) -> 
     except StoreError as error:
         _fail(str(error))
     try:
-        results = db.query(library_query.text, use_default_graph_as_union=True, substitutions=bindings or None)
+        results = db.query(library_query.text, **default_dataset(db), substitutions=bindings or None)
     except SyntaxError as error:
         _fail(f"{library_query.path}: {error}", code=2)
     except (OSError, RuntimeError) as error:
         _fail(f"{library_query.path}: {error}", code=2)
-    sys.stdout.buffer.write(format_results(results, fmt))
+    sys.stdout.buffer.write(format_results(without_variables(results, set()), fmt))  # no ?_ column
     sys.stdout.flush()
 
 
@@ -526,7 +526,8 @@ def export_network(ctx: click.Context, store: Path | None, fmt: str, output: Pat
     else:
         nx.write_gexf(graph, output)
         written = str(output)
-    click.echo(f"{graph.number_of_nodes()} actors, {graph.number_of_edges()} ties -> {written}")
+    what = "a practice" if practices_only else "a practice or a partnership"
+    click.echo(f"{graph.number_of_nodes()} actors (those that take part in {what}), {graph.number_of_edges()} ties -> {written}")
 
 
 @export.command("table")

@@ -148,6 +148,13 @@ class Settings:
 
         return {f.metadata["env"]: f.name for f in fields(cls) if "env" in f.metadata}
 
+    def public_url(self, path: str = "") -> str:
+        """The public address of ``path`` on this site (``base_url``, or the ROOT of icgraph's IRIs):
+        the one base VoID, the service description and the pages name."""
+        from icgraph.namespaces import ROOT
+
+        return (self.base_url or ROOT).rstrip("/") + "/" + path.lstrip("/")
+
     @property
     def ontology_dir(self) -> Path:
         return self.project_dir / "ontology"

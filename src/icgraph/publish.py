@@ -21,13 +21,15 @@ import pyoxigraph as ox
 
 from icgraph import __version__, release as releases, sparql
 from icgraph.backends import is_remote, publish as publish_remote
-from icgraph.namespaces import PREFIXES, ROOT
+from icgraph.namespaces import PREFIXES
 from icgraph.release import DUMPS, Release
+from icgraph.jsonld import compact
 from icgraph.search import build_search_index
+from icgraph.store import load_merge, named_quads
 
-#: Oxigraph formats of the dumps that keep the named graphs; the others hold the union.
+#: Oxigraph formats of the dumps that keep the named graphs; the others hold their merge.
 _DATASET_FORMATS = {"icgraph.trig": ox.RdfFormat.TRIG, "icgraph.nq": ox.RdfFormat.N_QUADS}
-_UNION_FORMATS = {"icgraph.ttl": ox.RdfFormat.TURTLE, "icgraph.jsonld": ox.RdfFormat.JSON_LD}
+_UNION_FORMATS = {"icgraph.ttl": ox.RdfFormat.TURTLE}
 
 
 class ReleaseWriter:
@@ -38,6 +40,8 @@ class ReleaseWriter:
 
         self.location = location
         self.settings = settings or Settings()
+        #: The public address the release's VoID and service description name (`Settings.public_url`).
+        self.base = self.settings.public_url()
         self.build_dir = Path(build_dir)
         self.inputs = inputs
         self.digest = releases.combined_digest({**inputs, "icgraph": __version__})
@@ -67,19 +71,23 @@ class ReleaseWriter:
         with self._timed("store load"):
             store = ox.Store(str(self.folder / "store"))
             store.bulk_load(path=str(dumps / "icgraph.nq"), format=ox.RdfFormat.N_QUADS)
+            load_merge(store)  # the default graph queries see: each distinct triple once
             store.flush()
             store.optimize()
             del store
         store = ox.Store.read_only(str(self.folder / "store"))
         with self._timed("dumps"):
             if quads is None:
-                store.dump(str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
+                ox.serialize(named_quads(store), str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
             with (dumps / "icgraph.nq").open("rb") as source, gzip.open(dumps / "icgraph.nq.gz", "wb", compresslevel=6) as target:
                 shutil.copyfileobj(source, target, 1 << 20)
-            union = list(store.query(sparql.load("union-construct"), use_default_graph_as_union=True))
+            union = list(store.query(sparql.load("union-construct")))
             for name, fmt in _UNION_FORMATS.items():
                 ox.serialize(union, str(dumps / name), fmt, prefixes=PREFIXES)
+        with self._timed("json-ld"):  # compacted with the project's context (icgraph.jsonld)
+            (dumps / "icgraph.jsonld").write_bytes(compact(union))
             del union
+        with self._timed("dumps"):
             graphs = self.folder / "graphs"
             graphs.mkdir()
             for graph in store.named_graphs():
@@ -91,7 +99,7 @@ class ReleaseWriter:
             from icgraph.void import build_void, store_statistics
 
             self.statistics = store_statistics(store)
-            void = build_void(store, dumps, version=self.id, issued=_now())
+            void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base)
             void.serialize(self.folder / "void.ttl", format="turtle")
             from icgraph.server.service_description import describe
 
@@ -99,7 +107,7 @@ class ReleaseWriter:
 
             # The query library as SPARQL examples (sh:SPARQLExecutable), so tools reading the release find them.
             description = describe(
-                ROOT + "sparql", self.statistics, updates_enabled=False,
+                self.base + "sparql", self.statistics, updates_enabled=False,
                 examples=load_library(self.settings.queries_dir).values(), extension_functions=not is_remote(self.location),
             )
             description.serialize(self.folder / "service-description.ttl", format="turtle")

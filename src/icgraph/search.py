@@ -94,13 +94,12 @@ def _as_store(source) -> ox.Store:
 def build_search_index(graph_or_store, path: Path) -> Path:
     """Index the practices, actors and places of a store (or rdflib graph) into the SQLite file ``path``, atomically."""
     from icgraph import similar, sparql
+    from icgraph.store import default_dataset
 
     store = _as_store(graph_or_store)
-    rows = {
-        kind: sparql.as_values(store.query(sparql.load(query), use_default_graph_as_union=True))
-        for kind, query, _, _ in KINDS
-    }
-    features = sparql.as_values(store.query(sparql.load(similar.FEATURES_QUERY), use_default_graph_as_union=True))
+    dataset = default_dataset(store)
+    rows = {kind: sparql.as_values(store.query(sparql.load(query), **dataset)) for kind, query, _, _ in KINDS}
+    features = sparql.as_values(store.query(sparql.load(similar.FEATURES_QUERY), **dataset))
     return write_search_index(rows, path, features)
 
 

@@ -37,6 +37,7 @@ from markupsafe import Markup, escape
 from rdflib.namespace import XSD
 
 from icgraph.namespaces import ID, PREFIXES, ROOT, compact, expand
+from icgraph.jsonld import compact as compact_jsonld
 from icgraph.server import pools, prepared
 from icgraph.server.negotiation import GRAPH_FORMATS, Format, NotAcceptable, choose_format
 from icgraph.server.templating import link, safe_href, script_json_text, templates
@@ -88,11 +89,15 @@ def graph_query(graph: str) -> str:
 
 def run_construct(store: ox.Store, query: str) -> list[ox.Triple]:
     """The triples of a CONSTRUCT, without duplicates, in a stable order."""
-    triples = set(store.query(query, use_default_graph_as_union=True))
+    from icgraph.store import default_dataset
+
+    triples = set(store.query(query, **default_dataset(store)))
     return sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
 
 
 def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
+    if fmt.key == "jsonld":
+        return compact_jsonld(triples)  # with the project's context, not Oxigraph's expanded form
     return ox.serialize(triples, format=fmt.oxigraph, prefixes=None if fmt.key == "nt" else PREFIXES) or b""
 
 

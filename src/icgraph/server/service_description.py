@@ -1,6 +1,7 @@
 """The SPARQL 1.1 Service Description at GET /sparql (no query), with VoID triple counts.
 
-It lists the result formats, the features (union default graph, federation only when
+It names the public endpoint (`Settings.public_url`, as VoID and the pages do), never the
+address the request came to. It lists the result formats, the features (union default graph, federation only when
 allowed), the languages (SPARQL 1.1 Update only when updates are on), and the default
 dataset: the default graph and each named graph with its number of triples. With ``examples``,
 the query library (queries/*.rq) is listed as SPARQL examples in the SHACL-AF vocabulary the SIB
@@ -149,7 +150,7 @@ async def service_description_response(request: Request) -> Response:
         raise EndpointError(406, str(error)) from None
     settings: Settings = request.app.state.settings
     statistics = await request.app.state.pool.statistics(settings.query_timeout)
-    endpoint = str(request.url.replace(query="", fragment=""))
+    endpoint = settings.public_url("sparql")  # the public endpoint, as VoID names it (ICGRAPH_BASE_URL)
     graph = describe(
         endpoint, statistics, request.app.state.update_token is not None,
         union_default_graph=settings.union_default_graph, federation=bool(settings.federation_allowlist),

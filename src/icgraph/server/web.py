@@ -78,7 +78,7 @@ def _page(request: Request, template: str, context: dict, status_code: int = 200
 
 
 async def headline_counts(pool) -> dict[str, int]:
-    """The numbers on the home page (headline-counts.rq), counted over the union graph (triples: every quad)."""
+    """The numbers on the home page (headline-counts.rq), counted over the default graph, the merge of the named graphs (triples: each distinct triple once)."""
     (row,) = await pool.prepared("headline-counts")
     return {name: int(term.value) for name, term in row.items()}
 

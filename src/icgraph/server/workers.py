@@ -55,7 +55,7 @@ from icgraph.release import Release, current_release, hold, let_go
 from icgraph.server.lifeline import die_with_parent
 from icgraph.server.origin import current as current_origin
 from icgraph.server.processes import worker_context
-from icgraph.store import prepare_writable
+from icgraph.store import holds_merge, merge_named_graphs, prepare_writable
 from icgraph.server.security import EndpointError
 from icgraph.sparql.functions import CUSTOM_FUNCTIONS
 
@@ -144,6 +144,9 @@ class _WorkerState:
         self.config = config
         self.store = None
         self.opened: str | None = None
+        #: Whether the open store's default graph holds the merge of its named graphs
+        #: (`icgraph.store`); if not (a store made before), queries fall back to Oxigraph's union.
+        self.merged = False
         self.isolated = False
 
     # -- store handles -------------------------------------------------------
@@ -156,6 +159,7 @@ class _WorkerState:
             gc.collect()  # close the old snapshot before opening the new one
             self.store = Store.read_only(snapshot)
             self.opened = snapshot
+            self.merged = holds_merge(self.store)
         return self.store
 
     def writer_store(self):
@@ -164,7 +168,38 @@ class _WorkerState:
         if self.store is None:
             Path(self.config["store"]).mkdir(parents=True, exist_ok=True)
             self.store = Store(self.config["store"])
+            if self.config["union_default_graph"] and not holds_merge(self.store):
+                merge_named_graphs(self.store)
         return self.store
+
+    def write_keeping_merge(self, write) -> tuple:
+        """Run ``write()`` (a change to the writer's store), then make the default graph the merge again.
+
+        A checkpoint taken before the write (hard links) says which triples of the default graph
+        came from a named graph, so those the write left unstated leave the default graph too.
+        """
+        if not self.config["union_default_graph"]:
+            answer = write()
+        else:
+            answer = self._write_and_merge(write)
+        if answer[0] == "ok":
+            answer[1]["snapshot"] = self.take_snapshot()
+        return answer
+
+    def _write_and_merge(self, write) -> tuple:
+        from pyoxigraph import Store
+
+        store = self.writer_store()
+        before = Path(self.config["snapshot_dir"]) / f"before-{uuid.uuid4().hex}"
+        store.backup(str(before))
+        try:
+            answer = write()
+            if answer[0] == "ok":
+                merge_named_graphs(store, Store.read_only(str(before)))
+                gc.collect()  # close the checkpoint before it is removed
+        finally:
+            shutil.rmtree(before, ignore_errors=True)
+        return answer
 
     def take_snapshot(self) -> str:
         target = Path(self.config["snapshot_dir"]) / uuid.uuid4().hex
@@ -243,10 +278,11 @@ class _WorkerState:
             # SPARQL 1.1 Protocol §2.1.4: the protocol dataset replaces FROM / FROM NAMED.
             kwargs["default_graph"] = [NamedNode(iri) for iri in default_graphs or []]
             kwargs["named_graphs"] = [NamedNode(iri) for iri in named_graphs or []]
-        elif self.config["union_default_graph"] and not (found and found.has_dataset_clause):
+        store = self.reader_store(job["snapshot"])
+        if not (default_graphs or named_graphs) and self.config["union_default_graph"] and not self.merged \
+                and not (found and found.has_dataset_clause):
             kwargs["use_default_graph_as_union"] = True
 
-        store = self.reader_store(job["snapshot"])
         try:
             results = store.query(text, base_iri=job.get("base_iri"), custom_functions=CUSTOM_FUNCTIONS, **kwargs)
         except SyntaxError as error:
@@ -276,7 +312,8 @@ class _WorkerState:
         store = self.reader_store(job["snapshot"])
         try:
             results = store.query(
-                job["query"], use_default_graph_as_union=True, substitutions=substitutions or None, custom_functions=CUSTOM_FUNCTIONS
+                job["query"], use_default_graph_as_union=not self.merged, substitutions=substitutions or None,
+                custom_functions=CUSTOM_FUNCTIONS,
             )
         except SyntaxError as error:  # a broken query file: the server's fault, not the client's
             return _error(500, f"The server's query does not parse: {error}")
@@ -309,7 +346,7 @@ class _WorkerState:
             return _error(406, str(error))
         store = self.reader_store(job["snapshot"])
         graph = job.get("graph")
-        if graph is None and self.config["union_default_graph"]:
+        if graph is None and self.config["union_default_graph"] and not self.merged:
             results = store.query(_server_query("union-construct"), use_default_graph_as_union=True)
             return self.serialise(results, fmt)
         name = DefaultGraph() if graph is None else NamedNode(graph)
@@ -330,11 +367,17 @@ class _WorkerState:
         }
         for name in store.named_graphs():
             counts.setdefault(str(name.value), 0)
-        union = self.config["union_default_graph"]
+        union = self.config["union_default_graph"] and not self.merged
         default = next(iter(store.query(_server_query("union-triples"), use_default_graph_as_union=union)))
         return ("ok", {"graphs": sorted(counts.items()), "default_triples": int(default["n"].value)})
 
     def update(self, job: dict) -> tuple:
+        return self.write_keeping_merge(lambda: self._update(job))
+
+    def graph_write(self, job: dict) -> tuple:
+        return self.write_keeping_merge(lambda: self._graph_write(job))
+
+    def _update(self, job: dict) -> tuple:
         from pyparsing import ParseException
 
         from icgraph.server import security
@@ -354,9 +397,9 @@ class _WorkerState:
             self.writer_store().update(text, base_iri=job.get("base_iri"))
         except SyntaxError as error:
             return _syntax_error(text, str(error), "update")
-        return ("ok", {"snapshot": self.take_snapshot()})
+        return ("ok", {})
 
-    def graph_write(self, job: dict) -> tuple:
+    def _graph_write(self, job: dict) -> tuple:
         from pyoxigraph import DefaultGraph, NamedNode, Quad, RdfFormat, parse
 
         store = self.writer_store()
@@ -370,7 +413,7 @@ class _WorkerState:
                 store.clear_graph(name)
             else:
                 store.remove_graph(name)
-            return ("ok", {"created": False, "snapshot": self.take_snapshot()})
+            return ("ok", {"created": False})
 
         quads = []
         for data, media_type in job["parts"]:
@@ -390,7 +433,7 @@ class _WorkerState:
         if graph is not None:
             store.add_graph(name)
         store.extend(quads)
-        return ("ok", {"created": not existed, "snapshot": self.take_snapshot()})
+        return ("ok", {"created": not existed})
 
 
 def _server_query(name: str) -> str:
@@ -416,6 +459,19 @@ def _create_store(path: str) -> None:
 
     Path(path).mkdir(parents=True, exist_ok=True)
     store = Store(path)
+    store.flush()
+
+
+def _merge_plain_store(path: str) -> None:
+    """Write the merge of the named graphs into the default graph of the plain store at ``path``, if missing
+    (run in a short-lived process, so no RocksDB handle lingers in the server)."""
+    from pyoxigraph import Store
+
+    if holds_merge(Store.read_only(path)):
+        return
+    gc.collect()
+    store = Store(path)
+    merge_named_graphs(store)
     store.flush()
 
 
@@ -697,6 +753,15 @@ class StorePool:
             process = self._context.Process(target=_create_store, args=(str(store),), daemon=True)
             process.start()
             await self._in_thread(process.join, 60)
+        elif self.release is None and self.settings.union_default_graph:
+            # A plain store folder gets the merge of its named graphs in its default graph once
+            # (a release has it already); if it cannot be written, readers fall back to the union.
+            process = self._context.Process(target=_merge_plain_store, args=(str(store),), daemon=True)
+            process.start()
+            await self._in_thread(process.join, 300)
+            if process.exitcode != 0:
+                log.warning("Could not write the merge of the named graphs into %s; queries use Oxigraph's union "
+                            "(a triple stated in two graphs is matched twice).", store)
         count = max(2, self.settings.query_workers)
         self._readers = list(await asyncio.gather(*(self._in_thread(self._spawn, READER) for _ in range(count))))
         self._idle = list(self._readers)
