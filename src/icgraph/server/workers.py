@@ -653,7 +653,20 @@ class StorePool:
         process = self._context.Process(
             target=worker_main, args=(child, role, self._config()), name=f"icgraph-{role}", daemon=True
         )
-        process.start()
+        for attempt in range(5):
+            try:
+                process.start()
+                break
+            except (EOFError, ConnectionError):
+                # The fork server asks to die with the *thread* that started it (lifeline.py), and
+                # multiprocessing may hand us one that is being killed as that thread ends: once it
+                # is reaped, `start` launches a fresh fork server.
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+                process = self._context.Process(
+                    target=worker_main, args=(child, role, self._config()), name=f"icgraph-{role}", daemon=True
+                )
         child.close()
         worker = _Worker(role, process, parent, snapshot=self.snapshot)
         if not parent.poll(60):
