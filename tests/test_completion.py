@@ -9,6 +9,7 @@ from conftest import pooled_client
 from icgraph.config import Settings
 from icgraph.namespaces import PREFIXES, sparql_prefixes
 from icgraph.server.app import create_app
+from icgraph.store import default_dataset
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def complete(client, **params) -> list[dict]:
 
 def labelled(store: ox.Store, iri: str) -> set[str]:
     query = f"{sparql_prefixes()} SELECT ?l WHERE {{ <{iri}> rdfs:label|skos:prefLabel|skos:altLabel|dct:title ?l }}"
-    return {row["l"].value for row in store.query(query, use_default_graph_as_union=True)}
+    return {row["l"].value for row in store.query(query, **default_dataset(store))}
 
 
 def test_icg_terms_complete_from_the_ontology(client, store):

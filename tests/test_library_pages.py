@@ -15,6 +15,7 @@ from icgraph.namespaces import ROOT, SCHEMA, SH
 from icgraph.queries import load_library
 from icgraph.release import current_release
 from icgraph.server import library_pages, query_api, web
+from icgraph.store import default_dataset
 
 LIBRARY = load_library(PROJECT_DIR / "queries")
 
@@ -111,5 +112,5 @@ def test_an_example_text_runs_as_it_stands(built, store):
     """The published text has its parameter defaults bound, so a tool can run it without filling anything in."""
     graph = Graph().parse(current_release(built.store, built.build_dir).service_description, format="turtle")
     text = str(graph.value(_examples(graph)["practices-started-in-year"], SH.select))
-    rows = list(store.query(text, use_default_graph_as_union=True))
+    rows = list(store.query(text, **default_dataset(store)))
     assert rows and all(row["start"].value == "2022" for row in rows)

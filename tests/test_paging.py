@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from icgraph.server.paging import Cursor, page_of, query_fingerprint
 from icgraph.server.query_api import router
+from icgraph.store import default_dataset
 
 from conftest import pooled_client
 
@@ -83,11 +84,11 @@ def test_construct_pages_concatenate_to_the_whole_graph(client):
 def test_pages_of_a_query_without_order_by_hold_every_row_once(store):
     """Without ORDER BY the pages follow a canonical order of the rows, the same on every page (page_of)."""
     text = "SELECT ?practice ?level WHERE { ?practice <https://w3id.org/icgraph/def#governanceLevel> ?level }"
-    whole = [tuple(str(t) for t in row) for row in store.query(text, use_default_graph_as_union=True)]
+    whole = [tuple(str(t) for t in row) for row in store.query(text, **default_dataset(store))]
     assert len(whole) > 20
     rows, offset, more = [], 0, True
     while more:
-        page, more = page_of(store.query(text, use_default_graph_as_union=True), offset, 9, text)
+        page, more = page_of(store.query(text, **default_dataset(store)), offset, 9, text)
         rows += [tuple(str(t) for t in row) for row in page]
         offset += 9
     assert len(rows) == len(whole) and sorted(rows) == sorted(whole) and rows == sorted(rows)
@@ -144,7 +145,7 @@ def endpoint(built):
 def test_a_large_sparql_answer_is_sent_in_chunks_equal_to_the_whole(endpoint, store):
     from icgraph.server.workers import CHUNK_BYTES
 
-    expected = store.query(EVERYTHING, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.CSV)
+    expected = store.query(EVERYTHING, **default_dataset(store)).serialize(format=ox.QueryResultsFormat.CSV)
     assert len(expected) > 2 * CHUNK_BYTES
     pool = endpoint.app.state.pool
     reply = endpoint.portal.call(pool._read, {"op": "query", "query": EVERYTHING, "accept": "text/csv"}, 60.0)

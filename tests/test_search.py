@@ -8,7 +8,6 @@ the browser test drives Debian's chromium with every request to another host blo
 
 from __future__ import annotations
 
-import json
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from icgraph.namespaces import sparql_prefixes
 from icgraph.search import MATCHES, find, search, suggest
 from icgraph.similar import similar_to
 from icgraph.words import matches, parse_query, score, words
+from icgraph.store import default_dataset
 from test_browser import OfflinePage, browser, server  # noqa: F401 - the live server and browser fixtures
 
 ICGF = "PREFIX icgf: <https://w3id.org/icgraph/def/function#>\n"
@@ -30,7 +30,7 @@ def index(built):
 
 def _rows(store, query: str) -> list[dict]:
     return [{k: row[k].value for k in ("x", "label") if row[k] is not None}
-            for row in store.query(sparql_prefixes() + query, use_default_graph_as_union=True)]
+            for row in store.query(sparql_prefixes() + query, **default_dataset(store))]
 
 
 # --------------------------------------------------------------------------- words

@@ -18,13 +18,14 @@ from icgraph.mapping.curation import CurationError, map_curation
 from icgraph.namespaces import sparql_prefixes
 from icgraph.server import linked_data
 from icgraph.server.templating import static_files
+from icgraph.store import default_dataset
 
 SETTINGS = Settings()
 LINES = (SETTINGS.sources_dir / "cdadi-2024-39-compendium.txt").read_text(encoding="utf-8").splitlines()
 
 
 def _values(store, query, *names):
-    rows = store.query(sparql_prefixes() + query, use_default_graph_as_union=True)
+    rows = store.query(sparql_prefixes() + query, **default_dataset(store))
     return {tuple(row[n].value if row[n] is not None else None for n in names) for row in rows}
 
 
@@ -342,5 +343,5 @@ def test_how_to_ask_has_a_query_for_parent_chains_families_funding_paths_and_str
 def test_every_how_to_ask_query_answers_on_the_build(store, number):
     queries = _how_to_ask_queries()
     assert len(queries) == 6
-    rows = list(store.query(queries[number], use_default_graph_as_union=True))
+    rows = list(store.query(queries[number], **default_dataset(store)))
     assert rows, f"query {number + 1} of 'How to ask' answers nothing:\n{queries[number]}"
