@@ -16,7 +16,7 @@ SCHEME = URIRef(str(FAMILY).rstrip("/"))
 
 
 def _families(store) -> dict[str, str]:
-    rows = store.query(sparql_prefixes() + "SELECT ?a ?f WHERE { ?a a icg:Actor ; icg:actorFamily/skos:notation ?f }", use_default_graph_as_union=True)
+    rows = store.query(sparql_prefixes() + "SELECT ?a ?f WHERE { ?a a icg:Actor ; icg:actorFamily/skos:notation ?f }")
     return {row["a"].value.rsplit("/", 1)[1]: row["f"].value for row in rows}
 
 
@@ -29,7 +29,7 @@ def test_the_scheme_has_the_families_the_issue_names():
 
 def test_every_actor_has_exactly_one_family(store):
     rows = store.query(sparql_prefixes() + """
-        SELECT ?a (COUNT(DISTINCT ?f) AS ?n) WHERE { ?a a icg:Actor . OPTIONAL { ?a icg:actorFamily ?f } } GROUP BY ?a""", use_default_graph_as_union=True)
+        SELECT ?a (COUNT(DISTINCT ?f) AS ?n) WHERE { ?a a icg:Actor . OPTIONAL { ?a icg:actorFamily ?f } } GROUP BY ?a""")
     counts = {row["a"].value: int(row["n"].value) for row in rows}
     assert len(counts) == 323
     assert {a: n for a, n in counts.items() if n != 1} == {}

@@ -43,8 +43,8 @@ def test_credentials_in_the_url_are_refused():
 def test_values_binding_answers_like_oxigraph_substitutions(store, name):
     query = LIBRARY[name]
     bindings = query.bindings({})
-    expected = store.query(query.text, use_default_graph_as_union=True, substitutions=bindings)
-    rewritten = store.query(bind_substitutions(query.text, bindings), use_default_graph_as_union=True)
+    expected = store.query(query.text, substitutions=bindings)
+    rewritten = store.query(bind_substitutions(query.text, bindings))
     assert _rows(rewritten) == _rows(expected)
 
 
@@ -67,8 +67,8 @@ TRICKY = [
 @pytest.mark.parametrize("text, variable, value", TRICKY)
 def test_tricky_placements(store, text, variable, value):
     bindings = {ox.Variable(variable): value}
-    expected = store.query(text, use_default_graph_as_union=True, substitutions=bindings)
-    rewritten = store.query(bind_substitutions(text, bindings), use_default_graph_as_union=True)
+    expected = store.query(text, substitutions=bindings)
+    rewritten = store.query(bind_substitutions(text, bindings))
     assert _rows(rewritten) == _rows(expected)
 
 

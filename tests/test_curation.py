@@ -25,7 +25,7 @@ def _normalise(name: str) -> str:
 
 
 def _select(store, query):
-    return list(store.query(sparql_prefixes() + query, use_default_graph_as_union=True))
+    return list(store.query(sparql_prefixes() + query))
 
 
 def test_every_practice_has_a_participation_or_a_note(store):

@@ -26,7 +26,7 @@ SOURCES = {"cdadi-2024-39": LINES, "gt-adi-int-2020-4": REPORT_LINES}
 
 
 def _select(store, query):
-    return list(store.query(sparql_prefixes() + query, use_default_graph_as_union=True))
+    return list(store.query(sparql_prefixes() + query))
 
 
 def _values(store, query, *names):

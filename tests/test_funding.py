@@ -22,7 +22,7 @@ LINES = (SETTINGS.sources_dir / "cdadi-2024-39-compendium.txt").read_text(encodi
 
 
 def _values(store, query, *names):
-    rows = store.query(sparql_prefixes() + query, use_default_graph_as_union=True)
+    rows = store.query(sparql_prefixes() + query)
     return {tuple(row[n].value if row[n] is not None else None for n in names) for row in rows}
 
 

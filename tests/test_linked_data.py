@@ -30,6 +30,7 @@ from conftest import pooled_client
 from icgraph.namespaces import GRAPH, ONTOLOGY_GRAPH, PREFIXES, ROOT
 from icgraph.server import documents, linked_data
 from icgraph.release import DUMPS
+from icgraph.store import named_quads
 from icgraph.void import DATASET
 from icgraph.server.linked_data import describe_query, graph_query, local_path, run_construct
 from icgraph.server.templating import static_files
@@ -58,7 +59,7 @@ def client(app):
 
 
 def _one(store: ox.Store, where: str) -> str:
-    rows = list(store.query(f"SELECT ?x WHERE {{ {where} }} ORDER BY ?x LIMIT 1", prefixes=PREFIXES, use_default_graph_as_union=True))
+    rows = list(store.query(f"SELECT ?x WHERE {{ {where} }} ORDER BY ?x LIMIT 1", prefixes=PREFIXES))
     assert rows, f"no sample for: {where}"
     return rows[0]["x"].value
 
@@ -155,7 +156,7 @@ def test_the_describe_query_finds_every_hash_sub_entity(store):
              FILTER NOT EXISTS { ?e !rdf:type/(!rdf:type)? ?h }
              FILTER NOT EXISTS { ?h !rdf:type ?e }
              FILTER NOT EXISTS { ?h a org:Membership } } LIMIT 10""",
-        prefixes=PREFIXES, use_default_graph_as_union=True,
+        prefixes=PREFIXES,
     ))
     assert not missed, f"hash IRIs the description would miss: {[r['h'].value for r in missed]}"
 
@@ -166,7 +167,7 @@ def test_practice_page_shows_what_people_read(client, store, samples):
     assert "generic mention" in html
     rows = list(store.query(
         f"SELECT ?label WHERE {{ <{samples['practice']}> prov:qualifiedDerivation/rdfs:label ?label }}",
-        prefixes=PREFIXES, use_default_graph_as_union=True,
+        prefixes=PREFIXES,
     ))
     assert rows and rows[0]["label"].value in html  # "CDADI(2024)39, p. 113, lines 2871-2941"
     assert "The source lines, as printed" in html
@@ -255,7 +256,7 @@ def test_void_counts_equal_the_store(client, store):
     response = client.get("/.well-known/void", headers={"accept": "text/turtle"})
     void = Graph().parse(data=response.content, format="turtle")
     dataset = DATASET
-    (total,) = store.query(UNION_COUNT, use_default_graph_as_union=True)
+    (total,) = store.query(UNION_COUNT)
     assert void.value(dataset, VOID.triples) == Literal(int(total["n"].value))
     graphs = list(store.named_graphs())
     assert {str(s) for s in void.objects(dataset, VOID.subset)} == {g.value for g in graphs}
@@ -276,8 +277,8 @@ def test_void_counts_equal_the_store(client, store):
 def test_dumps_parse_to_the_store(client, store):
     page = client.get("/downloads")
     assert page.status_code == 200
-    quads = len(store)
-    (union,) = store.query(UNION_COUNT, use_default_graph_as_union=True)
+    quads = len(list(named_quads(store)))
+    (union,) = store.query(UNION_COUNT)
     formats = {
         "icgraph.nq": (ox.RdfFormat.N_QUADS, quads),
         "icgraph.nq.gz": (ox.RdfFormat.N_QUADS, quads),
@@ -299,7 +300,7 @@ def test_dumps_parse_to_the_store(client, store):
 
 
 def test_every_internal_link_resolves(app, store):
-    practices = [r["p"].value for r in store.query("SELECT ?p WHERE { ?p a icg:Practice }", prefixes=PREFIXES, use_default_graph_as_union=True)]
+    practices = [r["p"].value for r in store.query("SELECT ?p WHERE { ?p a icg:Practice }", prefixes=PREFIXES)]
     assert len(practices) > 50
     started = time.perf_counter()
     seen, broken, fragments, anchors, sparql_links = asyncio.run(_crawl(app, [local_path(p) for p in practices]))

@@ -212,7 +212,7 @@ def _notations(graph: Graph, namespace) -> list[str]:
     ("namespace", "expected"),
     [
         (LEVEL, "local regional national european international"),
-        (ROLE, "lead funder implementer coordinator partner participant beneficiary initiator contributor host adviser chair"),
+        (ROLE, "lead funder implementer coordinator partner participant beneficiary initiator contributor host adviser chair adopter supporter"),
         (MROLE, "member chair vice-chair partner coordinator observer participant expert secretariat rapporteur lead-partner"),
         (PRINCIPLE, "equality diversity interaction participation multilevel-governance canada"),
         (PKIND, "pact agreement board consortium committee network project-partnership forum"),

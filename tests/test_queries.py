@@ -72,7 +72,7 @@ def run(store: ox.Store, name: str, **params) -> list[dict]:
     """Rows of a SELECT query of the library, as dicts of plain Python values."""
     TESTED.add(name)
     query = LIBRARY[name]
-    results = store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings(params) or None)
+    results = store.query(query.text, substitutions=query.bindings(params) or None)
     names = [v.value for v in results.variables]
     return [{n: _value(solution[n]) for n in names} for solution in results]
 
@@ -115,7 +115,7 @@ def kind_label(kind: str) -> str:
 
 @cache
 def participations() -> list[dict]:
-    """One dict per YAML participant: practice, agent key, name, kind, level, role."""
+    """One dict per YAML participant and level: practice, agent key, name, kind, level, role."""
     out = []
     for entry in curation()["practices"]:
         practice = iri(entry["practice"])
@@ -126,11 +126,14 @@ def participations() -> list[dict]:
             else:
                 group = p["group"]
                 agent, name, kind, level = f"group:{practice}:{group['name']}", group["name"], group["kind"], group.get("level")
-            out.append({
-                "practice": practice, "agent": agent, "name": name, "kind": kind,
-                "level": level.partition(":")[2] if level else None, "role": p["role"].partition(":")[2],
-                "named": "actor" in p,
-            })
+            # a generic group the text puts at several levels ("decision-makers at national and local level")
+            # is one participation per level, as the practice-actors view lists it
+            for one_level in level if isinstance(level, list) else [level]:
+                out.append({
+                    "practice": practice, "agent": agent, "name": name, "kind": kind,
+                    "level": one_level.partition(":")[2] if one_level else None, "role": p["role"].partition(":")[2],
+                    "named": "actor" in p,
+                })
     return out
 
 
@@ -206,7 +209,7 @@ def test_every_parameter_has_a_type_and_optional_ones_a_default_or_none(name):
 @pytest.mark.parametrize("name", sorted(LIBRARY))
 def test_every_query_runs_with_its_defaults(store, name):
     query = LIBRARY[name]
-    results = store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings({}) or None)
+    results = store.query(query.text, substitutions=query.bindings({}) or None)
     assert len(list(results)) > 0, f"{name} returns nothing on the built graph"
 
 
@@ -222,14 +225,14 @@ def test_queries_use_named_graphs_only_for_asserted_versus_derived():
 
 
 def test_practices_columns_are_exactly_the_canonical_ones(store):
-    results = store.query(LIBRARY["practices"].text, use_default_graph_as_union=True)
+    results = store.query(LIBRARY["practices"].text)
     assert [v.value for v in results.variables] == [
         "practice", "title", "principle", "country", "countryCode", "place", "type", "start", "end", "ongoing"
     ]
 
 
 def test_practice_actors_columns_are_exactly_the_canonical_ones(store):
-    results = store.query(LIBRARY["practice-actors"].text, use_default_graph_as_union=True)
+    results = store.query(LIBRARY["practice-actors"].text)
     assert [v.value for v in results.variables] == ["practice", "title", "actor", "actorName", "kind", "level", "role"]
 
 
@@ -744,13 +747,13 @@ def test_practice_graph_construct(store):
     TESTED.add("practice-graph")
     query = LIBRARY["practice-graph"]
     practice = iri("practice:bilbao-anti-rumours-strategy")
-    triples = list(store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings({})))
+    triples = list(store.query(query.text, substitutions=query.bindings({})))
     subjects = {t.subject.value for t in triples}
     assert practice in subjects
     names = {t.object.value for t in triples if t.predicate.value.endswith("#prefLabel")}
     expected = {p["name"] for p in participations() if p["practice"] == practice and p["named"]}
     assert expected and expected <= names
-    results = store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings({}))
+    results = store.query(query.text, substitutions=query.bindings({}))
     assert results.serialize(format=ox.RdfFormat.TURTLE)
 
 
@@ -777,9 +780,9 @@ def test_string_parameters_are_bound_as_one_literal(store, tmp_path, value):
     )
     query = parse_query_file(path)
     before = len(store)
-    results = list(store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings({"title": value})))
+    results = list(store.query(query.text, substitutions=query.bindings({"title": value})))
     assert results == [] and len(store) == before
-    found = list(store.query(query.text, use_default_graph_as_union=True, substitutions=query.bindings({"title": "Anti-rumours strategy"})))
+    found = list(store.query(query.text, substitutions=query.bindings({"title": "Anti-rumours strategy"})))
     assert len(found) == 1
 
 
@@ -842,3 +845,102 @@ def test_practice_dates_give_each_statement_its_lines_computed_or_unsettled(stor
     network = [r for r in rows if slug(r["practice"]) == "intercultural-regions-network"]
     assert sorted((r["value"], r["unsettled"]) for r in network) == [("2018", True), ("2019", True)]
     assert all(r["practiceStart"] is None for r in network)
+
+
+# ---------------------------------------------------------------------------
+# Who did what for whom (issue 25): one query per new relation
+# ---------------------------------------------------------------------------
+
+
+def _relations(*terms: str) -> list[tuple[str, str, dict]]:
+    """(practice IRI, term, entry) for every `relations:` entry of the curation using one of ``terms``."""
+    return [
+        (iri(entry["practice"]), term, relation)
+        for entry in curation()["practices"]
+        for relation in entry.get("relations") or []
+        for term in terms
+        if term in relation
+    ]
+
+
+def test_practice_structures_are_the_curated_establishes_and_carried_out_by_links(store):
+    expected = {(practice, term, iri(r[term])) for practice, term, r in _relations("establishes", "carriedOutBy")}
+    rows = run(store, "practice-structures")
+    assert {(r["practice"], r["relation"], r["structure"]) for r in rows} == expected and len(expected) >= 35
+    lines = {(r["practice"], r["relation"], r["structure"]): set(r["sourceLines"].split()) for r in rows}
+    for practice, term, r in _relations("establishes", "carriedOutBy"):
+        assert lines[(practice, term, iri(r[term]))] == {str(n) for n in r["lines"]}
+    # the project and its consortium actor are one undertaking: ITACA is carried out by its project partnership
+    itaca = {r["structure"]: r for r in rows if slug(r["practice"]) == "itaca-italian-cities-against-discrimination"}
+    assert itaca[iri("actor:itaca-project")]["family"] == "project-consortium" and itaca[iri("partnership:itaca-consortium")]["kind"] == "Partnership"
+
+
+def test_builds_on_lists_what_the_text_says_a_practice_builds_on_or_was_inspired_by(store):
+    expected = {(practice, term, iri(r[term])) for practice, term, r in _relations("buildsOn", "inspiredBy")}
+    rows = run(store, "builds-on")
+    assert {(r["practice"], r["relation"], r["source"]) for r in rows} == expected
+    # "DiverCities builds on the experience of the Intercultural Cities Programme (ICC)" (line 2480)
+    assert (iri("practice:divercities"), "buildsOn", iri("actor:intercultural-cities-programme")) in expected
+    assert "2480" in next(r["sourceLines"] for r in rows if slug(r["practice"]) == "divercities").split()
+
+
+def test_support_relations_go_from_the_named_supporter_to_the_named_body_or_practice(store):
+    expected = {(iri(r["by"]), iri(r["supports"]), practice) for practice, _, r in _relations("supports")}
+    rows = run(store, "support-relations")
+    assert {(r["supporter"], r["supported"], r["statedIn"]) for r in rows} == expected
+    levels = {(slug(r["supporter"]), slug(r["supported"])): (r["supporterLevel"], r["supportedLevel"]) for r in rows}
+    # "Italy: Modena, Montesilvano and Pontedera, with the technical support of ICEI" (line 2486): national to local
+    assert levels[("icei", "municipality-modena")] == (actors()["actor:icei"]["level"].split(":")[1], "local")
+
+
+def test_dissemination_channels_are_the_networks_the_text_names(store):
+    expected = {(practice, iri(r["disseminationChannel"])) for practice, _, r in _relations("disseminationChannel")}
+    rows = run(store, "dissemination-channels")
+    assert {(r["practice"], r["channel"]) for r in rows} == expected
+    camus = {r["channelName"] for r in rows if slug(r["practice"]) == "fuenlabrada-citizen-auditors-and-municipal-services-against-structural"}
+    assert {"Eurocities", "URBELAC"} <= camus  # "through the city networks ... (Intercultural Cities, Eurocities and URBELAC)" (line 1776)
+
+
+def test_eu_programme_funded_practices_follow_the_operator_family_not_labels(store):
+    eu = {a["id"] for a in curation()["actors"] if a.get("family") == "family:eu-institution"}
+    programmes = {p["id"] for p in curation()["programmes"] if set(p.get("operator") or []) & eu}
+    expected = {(iri(entry["practice"]), iri(f["programme"])) for entry in curation()["practices"]
+                for f in entry.get("fundedThrough") or [] if f.get("programme") in programmes}
+    rows = run(store, "eu-programme-funded-practices")
+    assert {(r["practice"], r["programme"]) for r in rows} == expected and len(expected) == 6
+    # the EEA Grants are run by Iceland, Liechtenstein and Norway, not by the EU
+    assert iri("programme:eea-grants-2014-2021") not in {r["programme"] for r in rows}
+
+
+def _agent_name_levels(practice_entry: dict, agent) -> list[tuple[str, str]]:
+    if isinstance(agent, list):  # `funder: [actor:a, actor:b]`
+        return [pair for one in agent for pair in _agent_name_levels(practice_entry, one)]
+    if isinstance(agent, str):
+        actor = actors()[agent]
+        return [(actor["name"], actor["level"].split(":")[1])]
+    levels = agent["level"] if isinstance(agent["level"], list) else [agent["level"]]
+    return [(agent["name"], level.split(":")[1]) for level in levels]
+
+
+def test_funding_down_the_levels_pairs_each_payer_with_a_receiver_at_a_lower_level(store):
+    expected = set()
+    for entry in curation()["practices"]:
+        parts = entry.get("participants") or []
+        agent = lambda p: p.get("actor") or p.get("group")  # noqa: E731
+        payers = [f["funder"] for f in entry.get("fundedThrough") or [] if f.get("funder")]
+        payers += [f["funder"] for f in entry.get("funding") or [] if f.get("funder")]
+        payers += [agent(p) for p in parts if p["role"] == "role:funder"]
+        recipients = [f["recipient"] for f in entry.get("fundedThrough") or [] if f.get("recipient")]
+        receivers = recipients or [agent(p) for p in parts if p["role"] in ("role:lead", "role:implementer", "role:coordinator", "role:beneficiary")]
+        for payer in payers:
+            for payer_name, payer_level in _agent_name_levels(entry, payer):
+                for receiver in receivers:
+                    for receiver_name, receiver_level in _agent_name_levels(entry, receiver):
+                        if LEVEL_RANK[payer_level] > LEVEL_RANK[receiver_level]:
+                            expected.add((iri(entry["practice"]), payer_name, receiver_name, receiver_level))
+    rows = run(store, "funding-down-the-levels")
+    assert {(r["practice"], r["funderName"], r["receiverName"], r["receiverLevel"]) for r in rows} == expected
+    # "financed by the European Union (EU) under the Facility for Refugees in Türkiye (FRIT)", to the MoFSS (line 1130)
+    ssn = [r for r in rows if slug(r["practice"]) == "social-safety-net-to-refugees-in-turkiye-ssn"]
+    assert [(r["funderName"], r["receiverName"], r["via"], r["programmes"]) for r in ssn] == [
+        ("European Union", "Ministry of Family and Social Services (MoFSS)", "recipient", "Facility for Refugees in Türkiye (FRIT)")]

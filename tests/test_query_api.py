@@ -154,7 +154,7 @@ def test_openapi_has_a_typed_path_per_query(client):
         assert operation["summary"] == query.summary
         assert query.description.split()[0] in operation["description"]
         declared = {p["name"]: p for p in operation["parameters"]}
-        assert set(declared) == {p.name for p in query.parameters} | {"format"}
+        assert set(declared) == {p.name for p in query.parameters} | {"format", "limit", "cursor"}
     year = {p["name"]: p for p in spec["paths"]["/api/queries/practices-started-in-year"]["get"]["parameters"]}["year"]
     assert year["schema"]["type"] == "integer" and year["schema"]["default"] == 2022
     actor = {p["name"]: p for p in spec["paths"]["/api/queries/actor-profile"]["get"]["parameters"]}["actor"]

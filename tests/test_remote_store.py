@@ -208,7 +208,7 @@ def test_the_whole_query_library_answers_the_same_on_virtuoso(remote, store):
     identical, differing, refused = [], {}, {}
     for name, query in LIBRARY.items():
         bindings = query.bindings({}) or None
-        expected = answer(store.query(query.text, use_default_graph_as_union=True, substitutions=bindings), query.text)
+        expected = answer(store.query(query.text, substitutions=bindings), query.text)
         try:
             got = answer(remote.query(query.text, use_default_graph_as_union=True, substitutions=bindings), query.text)
         except (RemoteStoreError, SyntaxError) as error:
@@ -238,7 +238,7 @@ def test_the_whole_query_library_answers_the_same_on_virtuoso(remote, store):
 def test_parameters_are_bound_the_same_way(remote, store, name, params):
     query = LIBRARY[name]
     bindings = query.bindings(params)
-    expected = answer(store.query(query.text, use_default_graph_as_union=True, substitutions=bindings), query.text)
+    expected = answer(store.query(query.text, substitutions=bindings), query.text)
     assert expected
     assert answer(remote.query(query.text, use_default_graph_as_union=True, substitutions=bindings), query.text) == expected
 
@@ -332,7 +332,7 @@ def test_a_page_and_the_query_api_answer_the_same(servers):
 
 
 def _entity(store, where: str) -> str:
-    rows = store.query(f"SELECT ?x WHERE {{ {where} }} ORDER BY ?x LIMIT 1", use_default_graph_as_union=True)
+    rows = store.query(f"SELECT ?x WHERE {{ {where} }} ORDER BY ?x LIMIT 1")
     return next(iter(rows))["x"].value
 
 

@@ -38,6 +38,9 @@ BGROUP = "<https://w3id.org/icgraph/id/practice/bilbao-anti-rumours-strategy#gro
 MEMBERSHIP = "<https://w3id.org/icgraph/id/membership/bilbao-city-council-intercultural-cities-programme>"
 PACT = "partnership:bilbao-basque-pact"
 BFUNDING = "<https://w3id.org/icgraph/id/practice/bilbao-anti-rumours-strategy#funded-1>"
+BREL = "<https://w3id.org/icgraph/id/practice/bilbao-anti-rumours-strategy#rel-establishes-bilbao-basque-pact>"
+XPROGRAMME = 'programme:x a icg:FundingProgramme ; skos:prefLabel "X programme"@en ; icg:operatedBy actor:council-of-europe'
+
 
 
 @dataclass(frozen=True)
@@ -164,16 +167,27 @@ FIRES = [
     Case("reference without link text is a warning", "ReferenceLabel", drop(BREF, "rdfs:label"), BREF, "Warning"),
     Case("ambiguous reading is a warning", "AmbiguousReading", 'INSERT DATA { actor:basque-government icg:ambiguityNote "Basque Government or Provincial Council of Bizkaia?"@en }', "actor:basque-government", "Warning"),
     Case("actor without source line is a warning", "ActorSourceLine", drop("actor:council-of-europe", "icg:sourceLine"), "actor:council-of-europe", "Warning"),
-    Case("actor without family is a warning", "ActorFamily", drop("actor:council-of-europe", "icg:actorFamily"), "actor:council-of-europe", "Warning"),
+    Case("actor without family is a violation", "ActorFamily", drop("actor:council-of-europe", "icg:actorFamily"), "actor:council-of-europe"),
     Case("regional actor without country is a warning", "ActorCountry", drop("actor:basque-government", "icg:country"), "actor:basque-government", "Warning"),
     Case("participation without source line is a warning", "ParticipationSourceLine", drop(BLEAD, "icg:sourceLine"), BLEAD, "Warning"),
     Case("partnership without name is a warning", "PartnershipLabel", drop(PACT, "skos:prefLabel"), PACT, "Warning"),
     Case("municipality without GeoNames id is a warning", "MunicipalityGeonames", drop("place:es-bilbao", "icg:geonamesId"), "place:es-bilbao", "Warning"),
     # ---- funding (issue 25): a qualified relation, programmes with their operator
-    Case("funding with neither funder nor programme is a violation", "FundingFunderOrProgramme", f"INSERT DATA {{ {B} icg:qualifiedFunding {BFUNDING} . {BFUNDING} a icg:Funding ; icg:sourceLine 1540 }}", BFUNDING),
+    Case("funding with neither funder nor programme is a violation", "FundingFunderOrProgramme", drop(BFUNDING, "icg:funder"), BFUNDING),
     Case("funding through an actor instead of a programme is a violation", "FundingProgrammeValue", f"INSERT DATA {{ {BFUNDING} a icg:Funding ; icg:funder actor:basque-government ; icg:fundingProgramme actor:council-of-europe }}", BFUNDING),
     Case("funding received by a place is a violation", "FundingAgents", f"INSERT DATA {{ {BFUNDING} a icg:Funding ; icg:funder actor:basque-government ; icg:recipient place:es }}", BFUNDING),
     Case("funding programme without name is a violation", "FundingProgrammeLabel", "INSERT DATA { programme:x a icg:FundingProgramme ; icg:operatedBy actor:council-of-europe }", "programme:x"),
+    Case("funding without funder is a warning", "FundingFunder", f"DELETE WHERE {{ {BFUNDING} icg:funder ?f }} ; INSERT DATA {{ {BFUNDING} icg:fundingProgramme programme:x . {XPROGRAMME} }}", BFUNDING, "Warning"),
+    Case("funding recipient not taking part is a violation", "FundingRecipientTakesPart", replace(BFUNDING, "icg:recipient", "actor:council-of-europe"), BFUNDING),
+    Case("a practice establishing a place is a violation", "StructureValue", replace(B, "icg:establishes", "place:es"), B),
+    Case("an actor carried out by a partnership is a violation", "StructureOfPractice", "INSERT DATA { actor:bilbao-city-council icg:carriedOutBy partnership:bilbao-basque-pact }", "actor:bilbao-city-council"),
+    Case("building on a place is a violation", "BuildsOnValue", replace(B, "icg:buildsOn", "place:es"), B),
+    Case("support to a place is a violation", "SupportsValue", replace("actor:council-of-europe", "icg:supports", "place:es"), "actor:council-of-europe"),
+    Case("support from a place is a violation", "SupporterIsActor", f"INSERT DATA {{ place:es icg:supports {B} }}", "place:es"),
+    Case("a partnership as dissemination channel is a violation", "DisseminationChannelValue", replace(B, "icg:disseminationChannel", PACT), B),
+    Case("a relation without its cited statement is a violation", "StatedRelationCited", f"INSERT DATA {{ {B} icg:inspiredBy actor:intercultural-cities-programme }}", B),
+    Case("a statement stated in an actor is a violation", "StatementStatedIn", replace(BREL, "icg:statedIn", "actor:bilbao-city-council"), BREL),
+    Case("a statement without line is a violation", "StatementSourceLine", drop(BREL, "icg:sourceLine"), BREL),
     Case("funding programme without operator is a warning", "FundingProgrammeOperator", 'INSERT DATA { programme:x a icg:FundingProgramme ; skos:prefLabel "X programme"@en }', "programme:x", "Warning"),
     # ---- fidelity (issue 21): what the text states anywhere reaches the graph
     Case(
@@ -266,6 +280,11 @@ QUIET = [
         f"INSERT DATA {{ {PACT} a org:Organization }}",
     ),
     Case(
+        "an actor group the text puts at two levels may have both",
+        "ActorGroupLevel",
+        f"INSERT DATA {{ {BGROUP} icg:governanceLevel level:regional }}",
+    ),
+    Case(
         "actor groups may share a name and level",
         "ActorUniqueNameAndLevel",
         'INSERT DATA { practice:aer-eu-belong\\#group-neighbourhood-associations a icg:ActorGroup ; skos:prefLabel "neighbourhood associations"@en ; icg:memberKind icg:CivilSocietyOrganisation ; icg:governanceLevel level:local }',
@@ -303,8 +322,12 @@ QUIET = [
     Case(
         "funding through a programme needs no named funder",
         "FundingFunderOrProgramme",
-        f'INSERT DATA {{ {BFUNDING} a icg:Funding ; icg:fundingProgramme programme:x ; icg:recipient actor:bilbao-city-council . programme:x a icg:FundingProgramme ; skos:prefLabel "X programme"@en ; icg:operatedBy actor:council-of-europe }}',
+        f"DELETE WHERE {{ {BFUNDING} icg:funder ?f }} ; INSERT DATA {{ {BFUNDING} icg:fundingProgramme programme:x . {XPROGRAMME} }}",
     ),
+    Case("a recipient that takes part as a partner is fine", "FundingRecipientTakesPart", replace(BFUNDING, "icg:recipient", "actor:basque-government")),
+    Case("a practice may build on a funding programme", "BuildsOnValue", f"INSERT DATA {{ {B} icg:buildsOn programme:x . {XPROGRAMME} }}"),
+    Case("support may go to an actor", "SupportsValue", "INSERT DATA { actor:council-of-europe icg:supports actor:bilbao-city-council }"),
+    Case("a network is a dissemination channel", "DisseminationChannelValue", f"INSERT DATA {{ {B} icg:disseminationChannel actor:intercultural-cities-programme }}"),
     Case("a regional authority of a region is fine", "RegionalAuthorityOfMunicipality", "INSERT DATA { actor:basque-government dct:spatial place:es-pv }"),
 ]
 

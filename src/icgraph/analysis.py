@@ -25,6 +25,7 @@ from icgraph.namespaces import PREFIXES, XSD
 from icgraph.queries import LibraryQuery, load_library, parse_query_file
 from icgraph import sparql
 from icgraph.backends import open_store
+from icgraph.store import default_dataset
 
 __all__ = [
     "run_query",
@@ -139,7 +140,7 @@ def run_query(name_or_text: str, store: ox.Store | None = None, settings: Settin
 
     ``params`` are the query's parameters (``country="place:es"``), bound as RDF terms exactly as
     ``icgraph query --param`` does. The prefixes of ``icgraph.namespaces.PREFIXES`` are available to
-    ad-hoc text without declaring them. The default graph is the union of the named graphs.
+    ad-hoc text without declaring them. The default graph is the merge of the named graphs.
 
     Columns follow the SELECT projection, with dtypes from the RDF terms of each column:
 
@@ -162,9 +163,8 @@ def run_query(name_or_text: str, store: ox.Store | None = None, settings: Settin
     settings = settings or Settings()
     query = _resolve_query(name_or_text, settings)
     bindings = query.bindings({k: str(v) for k, v in params.items()})
-    results = _store(store, settings).query(
-        _with_prefixes(query.text), use_default_graph_as_union=True, substitutions=bindings or None
-    )
+    db = _store(store, settings)
+    results = db.query(_with_prefixes(query.text), **default_dataset(db), substitutions=bindings or None)
     if isinstance(results, ox.QueryBoolean):
         return pd.DataFrame({"ask": pd.array([bool(results)], dtype="boolean")})
     if isinstance(results, ox.QueryTriples):

@@ -157,7 +157,7 @@ def load(store, store_update_url: str | None, store_gsp_url: str | None, source:
             else:  # a dump of no release: no release's files describe the store any more
                 current_link(settings.store, settings.build_dir).unlink(missing_ok=True)
         else:
-            serving = f"release {release_from_dump(source, settings.store, settings.build_dir).id} at {settings.store}"
+            serving = f"release {release_from_dump(source, settings.store, settings.build_dir, settings=settings).id} at {settings.store}"
     except (StoreError, RemoteStoreError, ReleaseError, SyntaxError) as error:
         _fail(f"the store was not changed: {error}")
     click.echo(f"Loaded {source} into {serving}")
@@ -261,10 +261,10 @@ def serve(store, store_update_url: str | None, store_gsp_url: str | None, host: 
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter of a library query (repeatable).")
 def query(query: str, store: Path | None, fmt: str, params: tuple[str, ...]) -> None:
     """Run QUERY (a .rq file, or the name of a query in queries/) on the store."""
-    from icgraph.queries import QueryParameterError, load_library, parse_parameters, parse_query_file
+    from icgraph.queries import QueryParameterError, load_library, parse_parameters, parse_query_file, without_variables
     from icgraph.results import format_results
     from icgraph.backends import open_store
-    from icgraph.store import StoreError
+    from icgraph.store import StoreError, default_dataset
 
     settings = _settings(store)
     path = Path(query)
@@ -286,12 +286,12 @@ def query(query: str, store: Path | None, fmt: str, params: tuple[str, ...]) -> 
     except StoreError as error:
         _fail(str(error))
     try:
-        results = db.query(library_query.text, use_default_graph_as_union=True, substitutions=bindings or None)
+        results = db.query(library_query.text, **default_dataset(db), substitutions=bindings or None)
     except SyntaxError as error:
         _fail(f"{library_query.path}: {error}", code=2)
     except (OSError, RuntimeError) as error:
         _fail(f"{library_query.path}: {error}", code=2)
-    sys.stdout.buffer.write(format_results(results, fmt))
+    sys.stdout.buffer.write(format_results(without_variables(results, set()), fmt))  # no ?_ column
     sys.stdout.flush()
 
 
@@ -398,6 +398,81 @@ def report_curation(output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
 
 
+# --- accounts for contributions (icgraph.contributions.accounts) ---
+
+STATE_DIR_OPTION = click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path), envvar="ICGRAPH_STATE_DIR", show_envvar=True,
+    help="Durable server state (default: .icgraph/state in the project).",
+)
+
+
+def _state_dir(state_dir: Path | None) -> Path:
+    return state_dir or Settings().state_dir
+
+
+@main.group()
+def users() -> None:
+    """Accounts that may submit practices (contributor), decide on them (reviewer) or both and more (admin)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["contributor", "reviewer", "admin"]), default="contributor", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input instead of a prompt.")
+@STATE_DIR_OPTION
+def users_add(name: str, role: str, password_stdin: bool, state_dir: Path | None) -> None:
+    """Create the account NAME; the password is asked for (never given on the command line)."""
+    from icgraph.contributions.accounts import AccountError, add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = add_user(_state_dir(state_dir), name, role, password)
+    except AccountError as error:
+        _fail(str(error), code=2)
+    click.echo(f"added {user.name} ({user.role})")
+
+
+@users.command("list")
+@STATE_DIR_OPTION
+def users_list(state_dir: Path | None) -> None:
+    """The accounts, with their roles."""
+    from icgraph.contributions.accounts import list_users
+
+    for user, created in list_users(_state_dir(state_dir)):
+        click.echo(f"{user.name}\t{user.role}\t{created}")
+
+
+@users.command("remove")
+@click.argument("name")
+@STATE_DIR_OPTION
+def users_remove(name: str, state_dir: Path | None) -> None:
+    """Remove the account NAME, its sessions and API tokens (its submissions and their history stay)."""
+    from icgraph.contributions.accounts import AccountError, remove_user
+
+    try:
+        remove_user(_state_dir(state_dir), name)
+    except AccountError as error:
+        _fail(str(error), code=2)
+    click.echo(f"removed {name}")
+
+
+@users.command("token")
+@click.argument("name")
+@click.option("--label", default="api", show_default=True, help="What the token is for (shown nowhere but the database).")
+@STATE_DIR_OPTION
+def users_token(name: str, label: str, state_dir: Path | None) -> None:
+    """Print a new API token for NAME (send it as `Authorization: Bearer TOKEN`); it is shown only this once."""
+    from icgraph.contributions.accounts import AccountError, new_token
+
+    try:
+        click.echo(new_token(_state_dir(state_dir), name, label))
+    except AccountError as error:
+        _fail(str(error), code=2)
+
+
 # --- analysis: the actor network, query tables and figures (icgraph.analysis; needs the `analysis` extra) ---
 
 
@@ -451,7 +526,8 @@ def export_network(ctx: click.Context, store: Path | None, fmt: str, output: Pat
     else:
         nx.write_gexf(graph, output)
         written = str(output)
-    click.echo(f"{graph.number_of_nodes()} actors, {graph.number_of_edges()} ties -> {written}")
+    what = "a practice" if practices_only else "a practice or a partnership"
+    click.echo(f"{graph.number_of_nodes()} actors (those that take part in {what}), {graph.number_of_edges()} ties -> {written}")
 
 
 @export.command("table")

@@ -72,6 +72,14 @@ class Settings:
     #: The public address of the site and endpoint (no trailing slash needed), named by VoID, the
     #: service description, feeds and pages. Unset: the ROOT of icgraph's IRIs (https://w3id.org/icgraph/).
     base_url: str | None = _setting("ICGRAPH_BASE_URL", lambda: _env_text("ICGRAPH_BASE_URL"), "public base URL")
+    #: Largest practice one account may submit or edit at once (Turtle or JSON-LD), in bytes; larger gets 413.
+    submission_max_bytes: int = _setting(
+        "ICGRAPH_SUBMISSION_MAX_BYTES", lambda: _env_int("ICGRAPH_SUBMISSION_MAX_BYTES", 256 * 1024), "largest submission"
+    )
+    #: Submissions and edits one account may send (`limits` notation, a moving window); more gets 429 with Retry-After.
+    submission_rate: str = _setting(
+        "ICGRAPH_SUBMISSION_RATE", lambda: os.environ.get("ICGRAPH_SUBMISSION_RATE", "30/hour"), "submissions per account"
+    )
     query_timeout: float = _setting("ICGRAPH_QUERY_TIMEOUT", lambda: _env_float("ICGRAPH_QUERY_TIMEOUT", 30.0), "seconds a query may run")
     update_token: str | None = _setting("ICGRAPH_UPDATE_TOKEN", lambda: _env_text("ICGRAPH_UPDATE_TOKEN"), "the update token")
     union_default_graph: bool = True
@@ -102,6 +110,10 @@ class Settings:
     #: Largest serialised result a query may return, in bytes.
     max_result_bytes: int = _setting(
         "ICGRAPH_MAX_RESULT_BYTES", lambda: _env_int("ICGRAPH_MAX_RESULT_BYTES", 128 * 1024 * 1024), "largest result"
+    )
+    #: Bytes of answers the web process keeps until the next release (an LRU; 0 turns it off).
+    result_cache_bytes: int = _setting(
+        "ICGRAPH_RESULT_CACHE_BYTES", lambda: _env_int("ICGRAPH_RESULT_CACHE_BYTES", 256 * 1024 * 1024), "result cache size"
     )
     #: Largest request body (query, update or uploaded graph), in bytes; larger ones get 413.
     max_request_bytes: int = _setting(
@@ -135,6 +147,13 @@ class Settings:
         from dataclasses import fields
 
         return {f.metadata["env"]: f.name for f in fields(cls) if "env" in f.metadata}
+
+    def public_url(self, path: str = "") -> str:
+        """The public address of ``path`` on this site (``base_url``, or the ROOT of icgraph's IRIs):
+        the one base VoID, the service description and the pages name."""
+        from icgraph.namespaces import ROOT
+
+        return (self.base_url or ROOT).rstrip("/") + "/" + path.lstrip("/")
 
     @property
     def ontology_dir(self) -> Path:

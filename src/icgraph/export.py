@@ -8,6 +8,7 @@ import pyoxigraph as ox
 
 from icgraph import sparql
 from icgraph.namespaces import PREFIXES
+from icgraph.store import default_dataset, named_quads
 
 #: format name -> (Oxigraph format, keeps named graphs)
 EXPORT_FORMATS = {
@@ -20,11 +21,11 @@ EXPORT_FORMATS = {
 
 
 def export_store(store: ox.Store, fmt: str, stream: BinaryIO) -> None:
-    """Write the store in ``fmt``: quads for dataset formats, the union of the graphs (deduplicated) otherwise."""
+    """Write the store in ``fmt``: the named graphs' quads for dataset formats, their merge otherwise."""
     rdf_format, keeps_graphs = EXPORT_FORMATS[fmt]
     prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TRIG, ox.RdfFormat.TURTLE, ox.RdfFormat.JSON_LD) else None
     if keeps_graphs:
-        store.dump(stream, rdf_format, prefixes=prefixes)
+        ox.serialize(named_quads(store), stream, rdf_format, prefixes=prefixes)
         return
-    triples = store.query(sparql.load("union-construct"), use_default_graph_as_union=True)
+    triples = store.query(sparql.load("union-construct"), **default_dataset(store))
     ox.serialize(triples, stream, rdf_format, prefixes=prefixes)

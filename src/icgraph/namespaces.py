@@ -92,6 +92,13 @@ class ICG(DefinedNamespace):
     viaPartnership: URIRef  # The partnership to which the two agents of a cooperation edge are both party.
     viaPractice: URIRef  # The practice in which the two agents of a cooperation edge both take part.
     withinPractice: URIRef  # The practice that set up or describes the partnership.
+    establishes: URIRef  # A partnership, network, board, council, committee or unit that the text says the practice set up.
+    carriedOutBy: URIRef  # The partnership, consortium, network, board or committee whose work the practice is.
+    buildsOn: URIRef  # A practice, programme or body whose work the text says the practice builds on or follows.
+    inspiredBy: URIRef  # A practice, programme or body that the text says inspired the practice.
+    supports: URIRef  # Support (technical, financial or in kind) that the text says an organisation gives to an organisation or practice.
+    disseminationChannel: URIRef  # A network or organisation the text names as a route for disseminating the practice's results.
+    statedIn: URIRef  # The practice whose text states the relation that an rdf:Statement restates.
 
     # Datatype properties
     aim: URIRef  # The Aim section of a practice: the objective it pursues.
@@ -107,6 +114,8 @@ class ICG(DefinedNamespace):
     furtherInformation: URIRef  # The Further information section of a practice, as text (its links are given by icg:reference).
     geonamesId: URIRef  # The GeoNames feature identifier of a place; owl:sameAs links to the same feature's IRI.
     fundingPurpose: URIRef  # What the text says the funding is for.
+    leadingAuthorityAsPrinted: URIRef  # The "Leading authority" line of a practice exactly as printed in the Compendium.
+    implementingPartnersAsPrinted: URIRef  # The "Implementing partners" line of a practice exactly as printed in the Compendium.
     headingAsPrinted: URIRef  # The heading line of the practice exactly as printed in the body of the Compendium, prefix included.
     headingPrefix: URIRef  # The upper-case prefix printed before the title of a practice, usually the city, region or organisation ...
     impact: URIRef  # The Impact section of a practice: the results and effects it reports.
@@ -153,6 +162,10 @@ PKIND = Namespace(ID + "partnership-kind/")
 PROGRAMME = Namespace(ID + "programme/")
 FAMILY = Namespace(ID + "actor-family/")
 
+#: icgraph's SPARQL extension functions (icgf:match, icgf:score: icgraph.sparql.functions, docs/search.md).
+#: Not in PREFIXES (the JSON-LD context's): a query declares it, ``PREFIX icgf: <https://w3id.org/icgraph/def/function#>``.
+FUNCTION = Namespace(ROOT + "def/function#")
+
 CV = Namespace("http://data.europa.eu/m8g/")
 LOCN = Namespace("http://www.w3.org/ns/locn#")
 VANN = Namespace("http://purl.org/vocab/vann/")
@@ -168,6 +181,8 @@ MEETING_REPORT_GRAPH = GRAPH["meeting-report"]
 CURATION_GRAPH = GRAPH.curation
 PROVENANCE_GRAPH = GRAPH.provenance
 INFERRED_GRAPH = GRAPH.inferred
+#: Accepted contributions with their provenance (icgraph.contributions.publication); absent until one is accepted.
+CONTRIBUTIONS_GRAPH = GRAPH.contributions
 
 COMPENDIUM = SOURCE["cdadi-2024-39"]
 MEETING_REPORT = SOURCE["gt-adi-int-2020-4"]

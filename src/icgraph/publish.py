@@ -2,7 +2,8 @@
 
 `ReleaseWriter` fills a partial release folder (`icgraph.release`) while the SHACL gate
 runs: the dumps, the store, one file per named graph, the search index, the VoID and the
-service description with their counts. Once the gate has passed, `finish` adds the SHACL
+service description with their counts, and the answers computed once per release
+(`icgraph.aggregates`: the pages' aggregates and the costly library queries). Once the gate has passed, `finish` adds the SHACL
 report and the manifest, renames the folder to its release id and moves the current link
 to it; `discard` removes everything if the gate fails or the build is interrupted.
 """
@@ -20,31 +21,36 @@ import pyoxigraph as ox
 
 from icgraph import __version__, release as releases, sparql
 from icgraph.backends import is_remote, publish as publish_remote
-from icgraph.config import PROJECT_DIR
-from icgraph.namespaces import PREFIXES, ROOT
+from icgraph.namespaces import PREFIXES
 from icgraph.release import DUMPS, Release
+from icgraph.jsonld import compact
 from icgraph.search import build_search_index
+from icgraph.store import load_merge, named_quads
 
-#: Oxigraph formats of the dumps that keep the named graphs; the others hold the union.
+#: Oxigraph formats of the dumps that keep the named graphs; the others hold their merge.
 _DATASET_FORMATS = {"icgraph.trig": ox.RdfFormat.TRIG, "icgraph.nq": ox.RdfFormat.N_QUADS}
-_UNION_FORMATS = {"icgraph.ttl": ox.RdfFormat.TURTLE, "icgraph.jsonld": ox.RdfFormat.JSON_LD}
+_UNION_FORMATS = {"icgraph.ttl": ox.RdfFormat.TURTLE}
 
 
 class ReleaseWriter:
     """One release being written for the store location ``location``."""
 
-    def __init__(self, location, build_dir: Path, inputs: dict[str, str]):
+    def __init__(self, location, build_dir: Path, inputs: dict[str, str], settings=None):
+        from icgraph.config import Settings
+
         self.location = location
+        self.settings = settings or Settings()
+        #: The public address the release's VoID and service description name (`Settings.public_url`).
+        self.base = self.settings.public_url()
         self.build_dir = Path(build_dir)
         self.inputs = inputs
-        #: The query library the service description lists as examples.
-        self.queries_dir = PROJECT_DIR / "queries"
         self.digest = releases.combined_digest({**inputs, "icgraph": __version__})
         self.id = releases.new_release_id(self.digest)
         releases.clean_partials(location, build_dir)
         self.folder = releases.partial_folder(location, build_dir, self.id)
         self.timings: dict[str, float] = {}
         self.statistics: dict[str, Any] | None = None
+        self.aggregates: dict[str, Any] | None = None
 
     # -- while the gate runs ---------------------------------------------------------------
 
@@ -65,19 +71,23 @@ class ReleaseWriter:
         with self._timed("store load"):
             store = ox.Store(str(self.folder / "store"))
             store.bulk_load(path=str(dumps / "icgraph.nq"), format=ox.RdfFormat.N_QUADS)
+            load_merge(store)  # the default graph queries see: each distinct triple once
             store.flush()
             store.optimize()
             del store
         store = ox.Store.read_only(str(self.folder / "store"))
         with self._timed("dumps"):
             if quads is None:
-                store.dump(str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
+                ox.serialize(named_quads(store), str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
             with (dumps / "icgraph.nq").open("rb") as source, gzip.open(dumps / "icgraph.nq.gz", "wb", compresslevel=6) as target:
                 shutil.copyfileobj(source, target, 1 << 20)
-            union = list(store.query(sparql.load("union-construct"), use_default_graph_as_union=True))
+            union = list(store.query(sparql.load("union-construct")))
             for name, fmt in _UNION_FORMATS.items():
                 ox.serialize(union, str(dumps / name), fmt, prefixes=PREFIXES)
+        with self._timed("json-ld"):  # compacted with the project's context (icgraph.jsonld)
+            (dumps / "icgraph.jsonld").write_bytes(compact(union))
             del union
+        with self._timed("dumps"):
             graphs = self.folder / "graphs"
             graphs.mkdir()
             for graph in store.named_graphs():
@@ -89,7 +99,7 @@ class ReleaseWriter:
             from icgraph.void import build_void, store_statistics
 
             self.statistics = store_statistics(store)
-            void = build_void(store, dumps, version=self.id, issued=_now())
+            void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base)
             void.serialize(self.folder / "void.ttl", format="turtle")
             from icgraph.server.service_description import describe
 
@@ -97,15 +107,26 @@ class ReleaseWriter:
 
             # The query library as SPARQL examples (sh:SPARQLExecutable), so tools reading the release find them.
             description = describe(
-                ROOT + "sparql", self.statistics, updates_enabled=False, examples=load_library(self.queries_dir).values()
+                self.base + "sparql", self.statistics, updates_enabled=False,
+                examples=load_library(self.settings.queries_dir).values(), extension_functions=not is_remote(self.location),
             )
             description.serialize(self.folder / "service-description.ttl", format="turtle")
         del store
+        with self._timed("aggregates"):
+            from icgraph.aggregates import AGGREGATES, write_aggregates
+
+            self.aggregates = write_aggregates(
+                self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir, self.settings.max_result_bytes
+            )
 
     # -- once the gate has passed -------------------------------------------------------------
 
-    def finish(self, validation=None, timings: dict[str, float] | None = None, progress: Callable[[str], None] | None = None) -> Release:
-        """Write the report and the manifest, list the release, make it current, prune old ones."""
+    def finish(self, validation=None, timings: dict[str, float] | None = None, progress: Callable[[str], None] | None = None,
+               extra: dict[str, Any] | None = None) -> Release:
+        """Write the report and the manifest, list the release, make it current, prune old ones.
+
+        ``extra``: further manifest entries (a contribution release lists its submissions there).
+        """
         if validation is not None:
             from icgraph.validate import format_report
 
@@ -129,7 +150,9 @@ class ReleaseWriter:
                        "sha256": releases.file_digest(self.folder / "dumps" / name)}
                 for name in DUMPS
             },
+            "aggregates": self.aggregates,
             "timings": {stage: round(seconds, 3) for stage, seconds in {**(timings or {}), **self.timings}.items()},
+            **(extra or {}),
         }
         release = releases.finish(self.folder, manifest)
         if is_remote(self.location):
@@ -167,9 +190,10 @@ def report_json(validation) -> str:
     )
 
 
-def release_from_dump(nquads: Path, location, build_dir: Path, progress: Callable[[str], None] | None = None) -> Release:
+def release_from_dump(nquads: Path, location, build_dir: Path, progress: Callable[[str], None] | None = None,
+                      settings=None) -> Release:
     """`icgraph load` into an embedded store: a release made from an N-Quads dump (no SHACL report)."""
-    writer = ReleaseWriter(location, build_dir, {str(nquads): releases.file_digest(nquads)})
+    writer = ReleaseWriter(location, build_dir, {str(nquads): releases.file_digest(nquads)}, settings)
     try:
         writer.write_data(nquads=nquads)
         return writer.finish(progress=progress)

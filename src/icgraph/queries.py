@@ -114,8 +114,13 @@ def without_parameters(results, query: LibraryQuery):
 
 
 def without_variables(results, hidden: set[str]):
-    """SELECT results with the variables ``hidden`` left out of the head and the rows (see `without_parameters`)."""
-    if not isinstance(results, ox.QuerySolutions) or not any(v.value in hidden for v in results.variables):
+    """SELECT results with the variables ``hidden`` left out of the head and the rows (see `without_parameters`),
+    and every variable named ``?_...`` (a parameter or an internal variable, by the grlc convention): no
+    public result carries an internal column."""
+    if not isinstance(results, ox.QuerySolutions):
+        return results
+    hidden = set(hidden) | {v.value for v in results.variables if v.value.startswith("_")}
+    if not any(v.value in hidden for v in results.variables):
         return results
     document = json.loads(results.serialize(format=ox.QueryResultsFormat.JSON))
     document["head"]["vars"] = [v for v in document["head"]["vars"] if v not in hidden]

@@ -8,6 +8,7 @@ from icgraph.config import Settings
 from icgraph import sparql
 from icgraph.results import compact
 from icgraph.backends import open_store
+from icgraph.store import default_dataset
 
 
 _SOURCE_FILE = "cdadi-2024-39-compendium.txt"
@@ -17,9 +18,10 @@ _MEETING_REPORT_FILE = "gt-adi-int-2020-4-meeting-report.txt"
 def curation_report(settings: Settings) -> str:
     """Markdown a domain expert can read top to bottom and check against the compendium."""
     store = open_store(settings.store)
+    dataset = default_dataset(store)
     lines = (settings.sources_dir / _SOURCE_FILE).read_text(encoding="utf-8").splitlines()
     rows = defaultdict(lambda: defaultdict(set))
-    for row in store.query(sparql.load("review-participations"), use_default_graph_as_union=True):
+    for row in store.query(sparql.load("review-participations"), **dataset):
         key = (row["agent"].value, row["name"].value, compact(row["kind"]), row["level"].value, row["role"].value, row["group"] is not None)
         rows[row["practice"].value][key]
         if row["line"] is not None:
@@ -32,7 +34,7 @@ def curation_report(settings: Settings) -> str:
     out.append("")
     current_principle = None
     count = 0
-    for practice in store.query(sparql.load("review-practices"), use_default_graph_as_union=True):
+    for practice in store.query(sparql.load("review-practices"), **dataset):
         count += 1
         if practice["principle"].value != current_principle:
             current_principle = practice["principle"].value
@@ -62,7 +64,8 @@ def curation_report(settings: Settings) -> str:
 def _date_statements(store) -> dict[str, dict[str, dict]]:
     """practice IRI -> statement IRI -> {"kind", "value", "lines", "computed", "ambiguity"}."""
     dates: dict[str, dict[str, dict]] = defaultdict(dict)
-    for row in store.query(sparql.load("review-dates"), use_default_graph_as_union=True):
+    dataset = default_dataset(store)
+    for row in store.query(sparql.load("review-dates"), **dataset):
         statement = dates[row["practice"].value].setdefault(row["statement"].value, {"lines": set()})
         for kind in ("start", "end", "ongoing"):
             if row[kind] is not None:

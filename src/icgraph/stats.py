@@ -9,6 +9,7 @@ import pyoxigraph as ox
 from icgraph import sparql
 
 from icgraph.results import compact
+from icgraph.store import default_dataset
 
 
 
@@ -28,6 +29,6 @@ def store_statistics(store: ox.Store) -> StoreStatistics:
     default = int(next(iter(store.query(sparql.load("default-graph-triples"))))["n"].value)
     per_class = {
         compact(row["class"]): int(row["n"].value)
-        for row in store.query(sparql.load("entities-per-class"), use_default_graph_as_union=True)
+        for row in store.query(sparql.load("entities-per-class"), **default_dataset(store))
     }
     return StoreStatistics(per_graph, default, per_class)

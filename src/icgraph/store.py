@@ -9,6 +9,15 @@ location the server's writer works on ``PATH.writable``, a copy of the release's
 once (hard links, `Store.backup`) that remembers which release it started from. A build
 refuses to publish while that copy exists (its updates would be hidden), and a server refuses
 to start on it once another release has become current.
+
+**The default graph is the RDF merge of the named graphs.** Oxigraph's union default graph
+(``use_default_graph_as_union``) is a multiset: a triple stated in two named graphs would be
+matched twice by ``{ ?s ?p ?o }``. So every store icgraph serves holds the merge *in* its real
+default graph, each distinct triple once (`merge_named_graphs`): a release gets it when it is
+written (`icgraph.publish`), the server's writer keeps it after every write, and a plain store
+folder gets it when a server opens it. Queries then read the real default graph
+(`default_dataset`); ``GRAPH`` patterns, named-graph listings and the dataset dumps see the
+named graphs only, as they are.
 """
 
 from __future__ import annotations
@@ -87,14 +96,70 @@ def prepare_writable(location: Path) -> Path:
     return copy
 
 
+def holds_merge(store: ox.Store) -> bool:
+    """Whether the default graph of ``store`` holds every triple of its named graphs."""
+    from icgraph import sparql
+
+    return not bool(store.query(sparql.load("merge-missing")))
+
+
+def default_dataset(store) -> dict:
+    """The ``query()`` options under which ``store``'s default graph is the merge of its named graphs.
+
+    A store that holds the merge is read as it is (each distinct triple once). Anything else
+    (a store made before the merge was written, a `icgraph.backends.RemoteStore`, which
+    resolves the option itself) falls back to the union of the graphs.
+    """
+    if isinstance(store, ox.Store) and holds_merge(store):
+        return {}
+    return {"use_default_graph_as_union": True}
+
+
+def load_merge(store: ox.Store) -> None:
+    """Bulk-load the merge of the named graphs into the default graph of a store being written (a release)."""
+    from icgraph import sparql
+
+    merge = {ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in store.query(sparql.load("named-graph-triples"))}
+    store.bulk_extend(merge)
+
+
+def merge_named_graphs(store: ox.Store, before: ox.Store | None = None) -> None:
+    """Make the default graph of ``store`` the merge of its named graphs again (after a write).
+
+    Adds every named graph's triples (a set: each once). With ``before``, a copy of the store
+    as it was before the write, also removes from the default graph the triples that a named
+    graph stated then and none states now; triples written to the default graph itself stay
+    (one that a write both unstated in its last graph and wrote to the default graph is removed).
+    """
+    from icgraph import sparql
+
+    store.update(sparql.load("merge-named-graphs"))
+    if before is None:
+        return
+    stale = []
+    for row in store.query(sparql.load("default-graph-unstated")):
+        s, p, o = row["s"], row["p"], row["o"]
+        if any(not isinstance(q.graph_name, ox.DefaultGraph) for q in before.quads_for_pattern(s, p, o, None)):
+            stale.append(ox.Quad(s, p, o, ox.DefaultGraph()))
+    for quad in stale:
+        store.remove(quad)
+
+
+def named_quads(store: ox.Store):
+    """The quads of the named graphs (the dataset as stated, without the merge in the default graph)."""
+    return (q for q in store.quads_for_pattern(None, None, None, None) if not isinstance(q.graph_name, ox.DefaultGraph))
+
+
 def open_graph(location, union: bool = True):
     """The release at ``location`` as an rdflib ``Dataset`` backed by Oxigraph (oxrdflib), read-only.
 
     For Python users who work with rdflib (and pySHACL, which accepts it as a data graph):
     nothing is parsed or copied into memory; each triple pattern is answered by the store.
-    ``union``: the default graph is the union of the named graphs, as SPARQL sees it here.
+    ``union``: the default graph is the merge of the named graphs, as SPARQL sees it here (a
+    release holds it in its real default graph; rdflib's union would match each graph again).
     """
     from oxrdflib import OxigraphStore
     from rdflib import Dataset
 
-    return Dataset(store=OxigraphStore(store=open_store(location)), default_union=union)
+    store = open_store(location)
+    return Dataset(store=OxigraphStore(store=store), default_union=union and not holds_merge(store))

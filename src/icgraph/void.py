@@ -17,6 +17,7 @@ from icgraph import sparql
 from icgraph.namespaces import COMPENDIUM, GRAPH, ID, MEETING_REPORT, PREFIXES, ROOT
 from icgraph.release import DUMPS
 from icgraph.results import compact
+from icgraph.store import default_dataset
 
 LICENSE = "https://creativecommons.org/licenses/by/4.0/"
 VOID_IRI = ROOT + ".well-known/void"
@@ -40,7 +41,7 @@ def _rows(store: ox.Store, name: str, **dataset) -> list:
     return list(store.query(sparql.load(name), **dataset))
 
 
-def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None) -> Graph:
+def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None, base: str = ROOT) -> Graph:
     """The VoID + DCAT description of the dataset in ``store``, with every count computed from it."""
     g = Graph()
     for prefix, iri in PREFIXES.items():
@@ -67,20 +68,20 @@ def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, iss
     for source in (COMPENDIUM, MEETING_REPORT):
         g.add((d, PROV.wasDerivedFrom, URIRef(str(source))))
         g.add((d, DCTERMS.source, URIRef(str(source))))
-    g.add((d, VOID.sparqlEndpoint, URIRef(ROOT + "sparql")))
+    g.add((d, VOID.sparqlEndpoint, URIRef(base + "sparql")))
     g.add((d, VOID.uriSpace, Literal(str(ID))))
     g.add((d, VOID.rootResource, URIRef(ROOT + "def")))
-    g.add((d, DCAT.landingPage, URIRef(ROOT)))
+    g.add((d, DCAT.landingPage, URIRef(base)))
 
     for name, (fmt, media_type, description) in DUMPS.items():
-        url = URIRef(ROOT + "downloads/" + name)
+        url = URIRef(base + "downloads/" + name)
         dist = URIRef(VOID_IRI + "#dump-" + name.removeprefix("icgraph.").replace(".", "-"))
         g.add((d, VOID.dataDump, url))
         g.add((d, DCAT.distribution, dist))
         g.add((dist, RDF.type, DCAT.Distribution))
         g.add((dist, DCTERMS.title, Literal(description, lang="en")))
         g.add((dist, DCAT.downloadURL, url))
-        g.add((dist, DCAT.accessURL, URIRef(ROOT + "downloads")))
+        g.add((dist, DCAT.accessURL, URIRef(base + "downloads")))
         g.add((dist, DCAT.mediaType, URIRef("https://www.iana.org/assignments/media-types/" + media_type)))
         if name.endswith(".gz"):
             g.add((dist, DCAT.compressFormat, URIRef("https://www.iana.org/assignments/media-types/application/gzip")))
@@ -88,7 +89,7 @@ def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, iss
         if (dumps_dir / name).is_file():
             g.add((dist, DCAT.byteSize, Literal((dumps_dir / name).stat().st_size, datatype=XSD.nonNegativeInteger)))
 
-    union = {"use_default_graph_as_union": True}
+    union = default_dataset(store)
     (total,) = _rows(store, "void-triples", **union)
     g.add((d, VOID.triples, Literal(int(total["n"].value))))
     (entities,) = _rows(store, "void-entities", **union)
@@ -124,14 +125,35 @@ def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, iss
     return g
 
 
+#: The properties of VoID + DCAT whose values are addresses on the public site (`rebase`).
+_ADDRESSES = (VOID.sparqlEndpoint, VOID.dataDump, DCAT.landingPage, DCAT.downloadURL, DCAT.accessURL)
+
+
+def rebase(void: Graph, base: str) -> Graph:
+    """``void`` with its addresses (endpoint, dumps, landing page) on ``base``: a release's VoID names the
+    base it was built with; a server with another ``Settings.base_url`` serves it re-based."""
+    endpoint = void.value(DATASET, VOID.sparqlEndpoint)
+    old = str(endpoint)[: -len("sparql")] if endpoint is not None and str(endpoint).endswith("sparql") else None
+    if old is None or old == base:
+        return void
+    moved = Graph()
+    for prefix, namespace in void.namespaces():
+        moved.bind(prefix, namespace)
+    for s, p, o in void:
+        if p in _ADDRESSES and isinstance(o, URIRef) and str(o).startswith(old):
+            o = URIRef(base + str(o)[len(old):])
+        moved.add((s, p, o))
+    return moved
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
 
 
 def store_statistics(store: ox.Store) -> dict:
-    """Triples per named graph and in the union default graph: the manifest's and service description's counts."""
+    """Triples per named graph and in the default graph (their merge): the manifest's and service description's counts."""
     counts = {str(row["g"].value): int(row["n"].value) for row in _rows(store, "graph-triple-counts")}
     for name in store.named_graphs():
         counts.setdefault(str(name.value), 0)
-    (row,) = _rows(store, "union-triples", use_default_graph_as_union=True)
+    (row,) = _rows(store, "union-triples", **default_dataset(store))
     return {"graphs": sorted(counts.items()), "default_triples": int(row["n"].value)}

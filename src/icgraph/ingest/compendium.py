@@ -108,6 +108,13 @@ KNOWN_SPELLING_DIFFERENCES: tuple[SpellingDifference, ...] = (
 
 #: Field labels as printed (a regular expression for the text before the colon,
 #: matched case-insensitively, longest alternative first) -> record field.
+#: Lines a few practices print under "Further information" that say who did what, kept as printed
+#: (field name -> label pattern): the roles read from them can be checked against them.
+PRINTED_LINES: tuple[tuple[str, str], ...] = (
+    ("leading_authority", r"Leading authorit(?:y\(ies\)|ies|y)"),
+    ("implementing_partners", r"Implementing partners"),
+)
+
 FIELD_LABELS: tuple[tuple[str, str], ...] = (
     ("type", r"Type"),
     ("area", r"Area of intervention"),
@@ -213,6 +220,16 @@ class FieldLabel:
 
 
 @dataclass(frozen=True)
+class PrintedLine:
+    """A line of :data:`PRINTED_LINES` ("Leading authority: ..."), with its list items, exactly as printed."""
+
+    field: str  # "leading_authority" | "implementing_partners"
+    label: str  # as printed ("Leading authorities")
+    text: str  # the rest of the line and the list items under it ("- " removed), one per line
+    line: int  # the label's line (1-based)
+
+
+@dataclass(frozen=True)
 class PracticeRecord:
     """One practice of the compendium, as printed, with the lines it comes from."""
 
@@ -244,6 +261,7 @@ class PracticeRecord:
     further_information: str | None = None
     key_reference_text: str | None = None
     labels: tuple[FieldLabel, ...] = ()
+    printed_lines: tuple[PrintedLine, ...] = ()
     references: tuple[Reference, ...] = ()
     editorial_notes: tuple[EditorialNote, ...] = ()
     removed: tuple[RemovedText, ...] = ()
@@ -279,6 +297,10 @@ _LABEL = re.compile(
     r"^(?P<label>" + "|".join(f"(?P<{name}>{rx})" for name, rx in FIELD_LABELS) + r")\s*:\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
+_PRINTED_LINE = re.compile(
+    r"^(?:[-*•]\s+)?(?P<label>" + "|".join(f"(?P<{name}>{rx})" for name, rx in PRINTED_LINES) + r")\s*:\s*(?P<rest>.*)$", re.IGNORECASE
+)
+_LIST_ITEM = re.compile(r"^[-*•]\s+(?P<item>.*)$")
 _FIRST_FIELD = re.compile(r"^(Type|Area of intervention|Duration)\s*:", re.IGNORECASE)
 _COMMENT = re.compile(r"^Commented \[(?P<id>[A-Z]+\d+(?:R\d+)?)\]:\s*(?P<text>.*)$")
 _SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
@@ -442,6 +464,32 @@ def _find_headings(
     return result
 
 
+def _printed_lines(lines: list[str], first: int, last: int) -> tuple[PrintedLine, ...]:
+    """The :data:`PRINTED_LINES` of lines ``first``..``last`` (0-based): a label's own text and the list
+    items right under it (blank lines between items allowed), up to the next line that is neither. A label
+    that is itself a list item ("- Leading authority(ies): ...") has only its own text."""
+    found = []
+    i = first
+    while i <= last:
+        match = _PRINTED_LINE.match(lines[i].strip())
+        i += 1
+        if not match:
+            continue
+        label_line = i
+        parts = [match["rest"].strip()] if match["rest"].strip() else []
+        while i <= last and not _LIST_ITEM.match(lines[label_line - 1].strip()):
+            text = lines[i].strip()
+            item = _LIST_ITEM.match(text)
+            if item and not _PRINTED_LINE.match(text):
+                parts.append(item["item"].strip())
+            elif text:
+                break
+            i += 1
+        name = next(n for n, _ in PRINTED_LINES if match[n] is not None)
+        found.append(PrintedLine(name, match["label"], "\n".join(parts), label_line))
+    return tuple(found)
+
+
 def _read_practice(
     lines: list[str], entry: TocEntry, spelling: str | None, span: tuple[int, int, list[int]], problems: list[Problem]
 ) -> PracticeRecord:
@@ -524,6 +572,7 @@ def _read_practice(
         end_year=finish,
         ongoing=ongoing,
         labels=tuple(labels),
+        printed_lines=_printed_lines(lines, hit + 1, end),
         references=tuple(references),
         editorial_notes=tuple(notes),
         removed=tuple(sorted(removed, key=lambda r: r.line)),

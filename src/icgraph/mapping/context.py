@@ -35,3 +35,23 @@ def context(section: str, path: Path = FILE) -> list[dict]:
     if section != "sources":
         prefixes["@vocab"] = document["curationVocab"]  # curation kinds are icg: classes ("kind: LocalAuthority")
     return [prefixes, document["common"], document[section]]
+
+
+#: Keyword aliases a published document keeps (the sections' other ones, ``practice: "@id"``, name
+#: their records' keys, not things).
+_PUBLISHED_KEYWORDS = {"id": "@id", "type": "@type"}
+
+
+@lru_cache(maxsize=None)
+def publication_context(path: Path = FILE) -> dict:
+    """The context published documents are compacted with (the JSON-LD dump, /id/ documents, and
+    /context.jsonld): the prefixes, then every term of every section (they mean the same everywhere)."""
+    document = _document(path)
+    terms: dict = dict(PREFIXES)
+    terms.update(_PUBLISHED_KEYWORDS)
+    for section in ["common", *sections(path)]:
+        for term, definition in document[section].items():
+            if isinstance(definition, str) and definition.startswith("@"):
+                continue
+            terms.setdefault(term, definition)
+    return terms

@@ -36,7 +36,7 @@ _SECTION_KEYS = {
     "places": {"id", "kind", "name", "alias", "originalName", "country", "within", "iso", "lines", "source", "note", "ambiguity"},
     "actors": {"id", "kind", "name", "alias", "originalName", "level", "family", "country", "place", "parent", "lines", "source", "note", "ambiguity"},
     "programmes": {"id", "name", "alias", "originalName", "operator", "lines", "source", "note", "ambiguity"},
-    "practices": {"practice", "implementedIn", "targetGroups", "participants", "funding", "fundedThrough", "outcomes", "participationNote", "leadNote", "start", "end", "ongoing", "note", "ambiguity", "lines", "source"},
+    "practices": {"practice", "implementedIn", "targetGroups", "participants", "funding", "fundedThrough", "relations", "outcomes", "participationNote", "leadNote", "start", "end", "ongoing", "note", "ambiguity", "lines", "source"},
     "memberships": {"member", "organization", "role", "start", "end", "lines", "source", "note", "ambiguity", "represents", "position"},
     "partnerships": {"id", "name", "kind", "partners", "practice", "start", "end", "lines", "source", "note", "ambiguity", "alias", "originalName"},
     "affiliations": {"person", "organization", "lines", "source", "note"},
@@ -46,6 +46,10 @@ _GROUP_KEYS = {"name", "kind", "level", "note"}
 _FUNDING_KEYS = {"amount", "currency", "asPrinted", "funder", "lines", "source", "note", "ambiguity"}
 _OUTCOME_KEYS = {"text", "value", "unit", "lines", "source", "note", "ambiguity"}
 _FUNDED_THROUGH_KEYS = {"funder", "programme", "recipient", "purpose", "lines", "source", "note", "ambiguity"}
+#: The relations a practice's text states (``relations:``), each named by its one key: the ontology term it asserts.
+#: ``supports`` is said of an organisation (``by:``), every other of the practice itself.
+RELATION_TERMS = ("establishes", "carriedOutBy", "buildsOn", "inspiredBy", "supports", "disseminationChannel")
+_RELATION_KEYS = {*RELATION_TERMS, "by", "lines", "source", "note", "ambiguity"}
 #: A practice's `start:`, `end:` and `ongoing:` (one statement or a list of them, when lines disagree).
 _DATE_KEYS = {"start": "year", "end": "year", "ongoing": "value"}
 _DATE_STATEMENT_KEYS = {"year", "value", "lines", "computedFrom", "source", "note", "ambiguity"}
@@ -219,6 +223,7 @@ def _shape(section: str, entry: dict) -> dict:
             for n, f in enumerate(entry.get("fundedThrough") or [], start=1)
         ]
         node.update(_dates(base, entry))
+        node.update(_relations(base, entry))
     elif section == "memberships":
         role = _local(entry["role"])
         node["@id"] = (
@@ -232,6 +237,39 @@ def _shape(section: str, entry: dict) -> dict:
         if "kind" in node:
             node["partnershipKind"] = node.pop("kind")
     return node
+
+
+def _relations(base: str, entry: dict) -> dict:
+    """The stated relations of a practice entry: each one a direct triple (``practice icg:establishes X``,
+    ``actor icg:supports Y``) for queries, and an ``rdf:Statement`` restating it with the lines that say so.
+
+    The statement is ``practice:SLUG#rel-TERM-OBJECT`` (``#rel-supports-BY-OBJECT``), so it is a part of the
+    practice's description, and ``icg:statedIn`` points back at the practice whose text states it.
+    """
+    direct: dict[str, list] = {}
+    statements = []
+    for relation in entry.get("relations") or []:
+        term = next(k for k in RELATION_TERMS if k in relation)
+        target = relation[term]
+        if term == "supports":
+            subject: dict | str = {"@id": relation["by"], "supports": [target]}
+            ident = f"{base}#rel-supports-{_local(relation['by'])}-{_local(target)}"
+        else:
+            subject = entry["practice"]
+            direct.setdefault(term, []).append(target)
+            ident = f"{base}#rel-{term}-{_local(target)}"
+        statements.append(
+            {
+                **{k: v for k, v in relation.items() if k in ("lines", "note", "ambiguity")},
+                "@id": ident,
+                "@type": "rdf:Statement",
+                "statementSubject": subject,
+                "statementPredicate": f"icg:{term}",
+                "statementObject": target,
+                "source": _source(relation),
+            }
+        )
+    return {**direct, "relations": statements} if statements else {}
 
 
 def date_statements(entry: dict) -> list[tuple[str, dict]]:
@@ -364,6 +402,21 @@ def _check(curation: Curation, known_practices: set[str], extra_known: set[str])
                         problems.append(f"{filename}: {label}: a fundedThrough entry needs `funder:` or `programme:`, and `lines:` (the line that says so): {f!r:.80}")
                     for key in ("funder", "programme", "recipient"):
                         refs(filename, f"{label}.fundedThrough", f.get(key))
+                for r in entry.get("relations") or []:
+                    terms = [k for k in RELATION_TERMS if k in r] if isinstance(r, dict) else []
+                    if len(terms) != 1:
+                        problems.append(f"{filename}: {label}: a `relations:` entry needs exactly one of {', '.join(RELATION_TERMS)}: {r!r:.100}")
+                        continue
+                    if set(r) - _RELATION_KEYS:
+                        problems.append(f"{filename}: {label}: relation has unknown key(s) {sorted(set(r) - _RELATION_KEYS)}; allowed: {', '.join(sorted(_RELATION_KEYS))}")
+                    if not r.get("lines"):
+                        problems.append(f"{filename}: {label}: relation `{terms[0]}: {r[terms[0]]}` cites no line; add `lines: [N]` (the line that says so)")
+                    if (terms[0] == "supports") != ("by" in r):
+                        problems.append(f"{filename}: {label}: `by:` (the organisation that gives the support) goes with `supports:` and only with it: {r!r:.100}")
+                    if not (isinstance(r[terms[0]], str) and _CURIE.match(r[terms[0]])):
+                        problems.append(f"{filename}: {label}: `{terms[0]}:` needs one id (actor:, partnership:, practice: or programme:), not {r[terms[0]]!r:.60}")
+                    refs(filename, f"{label}.relations", r[terms[0]])
+                    refs(filename, f"{label}.relations", r.get("by"))
                 for key, statement in date_statements(entry):
                     if not isinstance(statement, dict) or _DATE_KEYS[key] not in statement:
                         problems.append(f"{filename}: {label}: `{key}:` needs `{_DATE_KEYS[key]}:` and `lines:`, e.g. {{{_DATE_KEYS[key]}: {'true' if key == 'ongoing' else '2022'}, lines: [N]}}")

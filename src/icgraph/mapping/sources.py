@@ -110,6 +110,10 @@ def map_compendium(records: Iterable[PracticeRecord], vocabularies_dir: Path | N
     return _parse({"@context": CONTEXT, "@graph": nodes})
 
 
+#: The record's printed who-did-what lines (PracticeRecord.printed_lines) -> their term in the context.
+_PRINTED_KEYS = {"leading_authority": "leadingAuthorityAsPrinted", "implementing_partners": "implementingPartnersAsPrinted"}
+
+
 def practice_node(r: PracticeRecord, types: dict[str, set[str]], areas: dict[str, set[str]]) -> dict:
     """One practice as a JSON-LD node (keys: see :data:`CONTEXT`)."""
     iri = str(PRACTICE[r.slug])
@@ -149,6 +153,8 @@ def practice_node(r: PracticeRecord, types: dict[str, set[str]], areas: dict[str
             node[key] = getattr(r, attr)
     if r.duration_as_printed:
         node["durationAsPrinted"] = r.duration_as_printed
+    for printed in r.printed_lines:
+        node.setdefault(_PRINTED_KEYS[printed.field], []).append(printed.text)
     if r.start_year:
         node["startYear"] = str(r.start_year)
     if r.end_year:

@@ -12,15 +12,19 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from icgraph.config import Settings
 
 from icgraph.backends import is_remote
-from icgraph.server import api_docs, documents, graph_store, library_pages, linked_data, metrics, query_api, result_views, short_links, sparql, web
+from icgraph.server import (
+    api_docs, changes, completion, contribute, documents, graph_store, library_pages, linked_data, metrics, query_api,
+    result_views, short_links, sparql, web,
+)
 from icgraph.server.caching import ReleaseCaching
 from icgraph.server.headers import SecurityHeaders
 from icgraph.server.metrics import Metrics, MetricsMiddleware
+from icgraph.server.negotiation import prefers_json
 from icgraph.server.origin import OriginMiddleware
 from icgraph.server.remote import RemotePool
 from icgraph.server.security import EndpointError, RequestSizeLimit, update_token
@@ -30,12 +34,17 @@ from icgraph.server.workers import StorePool
 
 ROUTERS = [
     sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router,
-    short_links.router, library_pages.router, result_views.router,
+    completion.router, short_links.router, library_pages.router, result_views.router,
+    contribute.router, contribute.pages, changes.router,
 ]
 
 
-async def endpoint_error(request: Request, error: EndpointError) -> PlainTextResponse:
-    """Every refusal as plain text that says why (SPARQL clients show the body as it is)."""
+async def endpoint_error(request: Request, error: EndpointError) -> Response:
+    """Every refusal as plain text that says why (SPARQL clients show the body as it is); as JSON, with
+    the same message and its fields (a syntax error's line, column, token and hint), when the client asks."""
+    if prefers_json(request.headers.get("accept")):
+        body = {"status": error.status, "message": error.message, **(error.details or {})}
+        return JSONResponse(body, status_code=error.status, headers=error.headers)
     return PlainTextResponse(error.message + "\n", status_code=error.status, headers=error.headers)
 
 

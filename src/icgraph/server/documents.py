@@ -18,6 +18,8 @@ from fastapi.responses import FileResponse, Response
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDFS, VOID
 
+from icgraph.config import Settings
+from icgraph.jsonld import CONTEXT_PATH
 from icgraph.namespaces import GRAPH, ONTOLOGY_GRAPH, compact
 from icgraph.release import DUMPS
 from icgraph.server.linked_data import (
@@ -37,7 +39,7 @@ from icgraph.server.linked_data import (
 )
 from icgraph.server.negotiation import Format, NotAcceptable
 from icgraph.server.templating import script_json_text, templates
-from icgraph.void import DATASET, LICENSE, vocabulary_prefix
+from icgraph.void import DATASET, LICENSE, rebase, vocabulary_prefix
 
 router = APIRouter(tags=["linked data"])
 
@@ -148,6 +150,18 @@ def _human_size(size: int) -> str:
     return str(size)
 
 
+@router.api_route(CONTEXT_PATH, methods=["GET", "HEAD"], summary="The JSON-LD context of icgraph's JSON-LD documents")
+async def jsonld_context() -> Response:
+    """ontology/context.jsonld as published documents use it (`icgraph.mapping.context.publication_context`):
+    a stable address of the context, served by icgraph itself."""
+    import json
+
+    from icgraph.mapping.context import publication_context
+
+    body = json.dumps({"@context": publication_context()}, ensure_ascii=False, indent=1).encode("utf-8")
+    return Response(body, media_type="application/ld+json", headers={"Cache-Control": "public, max-age=3600"})
+
+
 @router.api_route("/downloads", methods=["GET", "HEAD"], summary="The dumps of the dataset, with sizes and formats")
 async def downloads(request: Request) -> Response:
     release = _served(request)
@@ -201,7 +215,9 @@ def _void(request: Request) -> Graph | None:
         return None
     cached = getattr(request.app.state, "void_of_release", None)
     if cached is None or cached[0] != release.id:
-        cached = request.app.state.void_of_release = (release.id, Graph().parse(release.void, format="turtle"))
+        settings = getattr(request.app.state, "settings", None) or Settings()
+        void = rebase(Graph().parse(release.void, format="turtle"), settings.public_url())
+        cached = request.app.state.void_of_release = (release.id, void)
     return cached[1]
 
 

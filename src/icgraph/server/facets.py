@@ -6,7 +6,12 @@ come both the filter (the practices having one of the selected values: the query
 ``VALUES ?value { ... }``) and the counts (``facet-values.rq`` joined with it). Selections are
 combined with AND across facets and OR within one facet; the counts of a facet are computed
 under every *other* facet's selection, so each count says how many practices the current
-selection would show with that value added. Every query runs on the server's pool
+selection would show with that value added.
+
+The facets of the participants (level, kind, role) pair a practice's *participations* with
+their values (``?practice ?participation ?value``): selected together, they keep the practices
+where one participation has them all (``level=national&role=funder``: a national funder, not a
+national partner and an international funder), and their counts follow. Every query runs on the server's pool
 (`icgraph.server.prepared`).
 
 Values travel in the URL as the local name of their IRI (``country=es``,
@@ -50,6 +55,9 @@ class Facet:
     name: str = ""
     label: str = ""
     namespace: str = ""
+    #: Whether the facet's query pairs participations (``?participation``) with values, so that
+    #: it combines with the other participation facets on the same participation.
+    per_participation: bool = False
 
     async def prepare(self, pool) -> None:
         """Read what the facet needs from the store before its first query (nothing, by default)."""
@@ -84,16 +92,23 @@ class Facet:
         """The practices that have at least one of ``tokens``."""
         return {row["practice"] for row in await pool.prepared(self.pairs(tokens))}
 
-    def count_query(self, practices: set | None = None) -> str:
-        """Practices per value of this facet, among ``practices`` (None: every practice)."""
+    async def participations(self, pool, tokens: list[str]) -> dict[ox.NamedNode, ox.NamedNode]:
+        """participation -> practice, for the participations with at least one of ``tokens`` (`per_participation`)."""
+        return {row["participation"]: row["practice"] for row in await pool.prepared(self.pairs(tokens))}
+
+    def count_query(self, practices: set | None = None, participations: set | None = None) -> str:
+        """Practices per value of this facet, among ``practices`` (None: every practice) and, for a
+        participation facet, counting only the ``participations`` given (None: every one)."""
         groups = [nested(self.query), *self.restrictions()]
         if practices is not None:
             groups.append(values_block("practice", sorted(practices, key=str)))
+        if participations is not None and self.per_participation:
+            groups.append(values_block("participation", sorted(participations, key=str)))
         return compose("facet-values", *groups)
 
-    async def values(self, pool, practices: set | None, selection: Selection) -> list[FacetValue]:
+    async def values(self, pool, practices: set | None, selection: Selection, participations: set | None = None) -> list[FacetValue]:
         rows = []
-        for row in await pool.prepared(self.count_query(practices)):
+        for row in await pool.prepared(self.count_query(practices, participations)):
             token = self.token(row["value"]) if row["value"] is not None else None
             if token is None:
                 continue
@@ -118,8 +133,9 @@ class Facet:
 class PathFacet(Facet):
     """A facet whose values are reached from a practice by a property path (in its facet-NAME.rq)."""
 
-    def __init__(self, name: str, label: str, namespace):
+    def __init__(self, name: str, label: str, namespace, per_participation: bool = False):
         self.name, self.label, self.namespace = name, label, str(namespace)
+        self.per_participation = per_participation
 
 
 class ActorKindFacet(Facet):
@@ -129,6 +145,7 @@ class ActorKindFacet(Facet):
     """
 
     name, label, namespace = "kind", "Actor kind", str(ICG)
+    per_participation = True
 
     def __init__(self):
         self.kinds: tuple[ox.NamedNode, ...] = ()
@@ -177,7 +194,7 @@ class PeriodFacet(Facet):
         order = [p.token for p in self.PERIODS]
         return (order.index(row[0]),)
 
-    async def values(self, pool, practices, selection):
+    async def values(self, pool, practices, selection, participations=None):
         labels = {p.token: p.label for p in self.PERIODS}
         return [
             FacetValue(v.token, labels[v.token], v.count, v.selected, v.url)
@@ -189,9 +206,9 @@ class PeriodFacet(Facet):
 FACETS: tuple[Facet, ...] = (
     PathFacet("principle", "Principle", PRINCIPLE),
     PathFacet("country", "Country", PLACE),
-    PathFacet("level", "Governance level of participants", LEVEL),
+    PathFacet("level", "Governance level of a participant", LEVEL, per_participation=True),
     ActorKindFacet(),
-    PathFacet("role", "Role", ROLE),
+    PathFacet("role", "Role of that participant", ROLE, per_participation=True),
     PathFacet("type", "Type", PTYPE),
     PathFacet("area", "Area of intervention", AREA),
     PathFacet("target", "Target group", TARGET),
@@ -247,22 +264,39 @@ class Selection:
 async def browse(pool, selection: Selection) -> dict:
     """The practices of a selection and every facet's values with counts: the data of /practices.
 
-    Each selected facet's practices are read once; results and counts are then restricted to
-    the intersection of the sets (for a facet's counts, of the *other* facets' sets).
+    Each selected facet's practices (participations, for the facets of participants) are read
+    once; results and counts are then restricted to the intersection of the sets (for a facet's
+    counts, of the *other* facets' sets). The participation facets intersect on participations
+    first: one participant must have every value selected.
     """
     for facet in FACETS:
         await facet.prepare(pool)
     chosen = {name: tokens for name, tokens in selection.chosen.items() if tokens}
-    sets = {name: await FACETS_BY_NAME[name].practices(pool, tokens) for name, tokens in chosen.items()}
+    sets, shared = {}, {}
+    for name, tokens in chosen.items():
+        facet = FACETS_BY_NAME[name]
+        if facet.per_participation:
+            shared[name] = await facet.participations(pool, tokens)
+        else:
+            sets[name] = await facet.practices(pool, tokens)
+
+    def participations_among(skip: str | None = None) -> set | None:
+        kept = [set(found) for name, found in shared.items() if name != skip]
+        return set.intersection(*kept) if kept else None
 
     def among(skip: str | None = None) -> set | None:
         kept = [practices for name, practices in sets.items() if name != skip]
+        participations = participations_among(skip)
+        if participations is not None:
+            of_practice = {participation: practice for found in shared.values() for participation, practice in found.items()}
+            kept.append({of_practice[p] for p in participations})
         return set.intersection(*kept) if kept else None
 
     everything = among()
     query = "practices-page" if everything is None else with_groups("practices-page", values_block("practice", sorted(everything, key=str)))
     practices = []
-    for row in await pool.prepared(query):
+    rows = await pool.prepared(query)
+    for row in rows:
         iri = row["practice"].value
         slug = iri.rsplit("/", 1)[-1]
 
@@ -278,11 +312,39 @@ async def browse(pool, selection: Selection) -> dict:
                 "country": text("country"),
                 "principle": text("principle"),
                 "startYear": text("startYear"),
+                "endYear": text("endYear"),
+                "places": text("places") or None,
                 "levelCount": int(row["levelCount"].value) if row["levelCount"] is not None else None,
             }
         )
+    _tell_apart(practices)
     facets = [
-        {"name": f.name, "label": f.label, "values": await f.values(pool, among(skip=f.name), selection)}
+        {"name": f.name, "label": f.label,
+         "values": await f.values(pool, among(skip=f.name), selection, participations_among(skip=f.name))}
         for f in FACETS
     ]
     return {"count": len(practices), "practices": practices, "facets": facets, "selection": selection}
+
+
+def title_key(title: str | None) -> str:
+    """What makes two titles "the same" in a list: letters and digits, lower case, without a
+    trailing parenthesis ("Anti-rumours strategy (ARS)" and "Anti-rumours strategy")."""
+    text = re.sub(r"\s*\([^()]*\)\s*$", "", title or "")
+    return re.sub(r"[^0-9a-z]+", " ", text.lower()).strip()
+
+
+def _tell_apart(practices: list[dict]) -> None:
+    """Give each practice whose title repeats in the list the facts that tell it apart: its
+    place, country and years (``distinguish``, None for a title that is unique)."""
+    counts: dict[str, int] = {}
+    for practice in practices:
+        key = title_key(practice["title"])
+        counts[key] = counts.get(key, 0) + 1
+    for practice in practices:
+        if counts[title_key(practice["title"])] < 2:
+            practice["distinguish"] = None
+            continue
+        start, end = practice["startYear"], practice["endYear"]
+        years = f"{start}–{end}" if start and end and end != start else f"since {start}" if start else None
+        parts = [practice["places"], practice["country"], years]
+        practice["distinguish"] = ", ".join(part for part in parts if part) or practice["slug"]

@@ -37,6 +37,7 @@ from markupsafe import Markup, escape
 from rdflib.namespace import XSD
 
 from icgraph.namespaces import ID, PREFIXES, ROOT, compact, expand
+from icgraph.jsonld import compact as compact_jsonld
 from icgraph.server import pools, prepared
 from icgraph.server.negotiation import GRAPH_FORMATS, Format, NotAcceptable, choose_format
 from icgraph.server.templating import link, safe_href, script_json_text, templates
@@ -88,11 +89,15 @@ def graph_query(graph: str) -> str:
 
 def run_construct(store: ox.Store, query: str) -> list[ox.Triple]:
     """The triples of a CONSTRUCT, without duplicates, in a stable order."""
-    triples = set(store.query(query, use_default_graph_as_union=True))
+    from icgraph.store import default_dataset
+
+    triples = set(store.query(query, **default_dataset(store)))
     return sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
 
 
 def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
+    if fmt.key == "jsonld":
+        return compact_jsonld(triples)  # with the project's context, not Oxigraph's expanded form
     return ox.serialize(triples, format=fmt.oxigraph, prefixes=None if fmt.key == "nt" else PREFIXES) or b""
 
 
@@ -456,6 +461,8 @@ async def _entity_page(request: Request, iri: str, triples: list[ox.Triple]) -> 
     }
     if template in _CONTEXT:
         context.update(await _CONTEXT[template](request, view))
+    if template in _UNDERTAKING_PAGES:
+        context["stated_relations"] = await _select(request, "entity-stated-relations", entity=view.iri)
     return await run_in_threadpool(
         templates.TemplateResponse, request, template, context, headers={"Link": f'<{local_path(iri)}>; rel="describes"'}
     )
@@ -494,8 +501,9 @@ async def _practice_context(request: Request, view: View) -> dict[str, Any]:
         agent = part.one("icg:agent")
         agent_node = view.nodes.get(agent)
         generic = agent_node is not None and agent_node.has_type("icg:ActorGroup")
-        level = view.level_of(agent)
-        by_level[level].append({"part": part, "agent": agent, "generic": generic, "roles": part["icg:role"]})
+        # A generic group may span levels ("decision-makers at national and local level"): listed under each.
+        for level in (agent_node["icg:governanceLevel"] if agent_node is not None else []) or [None]:
+            by_level[level].append({"part": part, "agent": agent, "generic": generic, "roles": part["icg:role"]})
     levels = sorted(by_level, key=view.rank)
     groups = [(level, sorted(by_level[level], key=lambda r: view.label(r["agent"]).lower())) for level in levels]
     derivation = (e.nodes("prov:qualifiedDerivation") or [None])[0]
@@ -505,7 +513,23 @@ async def _practice_context(request: Request, view: View) -> dict[str, Any]:
             request, derivation.one("prov:entity"), derivation.one("icg:startLine"), derivation.one("icg:endLine")
         )
     partnerships = await _select(request, "practice-partnerships", entity=view.iri)
-    return {"participation_groups": groups, "derivation": derivation, "excerpt": excerpt, "partnerships": partnerships}
+    return {"participation_groups": groups, "derivation": derivation, "excerpt": excerpt, "partnerships": partnerships,
+            "similar_practices": await _similar_practices(request, view.iri)}
+
+
+#: How many similar practices a practice page shows (GET /api/practices/{slug}/similar gives more).
+SIMILAR_ON_PAGE = 5
+
+
+async def _similar_practices(request: Request, iri: str) -> list:
+    """The practices most like ``iri``, with their reasons, from the release's search index (computed at build time);
+    none for a store that is not a release."""
+    from icgraph.similar import similar_to
+
+    release = getattr(await pools.pool_of(request.app), "release", None)
+    if release is None or not release.search_index.is_file():
+        return []
+    return await run_in_threadpool(similar_to, release.search_index, iri, SIMILAR_ON_PAGE) or []
 
 
 async def _actor_context(request: Request, view: View) -> dict[str, Any]:
@@ -567,6 +591,12 @@ async def _meeting_context(request: Request, view: View) -> dict[str, Any]:
 async def _partnership_context(request: Request, view: View) -> dict[str, Any]:
     partners = sorted(view.entity["icg:partner"], key=lambda a: (view.rank(view.level_of(a)), view.label(a).lower()))
     return {"partners": partners}
+
+
+#: Pages that show the relations the texts state about their entity (ld/stated_relations.html): which
+#: structure a practice sets up or is carried out by, what it builds on, who supports whom, through which
+#: networks results travel.
+_UNDERTAKING_PAGES = {"ld/practice.html", "ld/actor.html", "ld/partnership.html"}
 
 
 _CONTEXT = {

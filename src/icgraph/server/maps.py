@@ -179,6 +179,9 @@ def governance_map(data: MapData, country: str | None = None, principle: str | N
     nodes.sort(key=lambda n: (n["tier"], n["x"], n["row"]))
     return {
         "filters": {"country": country, "principle": principle, "network": network},
+        #: What the numbers count: the nodes are the actors linked to another (under the filters),
+        #: out of every actor named (the home page's count).
+        "counts": {"linked_actors": len(nodes), "actors": len(data.actors), "links": len(edges)},
         "tiers": tiers,
         "nodes": nodes,
         "edges": edges,

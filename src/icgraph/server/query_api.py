@@ -9,6 +9,11 @@
 - Every query also has its own path in the OpenAPI document, with its summary, description and
   typed query parameters, so ``/docs`` shows the library as a form per query.
 
+Paging: ``limit=N`` answers the first N rows (triples of a CONSTRUCT); when more follow, a
+``Link: <...>; rel="next"`` header (and, in SPARQL JSON, a top-level ``next``) gives the URL of
+the next page, whose opaque ``cursor`` is bound to the release and to the query and its values
+(`icgraph.server.paging`): after a new release it answers 410, start again.
+
 Parameters are bound as RDF terms through Oxigraph's ``substitutions``
 (`icgraph.queries.LibraryQuery.bindings`), never spliced into the query text. A value of the
 wrong type, an unknown or repeated parameter is a 400 that says what to send; an unknown query
@@ -23,6 +28,7 @@ limit, memory ceiling and admission; the worker serialises the answer. An app th
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -32,13 +38,14 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from icgraph.config import Settings
 from icgraph.queries import LibraryQuery, Parameter, QueryParameterError, load_library, parse_query_file
 from icgraph.server import negotiation, pools
+from icgraph.server.paging import MAX_PAGE_SIZE, Cursor, CursorError, query_fingerprint
 from icgraph.server.security import EndpointError
 
 PREFIX = "/api/queries"
 TAG = "Query library"
 
 #: Query-string names the API itself reads; a library query may not use them as parameters.
-RESERVED = frozenset({"format"})
+RESERVED = frozenset({"format", "limit", "cursor"})
 
 #: What a CONSTRUCT / DESCRIBE result can be written as (a graph: no dataset formats).
 GRAPH_OFFER = tuple(f for f in negotiation.GRAPH_FORMATS if f.key in ("ttl", "nt", "rdf", "jsonld"))
@@ -148,6 +155,23 @@ def openapi_parameters(query: LibraryQuery) -> list[dict[str, Any]]:
             "schema": {"type": "string", "enum": [f.key for f in offer]},
         }
     )
+    parameters += [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": f"Answer in pages of this many rows (triples of a CONSTRUCT), at most {MAX_PAGE_SIZE}; "
+                           "the Link header (rel=next) and, in JSON, `next` give the following page.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        },
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "Where the page starts: the cursor of a `next` link, as it is (valid for the release it came from).",
+            "schema": {"type": "string"},
+        },
+    ]
     return parameters
 
 
@@ -172,8 +196,10 @@ def openapi_responses(query: LibraryQuery) -> dict[Any, Any]:
     offer = offer_for(query)
     return {
         200: {"description": "The result", "content": {f.media_type: {} for f in offer}},
-        400: {"description": "A parameter is unknown, repeated, missing or of the wrong type", "content": _JSON_DETAIL},
+        400: {"description": "A parameter is unknown, repeated, missing or of the wrong type, or the cursor is not one "
+                             "of this query", "content": _JSON_DETAIL},
         406: {"description": "No format on offer matches the Accept header or format=", "content": _JSON_DETAIL},
+        410: {"description": "The cursor belongs to an earlier release: start again without it", "content": _JSON_DETAIL},
     }
 
 
@@ -183,39 +209,80 @@ def openapi_responses(query: LibraryQuery) -> dict[Any, Any]:
 
 def parameter_values(request: Request, query: LibraryQuery) -> tuple[dict[str, str], str | None]:
     """The query's parameter values and the ``format=`` value from the URL; 400 on anything else."""
+    values, controls = _parameters(request, query)
+    return values, controls.get("format")
+
+
+def _parameters(request: Request, query: LibraryQuery) -> tuple[dict[str, str], dict[str, str]]:
+    """The query's parameter values, and the API's own (format, limit, cursor) from the URL; 400 on anything else."""
     values: dict[str, str] = {}
-    fmt: str | None = None
+    controls: dict[str, str] = {}
     known = {p.name for p in query.parameters}
     for key, value in request.query_params.multi_items():
-        if key == "format":
-            if fmt is not None:
-                raise HTTPException(400, "The request has more than one 'format' parameter; send one.")
-            fmt = value
+        if key in RESERVED:
+            if key in controls:
+                raise HTTPException(400, f"The request has more than one {key!r} parameter; send one.")
+            controls[key] = value
             continue
         if key not in known:
             listed = ", ".join(sorted(known)) or "none"
-            raise HTTPException(400, f"The query {query.name} has no parameter {key!r} (its parameters: {listed}; and format).")
+            raise HTTPException(400, f"The query {query.name} has no parameter {key!r} (its parameters: {listed}; "
+                                     "and format, limit, cursor).")
         if key in values:
             raise HTTPException(400, f"The parameter {key!r} is given more than once; send it once.")
         values[key] = value
-    return values, fmt
+    return values, controls
+
+
+def _page_size(text: str) -> int:
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise HTTPException(400, f"limit={text!r}: send a whole number of rows per page from 1 to {MAX_PAGE_SIZE}.")
+    return limit
 
 
 async def run_library_query(request: Request, query: LibraryQuery) -> Response:
-    values, format_param = parameter_values(request, query)
+    values, controls = _parameters(request, query)
     try:
         bindings = query.bindings(values)
     except QueryParameterError as error:
         raise HTTPException(400, str(error)) from None
     try:
-        fmt = negotiation.choose_format(result_kind(query), request.headers.get("accept"), format_param, offer_for(query))
+        fmt = negotiation.choose_format(result_kind(query), request.headers.get("accept"), controls.get("format"), offer_for(query))
     except negotiation.NotAcceptable as error:
         raise HTTPException(406, str(error)) from None
+    page = cursor = None
+    if "limit" in controls or "cursor" in controls:
+        limit = _page_size(controls["limit"]) if "limit" in controls else None
+        pool = await pools.pool_of(request.app)
+        release, fingerprint = pool.release_id, query_fingerprint(query.text, bindings)
+        if "cursor" in controls:
+            try:
+                cursor = Cursor.decode(controls["cursor"], release, fingerprint)
+            except CursorError as error:
+                raise HTTPException(error.status, str(error)) from None
+        offset = cursor.offset if cursor else 0
+        limit = limit or cursor.limit
+        page = (offset, limit)
+        cursor = Cursor(release, fingerprint, offset + limit, limit)
     try:
-        result = await pools.run(request, query, bindings, fmt=fmt, hide=[p.variable for p in query.parameters])
+        result = await pools.run(request, query, bindings, fmt=fmt, hide=[p.variable for p in query.parameters],
+                                 **({"page": page} if page else {}))
     except EndpointError as error:  # the pool's refusal (504 past the time limit, 503 when busy), as /sparql says it
         raise HTTPException(error.status, error.message, headers=error.headers) from None
-    return Response(result["body"], media_type=None, headers={"Content-Type": fmt.content_type, "Vary": "Accept"})
+    headers = {"Content-Type": fmt.content_type, "Vary": "Accept"}
+    body = result["body"]
+    if page and result.get("more"):
+        following = str(request.url.include_query_params(cursor=cursor.encode(), limit=page[1]))
+        headers["Link"] = f'<{following}>; rel="next"'
+        if fmt.key == "json":
+            document = json.loads(body)
+            document["next"] = following
+            body = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    return Response(body, media_type=None, headers=headers)
 
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from icgraph.backends import RemoteStore, RemoteStoreError, RemoteTimeout, Resul
 from icgraph.config import Settings
 from icgraph.release import Release, current_release
 from icgraph.server import negotiation, security
+from icgraph.server.query_errors import explain
 from icgraph.server.security import EndpointError
 from icgraph.server.workers import _CappedBuffer
 
@@ -125,7 +126,8 @@ class RemotePool:
         try:
             found = security.inspect_request_query(text)
         except ParseException as error:
-            raise EndpointError(400, f"Syntax error in the query: {security.parse_error_message(error)}") from None
+            problem = explain(text, security.parse_error_message(error), "query")
+            raise EndpointError(400, problem.message(), details=problem.as_json()) from None
         security.check_outbound(found, self.settings)
         kind = negotiation.RESULTS if found.form in ("SELECT", "ASK") else negotiation.GRAPH
         try:
@@ -173,7 +175,8 @@ class RemotePool:
 
         return await self._run(count, timeout)
 
-    async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
+    async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None,
+                       page: tuple[int, int] | None = None):
         """`StorePool.prepared` on the remote store: the substitutions bound by a VALUES block
         (`icgraph.backends.bind_substitutions`, inside `RemoteStore.query`), the same answers and errors."""
         from icgraph.server.prepared import substitutions
@@ -190,6 +193,14 @@ class RemotePool:
         if fmt is not None:
             from icgraph.queries import without_variables
 
+            if page is not None:
+                from icgraph.server.paging import page_of
+
+                def paged() -> dict:
+                    results, more = page_of(run(), *page, text)
+                    return {**self._serialise(without_variables(results, set(hide)), fmt), "more": more}
+
+                return await self._run(paged, timeout)
             return await self._run(lambda: self._serialise(without_variables(run(), set(hide)), fmt), timeout)
         return await self._run(lambda: as_values(run()), timeout)
 
@@ -225,7 +236,8 @@ class RemotePool:
         try:
             found = security.inspect_update(text)
         except ParseException as error:
-            raise EndpointError(400, f"Syntax error in the update: {security.parse_error_message(error)}") from None
+            problem = explain(text, security.parse_error_message(error), "update")
+            raise EndpointError(400, problem.message(), details=problem.as_json()) from None
         text = security.prepare_update(text, found, using, using_named, self.settings)
         await self._run(partial(self.store.update, text, base_iri=job.get("base_iri"), timeout=timeout), timeout)
         return {}

@@ -1,6 +1,7 @@
 """The SPARQL 1.1 Service Description at GET /sparql (no query), with VoID triple counts.
 
-It lists the result formats, the features (union default graph, federation only when
+It names the public endpoint (`Settings.public_url`, as VoID and the pages do), never the
+address the request came to. It lists the result formats, the features (union default graph, federation only when
 allowed), the languages (SPARQL 1.1 Update only when updates are on), and the default
 dataset: the default graph and each named graph with its number of triples. With ``examples``,
 the query library (queries/*.rq) is listed as SPARQL examples in the SHACL-AF vocabulary the SIB
@@ -73,10 +74,14 @@ def add_examples(graph: Graph, service: URIRef, queries: Iterable, base: str) ->
 
 def describe(
     endpoint: str, statistics: dict, updates_enabled: bool, union_default_graph: bool = True, federation: bool = False,
-    examples: Iterable | None = None,
+    examples: Iterable | None = None, extension_functions: bool = True,
 ) -> Graph:
     """The service description of the endpoint at ``endpoint``, as an RDF graph; ``examples`` are
-    library queries (`icgraph.queries.LibraryQuery`) to list as SPARQL examples."""
+    library queries (`icgraph.queries.LibraryQuery`) to list as SPARQL examples.
+
+    ``extension_functions``: the endpoint evaluates queries with Oxigraph in its own reader
+    processes, which know icgraph's text functions (`icgraph.sparql.functions`); a remote store does not.
+    """
     graph = Graph()
     graph.bind("sd", SD)
     graph.bind("void", VOID)
@@ -93,6 +98,14 @@ def describe(
     if federation:
         graph.add((service, SD.feature, SD.BasicFederatedQuery))
     graph.add((service, SD.defaultEntailmentRegime, ENTAILMENT_SIMPLE))
+    if extension_functions:
+        from icgraph.sparql.functions import DESCRIPTIONS, FUNCTIONS
+
+        graph.bind("icgf", FUNCTIONS)
+        for iri, description in DESCRIPTIONS:
+            graph.add((service, SD.extensionFunction, URIRef(iri)))
+            graph.add((URIRef(iri), RDF.type, SD.Function))
+            graph.add((URIRef(iri), RDFS.comment, Literal(description, lang="en")))
 
     dataset = URIRef(endpoint + "#dataset")
     graph.add((service, SD.defaultDataset, dataset))
@@ -116,6 +129,13 @@ def describe(
     return graph
 
 
+def is_remote_pool(pool) -> bool:
+    """Whether ``pool`` sends queries to a remote store (which has no icgraph extension functions)."""
+    from icgraph.server.remote import RemotePool
+
+    return isinstance(pool, RemotePool)
+
+
 async def service_description_response(request: Request) -> Response:
     """GET /sparql without a query: the service description, negotiated like a CONSTRUCT result."""
     accept = request.headers.get("accept")
@@ -130,11 +150,12 @@ async def service_description_response(request: Request) -> Response:
         raise EndpointError(406, str(error)) from None
     settings: Settings = request.app.state.settings
     statistics = await request.app.state.pool.statistics(settings.query_timeout)
-    endpoint = str(request.url.replace(query="", fragment=""))
+    endpoint = settings.public_url("sparql")  # the public endpoint, as VoID names it (ICGRAPH_BASE_URL)
     graph = describe(
         endpoint, statistics, request.app.state.update_token is not None,
         union_default_graph=settings.union_default_graph, federation=bool(settings.federation_allowlist),
         examples=load_library(settings.queries_dir).values(),
+        extension_functions=not is_remote_pool(request.app.state.pool),
     )
     for prefix in ("graph",):
         graph.bind(prefix, PREFIXES[prefix])

@@ -18,7 +18,16 @@ from markupsafe import Markup
 from icgraph.results import compact
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
+def public_addresses(request) -> dict:
+    """What every page may name: the public SPARQL endpoint (`Settings.public_url`, as VoID and the
+    service description name it)."""
+    from icgraph.config import Settings
+
+    settings = getattr(request.app.state, "settings", None) or Settings()
+    return {"public_endpoint": settings.public_url("sparql")}
+
+
+templates = Jinja2Templates(directory=str(HERE / "templates"), context_processors=[public_addresses])
 templates.env.filters["compact"] = compact
 
 #: URL schemes a page may link to; any other IRI (javascript:, data:, file:, urn:, ...) is shown as text.

@@ -14,6 +14,8 @@ pyoxigraph cannot cancel a query, so queries never run in the web server's proce
   ``prepared`` (`StorePool.prepared`): the text of a ``icgraph/sparql`` file and its bindings as
   pyoxigraph terms (``substitutions``); the answer comes back as Python values (rows of terms,
   triples, a boolean), pickled and capped at ``max_result_bytes`` like any result.
+- **Extension functions.** Every query on a reader, the public's and the server's, knows the
+  text functions ``icgf:match`` and ``icgf:score`` (`icgraph.sparql.functions`, docs/sparql.md).
 - **The writer** (only when an update token is set) is the one process that opens the store
   read-write. It runs SPARQL updates and Graph Store writes one at a time, under the same
   time and memory limits (Oxigraph writes are transactional, so killing it loses nothing).
@@ -53,8 +55,9 @@ from icgraph.release import Release, current_release, hold, let_go
 from icgraph.server.lifeline import die_with_parent
 from icgraph.server.origin import current as current_origin
 from icgraph.server.processes import worker_context
-from icgraph.store import prepare_writable
+from icgraph.store import holds_merge, merge_named_graphs, prepare_writable
 from icgraph.server.security import EndpointError
+from icgraph.sparql.functions import CUSTOM_FUNCTIONS
 
 log = logging.getLogger("icgraph.server")
 
@@ -123,8 +126,16 @@ class _CappedBuffer:
         return b"".join(self.parts)
 
 
-def _error(status: int, message: str) -> tuple:
-    return ("error", status, message)
+def _error(status: int, message: str, details: dict | None = None) -> tuple:
+    return ("error", status, message, details)
+
+
+def _syntax_error(text: str, parser_message: str, what: str) -> tuple:
+    """A 400 that explains a syntax error: line, column, token at fault and a hint (`query_errors.explain`)."""
+    from icgraph.server.query_errors import explain
+
+    problem = explain(text, parser_message, what)
+    return _error(400, problem.message(), problem.as_json())
 
 
 class _WorkerState:
@@ -133,6 +144,9 @@ class _WorkerState:
         self.config = config
         self.store = None
         self.opened: str | None = None
+        #: Whether the open store's default graph holds the merge of its named graphs
+        #: (`icgraph.store`); if not (a store made before), queries fall back to Oxigraph's union.
+        self.merged = False
         self.isolated = False
 
     # -- store handles -------------------------------------------------------
@@ -145,6 +159,7 @@ class _WorkerState:
             gc.collect()  # close the old snapshot before opening the new one
             self.store = Store.read_only(snapshot)
             self.opened = snapshot
+            self.merged = holds_merge(self.store)
         return self.store
 
     def writer_store(self):
@@ -153,7 +168,38 @@ class _WorkerState:
         if self.store is None:
             Path(self.config["store"]).mkdir(parents=True, exist_ok=True)
             self.store = Store(self.config["store"])
+            if self.config["union_default_graph"] and not holds_merge(self.store):
+                merge_named_graphs(self.store)
         return self.store
+
+    def write_keeping_merge(self, write) -> tuple:
+        """Run ``write()`` (a change to the writer's store), then make the default graph the merge again.
+
+        A checkpoint taken before the write (hard links) says which triples of the default graph
+        came from a named graph, so those the write left unstated leave the default graph too.
+        """
+        if not self.config["union_default_graph"]:
+            answer = write()
+        else:
+            answer = self._write_and_merge(write)
+        if answer[0] == "ok":
+            answer[1]["snapshot"] = self.take_snapshot()
+        return answer
+
+    def _write_and_merge(self, write) -> tuple:
+        from pyoxigraph import Store
+
+        store = self.writer_store()
+        before = Path(self.config["snapshot_dir"]) / f"before-{uuid.uuid4().hex}"
+        store.backup(str(before))
+        try:
+            answer = write()
+            if answer[0] == "ok":
+                merge_named_graphs(store, Store.read_only(str(before)))
+                gc.collect()  # close the checkpoint before it is removed
+        finally:
+            shutil.rmtree(before, ignore_errors=True)
+        return answer
 
     def take_snapshot(self) -> str:
         target = Path(self.config["snapshot_dir"]) / uuid.uuid4().hex
@@ -212,7 +258,7 @@ class _WorkerState:
             if message is None and not self.isolated:
                 message = security.parse_error_message(error)
             if message is not None:
-                return _error(400, f"Syntax error in the query: {message}")
+                return _syntax_error(text, message, "query")
             found = None  # valid for Oxigraph, beyond rdflib's grammar; safe here (no network)
         settings = _settings_view(self.config)
         if found is not None:
@@ -232,14 +278,15 @@ class _WorkerState:
             # SPARQL 1.1 Protocol §2.1.4: the protocol dataset replaces FROM / FROM NAMED.
             kwargs["default_graph"] = [NamedNode(iri) for iri in default_graphs or []]
             kwargs["named_graphs"] = [NamedNode(iri) for iri in named_graphs or []]
-        elif self.config["union_default_graph"] and not (found and found.has_dataset_clause):
+        store = self.reader_store(job["snapshot"])
+        if not (default_graphs or named_graphs) and self.config["union_default_graph"] and not self.merged \
+                and not (found and found.has_dataset_clause):
             kwargs["use_default_graph_as_union"] = True
 
-        store = self.reader_store(job["snapshot"])
         try:
-            results = store.query(text, base_iri=job.get("base_iri"), **kwargs)
+            results = store.query(text, base_iri=job.get("base_iri"), custom_functions=CUSTOM_FUNCTIONS, **kwargs)
         except SyntaxError as error:
-            return _error(400, f"Syntax error in the query: {error}")
+            return _syntax_error(text, str(error), "query")
         if found is None:
             kind = negotiation.RESULTS if isinstance(results, (QuerySolutions, QueryBoolean)) else negotiation.GRAPH
             try:
@@ -264,14 +311,25 @@ class _WorkerState:
         substitutions = {Variable(name): term for name, term in (job.get("substitutions") or {}).items()}
         store = self.reader_store(job["snapshot"])
         try:
-            results = store.query(job["query"], use_default_graph_as_union=True, substitutions=substitutions or None)
+            results = store.query(
+                job["query"], use_default_graph_as_union=not self.merged, substitutions=substitutions or None,
+                custom_functions=CUSTOM_FUNCTIONS,
+            )
         except SyntaxError as error:  # a broken query file: the server's fault, not the client's
             return _error(500, f"The server's query does not parse: {error}")
+        more = None
+        if job.get("page"):
+            from icgraph.server.paging import page_of
+
+            results, more = page_of(results, *job["page"], job["query"])
         if job.get("format"):
             from icgraph.queries import without_variables
 
             fmt = next(f for f in negotiation.RESULT_FORMATS + negotiation.GRAPH_FORMATS if f.key == job["format"])
-            return self.serialise(without_variables(results, set(job.get("hide") or ())), fmt)
+            reply = self.serialise(without_variables(results, set(job.get("hide") or ())), fmt)
+            if more is not None and reply[0] == "ok":
+                reply[1]["more"] = more
+            return reply
         body = pickle.dumps(as_values(results), protocol=pickle.HIGHEST_PROTOCOL)
         if len(body) > self.config["max_result_bytes"]:
             return _error(503, f"The result is larger than this endpoint's limit of {self.config['max_result_bytes']} bytes.")
@@ -288,7 +346,7 @@ class _WorkerState:
             return _error(406, str(error))
         store = self.reader_store(job["snapshot"])
         graph = job.get("graph")
-        if graph is None and self.config["union_default_graph"]:
+        if graph is None and self.config["union_default_graph"] and not self.merged:
             results = store.query(_server_query("union-construct"), use_default_graph_as_union=True)
             return self.serialise(results, fmt)
         name = DefaultGraph() if graph is None else NamedNode(graph)
@@ -309,11 +367,17 @@ class _WorkerState:
         }
         for name in store.named_graphs():
             counts.setdefault(str(name.value), 0)
-        union = self.config["union_default_graph"]
+        union = self.config["union_default_graph"] and not self.merged
         default = next(iter(store.query(_server_query("union-triples"), use_default_graph_as_union=union)))
         return ("ok", {"graphs": sorted(counts.items()), "default_triples": int(default["n"].value)})
 
     def update(self, job: dict) -> tuple:
+        return self.write_keeping_merge(lambda: self._update(job))
+
+    def graph_write(self, job: dict) -> tuple:
+        return self.write_keeping_merge(lambda: self._graph_write(job))
+
+    def _update(self, job: dict) -> tuple:
         from pyparsing import ParseException
 
         from icgraph.server import security
@@ -324,7 +388,7 @@ class _WorkerState:
             found = security.inspect_update(text)
         except ParseException as error:
             message = self.syntax_error_from_oxigraph(text, update=True) or security.parse_error_message(error)
-            return _error(400, f"Syntax error in the update: {message}")
+            return _syntax_error(text, message, "update")
         try:
             text = security.prepare_update(text, found, using, using_named, _settings_view(self.config))
         except security.EndpointError as refused:
@@ -332,10 +396,10 @@ class _WorkerState:
         try:
             self.writer_store().update(text, base_iri=job.get("base_iri"))
         except SyntaxError as error:
-            return _error(400, f"Syntax error in the update: {error}")
-        return ("ok", {"snapshot": self.take_snapshot()})
+            return _syntax_error(text, str(error), "update")
+        return ("ok", {})
 
-    def graph_write(self, job: dict) -> tuple:
+    def _graph_write(self, job: dict) -> tuple:
         from pyoxigraph import DefaultGraph, NamedNode, Quad, RdfFormat, parse
 
         store = self.writer_store()
@@ -349,7 +413,7 @@ class _WorkerState:
                 store.clear_graph(name)
             else:
                 store.remove_graph(name)
-            return ("ok", {"created": False, "snapshot": self.take_snapshot()})
+            return ("ok", {"created": False})
 
         quads = []
         for data, media_type in job["parts"]:
@@ -369,7 +433,7 @@ class _WorkerState:
         if graph is not None:
             store.add_graph(name)
         store.extend(quads)
-        return ("ok", {"created": not existed, "snapshot": self.take_snapshot()})
+        return ("ok", {"created": not existed})
 
 
 def _server_query(name: str) -> str:
@@ -395,6 +459,19 @@ def _create_store(path: str) -> None:
 
     Path(path).mkdir(parents=True, exist_ok=True)
     store = Store(path)
+    store.flush()
+
+
+def _merge_plain_store(path: str) -> None:
+    """Write the merge of the named graphs into the default graph of the plain store at ``path``, if missing
+    (run in a short-lived process, so no RocksDB handle lingers in the server)."""
+    from pyoxigraph import Store
+
+    if holds_merge(Store.read_only(path)):
+        return
+    gc.collect()
+    store = Store(path)
+    merge_named_graphs(store)
     store.flush()
 
 
@@ -584,6 +661,11 @@ class StorePool:
         self._snapshot_dir: Path | None = None
         self._threads = concurrent.futures.ThreadPoolExecutor(max_workers=settings.query_workers + 4, thread_name_prefix="icgraph-pool")
         self._statistics: tuple[str, dict] | None = None
+        self._aggregates_of = None
+        from icgraph.server.result_cache import ResultCache
+
+        #: Answers kept until the next release (`Settings.result_cache_bytes`).
+        self.results = ResultCache(settings.result_cache_bytes)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -671,6 +753,15 @@ class StorePool:
             process = self._context.Process(target=_create_store, args=(str(store),), daemon=True)
             process.start()
             await self._in_thread(process.join, 60)
+        elif self.release is None and self.settings.union_default_graph:
+            # A plain store folder gets the merge of its named graphs in its default graph once
+            # (a release has it already); if it cannot be written, readers fall back to the union.
+            process = self._context.Process(target=_merge_plain_store, args=(str(store),), daemon=True)
+            process.start()
+            await self._in_thread(process.join, 300)
+            if process.exitcode != 0:
+                log.warning("Could not write the merge of the named graphs into %s; queries use Oxigraph's union "
+                            "(a triple stated in two graphs is matched twice).", store)
         count = max(2, self.settings.query_workers)
         self._readers = list(await asyncio.gather(*(self._in_thread(self._spawn, READER) for _ in range(count))))
         self._idle = list(self._readers)
@@ -841,8 +932,20 @@ class StorePool:
     # -- reading -----------------------------------------------------------------
 
     async def read(self, job: dict, timeout: float) -> dict:
-        """Run a read job (query, prepared, graph_get, statistics) on a reader; raise EndpointError on failure."""
+        """Run a read job (query, prepared, graph_get, statistics) on a reader; raise EndpointError on failure.
+
+        A query's or server query's reply is kept in the result cache until the next release
+        (`icgraph.server.result_cache`), and answered from there when asked again.
+        """
         self._follow_release()
+        key = self.results.key(self.release_id, job)
+        reply = self.results.get(key)
+        if reply is None:
+            reply = await self._read(job, timeout)
+            self.results.put(key, reply)
+        return reply
+
+    async def _read(self, job: dict, timeout: float) -> dict:
         origin = current_origin()
         worker = await self._acquire(origin.client if origin else None)
         if origin is not None and origin.gone().done():  # hung up while waiting: nothing to run
@@ -874,7 +977,8 @@ class StorePool:
             raise EndpointError(503, _death_message(died, self._config())) from None
         return _unwrap(reply)
 
-    async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
+    async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None,
+                       page: tuple[int, int] | None = None):
         """Run one of the server's own queries on a reader, with the limits and admission of /sparql.
 
         ``query``: the name of a file of ``icgraph/sparql`` (``"practice-partnerships"``), a
@@ -885,15 +989,30 @@ class StorePool:
         result ``{"body": bytes, "content_type": str}``, without the variables ``hide`` (a library
         query's parameters: projected to be bound, not columns). Raises EndpointError (504 past
         ``timeout``, default ``Settings.query_timeout``; 503 when busy or out of memory).
+        ``page`` = (offset, limit): only those rows (`icgraph.server.paging.page_of`), with ``fmt``;
+        the reply then says whether ``more`` follow.
         """
-        from icgraph.server.prepared import substitutions
-
-        text, by_variable = substitutions(query, bindings)
-        job = {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None, "hide": list(hide)}
-        reply = await self.read(job, self.settings.query_timeout if timeout is None else timeout)
+        job = prepared_job(query, bindings, fmt, hide, page)
+        aggregates = self._aggregates()
+        reply = aggregates.answer(job) if aggregates is not None else None
+        if reply is not None:
+            self.counters["aggregate-answers"] += 1
+        else:
+            reply = await self.read(job, self.settings.query_timeout if timeout is None else timeout)
         if fmt is not None:
             return reply
         return await _unpickle(reply["body"], self._threads)
+
+    def _aggregates(self):
+        """The answers computed when the served release was made (`icgraph.aggregates`); None for a plain or written store."""
+        self._follow_release()
+        if self.release is None or self.writable:
+            return None
+        if self._aggregates_of is None or self._aggregates_of.release_id != self.release.id:
+            from icgraph.aggregates import Aggregates
+
+            self._aggregates_of = Aggregates(self.release)
+        return self._aggregates_of
 
     async def statistics(self, timeout: float = 30.0) -> dict:
         """Named graphs with their triple counts, and the default graph's: the release's manifest says them;
@@ -951,6 +1070,27 @@ class StorePool:
                 shutil.rmtree(path, ignore_errors=True)
 
 
+def prepared_job(query, bindings=None, fmt=None, hide=(), page: tuple[int, int] | None = None) -> dict:
+    """The reader's job for one of the server's own queries (`StorePool.prepared`; `icgraph.aggregates` runs the same job)."""
+    from icgraph.server.prepared import substitutions
+
+    text, by_variable = substitutions(query, bindings)
+    job = {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None, "hide": list(hide)}
+    if page is not None:
+        job["page"] = tuple(page)
+    return job
+
+
+def local_reader(max_result_bytes: int) -> _WorkerState:
+    """A reader's state in this process, for `run_here` (the release's aggregates are made with it)."""
+    return _WorkerState(READER, {"max_result_bytes": max_result_bytes, "federation_allowlist": [], "union_default_graph": True})
+
+
+def run_here(reader: _WorkerState, store_folder: str, job: dict) -> dict:
+    """Run a `prepared_job` in this process exactly as a reader runs it: ``{"body", "content_type"}`` or EndpointError."""
+    return _unwrap(reader.prepared(dict(job, snapshot=store_folder)))
+
+
 async def _unpickle(body: bytes, threads: concurrent.futures.Executor):
     """The values a reader pickled (our own process, trusted); a large body is read in a thread."""
     import pickle
@@ -963,5 +1103,5 @@ async def _unpickle(body: bytes, threads: concurrent.futures.Executor):
 def _unwrap(reply: tuple) -> dict:
     if reply[0] == "ok":
         return reply[1]
-    _, status, message = reply
-    raise EndpointError(status, message)
+    _, status, message, *details = reply
+    raise EndpointError(status, message, details=details[0] if details else None)

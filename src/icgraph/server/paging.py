@@ -1,0 +1,135 @@
+"""Pages of a query's answer, and the opaque cursor that says where the next page starts.
+
+A page is rows ``offset .. offset+limit`` of a SELECT answer (triples of a CONSTRUCT), in an
+order that every page of one release agrees on (`page_of`), and only the page is written:
+- a query with ORDER BY: its own order, read from Oxigraph's result iterator as it goes (rows
+  before the page skipped, one row after it read to know whether more follow, no more);
+- a query without ORDER BY, and every CONSTRUCT: Oxigraph's order may differ from one run to
+  the next (its hash tables), so the rows are put in a canonical order (their terms as text)
+  before the page is cut. The worker then holds the rows, not their serialisation.
+So concatenated pages hold the whole answer: the same rows, in the query's order when it has one.
+
+A cursor (`Cursor`) carries the release it belongs to, the hash of the query text and its
+bindings, the offset and the page size, as URL-safe base64 JSON. It is only meaningful for
+the release it came from: one from another release, or for another query, is refused
+(`CursorError`: 410 when the release has changed, 400 when it is not a cursor of this query).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from itertools import islice
+
+import pyoxigraph as ox
+
+from icgraph.sparql.text import normalised
+
+#: The most rows (or triples) one page may hold, and the page size when only a cursor is given.
+MAX_PAGE_SIZE = 10_000
+
+
+class CursorError(ValueError):
+    """A cursor that cannot be used; ``status`` is 400 (not a cursor of this query) or 410 (another release)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def query_fingerprint(text: str, bindings: dict) -> str:
+    """What a cursor is bound to besides the release: the query text and its bindings."""
+    described = json.dumps([text, sorted((str(k), str(v)) for k, v in bindings.items())])
+    return hashlib.sha256(described.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Cursor:
+    release: str
+    query: str  # query_fingerprint
+    offset: int
+    limit: int
+
+    def encode(self) -> str:
+        data = json.dumps({"r": self.release, "q": self.query, "o": self.offset, "l": self.limit}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(data.encode("utf-8")).decode("ascii").rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str, release: str, query: str) -> Cursor:
+        """The cursor ``text`` for ``release`` and ``query``; raises CursorError saying what to do instead."""
+        try:
+            data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("utf-8"))
+            cursor = cls(str(data["r"]), str(data["q"]), int(data["o"]), int(data["l"]))
+        except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            raise CursorError(400, "The cursor is not one this API gave out; take the 'next' link of a page as it is, "
+                                   "or start again without a cursor.") from None
+        if cursor.offset < 0 or not 1 <= cursor.limit <= MAX_PAGE_SIZE:
+            raise CursorError(400, "The cursor is not one this API gave out; start again without a cursor.")
+        if cursor.release != release:
+            raise CursorError(410, f"The cursor belongs to release {cursor.release}, and release {release} is served now: "
+                                   "the answer may have changed. Start again without a cursor.")
+        if cursor.query != query:
+            raise CursorError(400, "The cursor belongs to another query or other parameter values; "
+                                   "send the parameters of the page it came from, or start again without a cursor.")
+        return cursor
+
+
+_ORDER_BY = re.compile(r"\bORDER\s+BY\b", re.IGNORECASE)
+
+
+def page_of(results, offset: int, limit: int, query: str = ""):
+    """``(page, more)``: rows ``offset .. offset+limit`` of SELECT results (triples of a graph), and whether more follow.
+
+    ``query`` is the query's text: with ORDER BY its rows keep their order; otherwise (and for
+    triples) they are put in a canonical order first. The page is results again (pyoxigraph's
+    own, rebuilt from the rows), so it is written by the same writers as a whole answer. ASK
+    results are whole already: ``(results, False)``.
+    """
+    if isinstance(results, ox.QueryBoolean):
+        return results, False
+    if isinstance(results, ox.QuerySolutions) and _ORDER_BY.search(normalised(query)):
+        taken = list(islice(results, offset, offset + limit + 1))
+    elif isinstance(results, ox.QuerySolutions):
+        names = [v.value for v in results.variables]
+        rows = sorted(results, key=lambda row: [("" if row[n] is None else str(row[n])) for n in names])
+        taken = rows[offset:offset + limit + 1]
+    else:
+        taken = sorted(results, key=str)[offset:offset + limit + 1]
+    more = len(taken) > limit
+    taken = taken[:limit]
+    if isinstance(results, ox.QuerySolutions):
+        names = [v.value for v in results.variables]
+        document = {"head": {"vars": names},
+                    "results": {"bindings": [{n: _json_term(row[n]) for n in names if row[n] is not None} for row in taken]}}
+        return ox.parse_query_results(json.dumps(document).encode("utf-8"), ox.QueryResultsFormat.JSON), more
+    return _Triples(taken), more
+
+
+class _Triples:
+    """Triples written like a CONSTRUCT's results (``serialize(sink, format)``)."""
+
+    def __init__(self, triples):
+        self.triples = triples
+
+    def serialize(self, output=None, format=None):  # noqa: A002 - pyoxigraph's own argument name
+        return ox.serialize(self.triples, output, format)
+
+
+def _json_term(term) -> dict:
+    """A term in the SPARQL 1.1 JSON results format."""
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return {"type": "literal", "value": term.value, "xml:lang": term.language}
+        return {"type": "literal", "value": term.value, "datatype": term.datatype.value}
+    if isinstance(term, ox.Triple):
+        return {"type": "triple", "value": {"subject": _json_term(term.subject), "predicate": _json_term(term.predicate),
+                                            "object": _json_term(term.object)}}
+    raise TypeError(f"not an RDF term: {term!r}")

@@ -1,0 +1,125 @@
+"""Paging of the query API (limit, cursor, Link rel=next): concatenated pages equal the whole answer,
+and a cursor is refused clearly when it is not of this query or belongs to another release."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi import FastAPI
+
+from icgraph.server.paging import Cursor, page_of, query_fingerprint
+from icgraph.server.query_api import router
+
+from conftest import pooled_client
+
+
+@pytest.fixture(scope="module")
+def client(built):
+    app = FastAPI()
+    app.include_router(router)
+    with pooled_client(app, built) as client:
+        yield client
+
+
+def _next(response) -> str | None:
+    match = re.match(r'<([^>]+)>; rel="next"', response.headers.get("link", ""))
+    return match.group(1) if match else None
+
+
+def pages(client, path: str, params: dict) -> list:
+    """Every page of an answer, following the Link header from the first."""
+    found = [client.get(path, params=params)]
+    while (following := _next(found[-1])) is not None:
+        assert len(found) < 500
+        found.append(client.get(following))
+    assert all(page.status_code == 200 for page in found), [p.text[:200] for p in found if p.status_code != 200]
+    return found
+
+
+@pytest.mark.parametrize("name, params", [
+    ("practice-actors", {}),
+    ("practices-per-country", {}),
+    ("practices-by-country", {"country": "place:es"}),
+])
+def test_json_pages_concatenate_to_the_whole_answer(client, name, params):
+    whole = client.get(f"/api/queries/{name}", params={**params, "format": "json"}).json()
+    assert len(whole["results"]["bindings"]) > 7, name
+    found = pages(client, f"/api/queries/{name}", {**params, "format": "json", "limit": 7})
+    documents = [page.json() for page in found]
+    assert len(documents) == -(-len(whole["results"]["bindings"]) // 7)
+    for document in documents[:-1]:
+        assert len(document["results"]["bindings"]) == 7 and document["next"] == _next(found[documents.index(document)])
+    assert "next" not in documents[-1] and _next(found[-1]) is None
+    assert all(d["head"] == whole["head"] for d in documents)
+    assert [row for d in documents for row in d["results"]["bindings"]] == whole["results"]["bindings"]
+
+
+def test_csv_pages_concatenate_to_the_whole_answer(client):
+    whole = client.get("/api/queries/cooperation-edges", params={"format": "csv"}).text.splitlines()
+    found = pages(client, "/api/queries/cooperation-edges", {"format": "csv", "limit": 50})
+    assert len(found) > 2
+    rows = []
+    for page in found:
+        header, *body = page.text.splitlines()
+        assert header == whole[0]
+        rows += body
+    assert rows == whole[1:]
+
+
+def test_construct_pages_concatenate_to_the_whole_graph(client):
+    params = {"practice": "practice:bilbao-anti-rumours-strategy", "format": "nt"}
+    whole = client.get("/api/queries/practice-graph", params=params).text.splitlines()
+    assert len(whole) > 10
+    found = pages(client, "/api/queries/practice-graph", {**params, "limit": 4})
+    concatenated = [line for page in found for line in page.text.splitlines()]
+    # a graph has no order (Oxigraph's CONSTRUCT order changes from run to run): the same triples, each once
+    assert len(concatenated) == len(whole) and sorted(concatenated) == sorted(whole)
+
+
+def test_pages_of_a_query_without_order_by_hold_every_row_once(store):
+    """Without ORDER BY the pages follow a canonical order of the rows, the same on every page (page_of)."""
+    text = "SELECT ?practice ?level WHERE { ?practice <https://w3id.org/icgraph/def#governanceLevel> ?level }"
+    whole = [tuple(str(t) for t in row) for row in store.query(text, use_default_graph_as_union=True)]
+    assert len(whole) > 20
+    rows, offset, more = [], 0, True
+    while more:
+        page, more = page_of(store.query(text, use_default_graph_as_union=True), offset, 9, text)
+        rows += [tuple(str(t) for t in row) for row in page]
+        offset += 9
+    assert len(rows) == len(whole) and sorted(rows) == sorted(whole) and rows == sorted(rows)
+
+
+def test_a_cursor_alone_keeps_its_page_size(client):
+    first = client.get("/api/queries/practices-per-country", params={"format": "json", "limit": 3})
+    cursor = re.search(r"cursor=([^&>]+)", _next(first)).group(1)
+    second = client.get("/api/queries/practices-per-country", params={"format": "json", "cursor": cursor})
+    assert second.status_code == 200 and len(second.json()["results"]["bindings"]) == 3
+    assert second.json()["results"]["bindings"] != first.json()["results"]["bindings"]
+
+
+def test_a_cursor_of_an_earlier_release_is_gone(client):
+    query = "/api/queries/practices-per-country"
+    from icgraph.queries import parse_query_file
+
+    text = parse_query_file(client.app.state.settings.queries_dir / "practices-per-country.rq").text
+    old = Cursor("20200101T000000000Z-00000000", query_fingerprint(text, {}), 3, 3).encode()
+    response = client.get(query, params={"cursor": old})
+    assert response.status_code == 410 and "Start again without a cursor" in response.json()["detail"]
+    current = Cursor(client.app.state.pool.release_id, query_fingerprint(text, {}), 3, 3).encode()
+    assert client.get(query, params={"cursor": current}).status_code == 200
+
+
+def test_bad_paging_parameters_are_a_400_that_says_why(client):
+    query = "/api/queries/practices-per-country"
+    for params in ({"limit": "0"}, {"limit": "ten"}, {"limit": "10001"}, {"cursor": "not-a-cursor"},
+                   {"limit": "2", "limit ": "3"}):
+        response = client.get(query, params=params)
+        assert response.status_code == 400, params
+    assert "from 1 to 10000" in client.get(query, params={"limit": "0"}).json()["detail"]
+    first = client.get("/api/queries/practices-by-country", params={"country": "place:es", "limit": 2})
+    cursor = re.search(r"cursor=([^&>]+)", _next(first)).group(1)
+    other = client.get("/api/queries/practices-by-country", params={"country": "place:it", "cursor": cursor})
+    assert other.status_code == 400 and "another query or other parameter values" in other.json()["detail"]
+    repeated = client.get(f"{query}?limit=2&limit=3")
+    assert repeated.status_code == 400 and "more than one 'limit'" in repeated.json()["detail"]
