@@ -93,6 +93,7 @@ def test_a_mistake_is_shown_beside_its_field_in_the_shapes_words_and_what_was_ty
     assert answer.status_code == 422
     principle = re.search(r'id="field-principle".*?</fieldset>', answer.text, re.S).group(0)
     assert "Give the practice exactly one principle (icg:principle) from the principle scheme" in principle
+    assert "Kept:" not in principle  # nothing was chosen, so nothing odd is kept
     assert 'value="Cafés &lt;script&gt;alert(1)&lt;/script&gt;"' in answer.text  # kept, and escaped
     assert "<script>alert(1)" not in answer.text
     assert 'value="2023"' in answer.text

@@ -72,7 +72,10 @@ def test_undeclared_icgraph_prefix_is_declared_before_sending(offline, server):
     page = offline.page
     sent: list[str] = []
     page.on("request", lambda request: sent.append(request.post_data or "") if request.url.endswith("/sparql") and request.method == "POST" else None)
+    open_editor(page, server, "SELECT ?p WHERE { ?p a zz:Practice } LIMIT 3")
+    assert not page.evaluate("window.icgraphEditor.yasgui.getTab().getYasqe().queryValid")  # YASQE's check: zz: is unknown
     open_editor(page, server, "SELECT ?p WHERE { ?p a icg:Practice ; icg:country place:es } LIMIT 3")
+    assert page.evaluate("window.icgraphEditor.yasgui.getTab().getYasqe().queryValid")  # ... and knows the icgraph prefixes
     run(page)
     page.locator(".yasr table.result-table tbody tr").first.wait_for(timeout=20000)
     text = editor_text(page)

@@ -3,8 +3,11 @@ and a cursor is refused clearly when it is not of this query or belongs to anoth
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
+import pyoxigraph as ox
 import pytest
 from fastapi import FastAPI
 
@@ -123,3 +126,45 @@ def test_bad_paging_parameters_are_a_400_that_says_why(client):
     assert other.status_code == 400 and "another query or other parameter values" in other.json()["detail"]
     repeated = client.get(f"{query}?limit=2&limit=3")
     assert repeated.status_code == 400 and "more than one 'limit'" in repeated.json()["detail"]
+
+
+# --------------------------------------------------------------------------- /sparql: large answers in chunks
+
+EVERYTHING = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } ORDER BY ?s ?p ?o"
+
+
+@pytest.fixture(scope="module")
+def endpoint(built):
+    from icgraph.server.app import create_app
+
+    with pooled_client(create_app(built), built) as client:
+        yield client
+
+
+def test_a_large_sparql_answer_is_sent_in_chunks_equal_to_the_whole(endpoint, store):
+    from icgraph.server.workers import CHUNK_BYTES
+
+    expected = store.query(EVERYTHING, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.CSV)
+    assert len(expected) > 2 * CHUNK_BYTES
+    pool = endpoint.app.state.pool
+    reply = endpoint.portal.call(pool._read, {"op": "query", "query": EVERYTHING, "accept": "text/csv"}, 60.0)
+    assert len(reply["parts"]) >= 3 and all(len(part) >= CHUNK_BYTES for part in reply["parts"][:-1])
+    assert b"".join(reply["parts"]) == expected
+    response = endpoint.get("/sparql", params={"query": EVERYTHING}, headers={"Accept": "text/csv"})
+    assert response.status_code == 200 and response.content == expected
+    assert int(response.headers["content-length"]) == len(expected)
+    small = endpoint.get("/sparql", params={"query": "SELECT ?s WHERE { ?s ?p ?o } LIMIT 3"}, headers={"Accept": "text/csv"})
+    assert small.status_code == 200 and len(small.text.splitlines()) == 4
+
+
+def test_an_answer_past_max_result_bytes_is_still_a_503_not_a_cut_200(built):
+    from dataclasses import replace
+
+    from icgraph.server.app import create_app
+
+    settings = replace(built, max_result_bytes=3 * 1024 * 1024)
+    with pooled_client(create_app(settings), settings) as client:
+        response = client.get("/sparql", params={"query": EVERYTHING}, headers={"Accept": "text/csv"})
+        assert response.status_code == 503 and "larger than this endpoint's limit" in response.text
+        fitting = client.get("/sparql", params={"query": EVERYTHING + " LIMIT 20000"}, headers={"Accept": "text/csv"})
+        assert fitting.status_code == 200 and len(list(csv.reader(io.StringIO(fitting.text)))) == 20001

@@ -14,7 +14,6 @@ icgsh:ParticipationRole). Nothing here names a concept, a scheme or a cardinalit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
@@ -22,7 +21,7 @@ from rdflib.namespace import RDF, RDFS, SKOS, XSD
 
 from icgraph.config import Settings
 from icgraph.contributions.checking import Registry, registry
-from icgraph.namespaces import ACTOR, ICG, PLACE, SH, compact
+from icgraph.namespaces import ACTOR, ICG, SH, compact
 from icgraph.validate import load_ontology, load_shapes
 
 #: Field kinds: what the form shows for a path.
@@ -78,9 +77,7 @@ def _practice_property_shapes(shapes: Graph):
             yield shape, path, True  # only there when given: optional
 
 
-@lru_cache(maxsize=4)
-def _fields(settings_key: tuple, registry_id: str | None) -> tuple[Field, ...]:
-    settings, known = _context[settings_key]
+def _fields(settings: Settings, known: Registry) -> tuple[Field, ...]:
     shapes, ontology = load_shapes(settings), load_ontology(settings)
     found: dict[str, Field] = {}
     for shape, path, optional in _practice_property_shapes(shapes):
@@ -127,14 +124,17 @@ def _fields(settings_key: tuple, registry_id: str | None) -> tuple[Field, ...]:
     return tuple(sorted(kept, key=lambda f: (order[f.kind] + (5 if f.kind == TEXT and not f.required else 0), -f.min_count, f.label)))
 
 
-_context: dict[tuple, tuple[Settings, Registry]] = {}
+#: The fields, by (shapes folder, ontology folder, release id): made once per release.
+_made: dict[tuple, tuple[Field, ...]] = {}
 
 
 def practice_fields(settings: Settings) -> list[Field]:
     known = registry(settings)
     key = (str(settings.shapes_dir), str(settings.ontology_dir), known.release_id)
-    _context[key] = (settings, known)
-    return list(_fields(key, known.release_id))
+    if key not in _made:
+        _made.clear()
+        _made[key] = _fields(settings, known)
+    return list(_made[key])
 
 
 def role_options(settings: Settings) -> list[tuple[str, str]]:

@@ -20,13 +20,14 @@ import asyncio
 import json
 import math
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from limits import parse as parse_rate
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -34,9 +35,11 @@ from limits.strategies import MovingWindowRateLimiter
 import icgraph
 from icgraph.config import Settings
 from icgraph.contributions import accounts, checking, publication, submissions
+from icgraph.contributions import form as practice_form
 from icgraph.contributions.accounts import User
 from icgraph.server.api_responses import TEXT
 from icgraph.server.security import EndpointError
+from icgraph.server.templating import templates
 
 router = APIRouter(tags=["Contributions"])
 
@@ -338,13 +341,6 @@ async def audit(request: Request) -> JSONResponse:
 
 
 # --------------------------------------------------------------------------- pages: sessions and CSRF
-
-import secrets  # noqa: E402
-
-from fastapi.responses import HTMLResponse, RedirectResponse  # noqa: E402
-
-from icgraph.contributions import form as practice_form  # noqa: E402
-from icgraph.server.templating import templates  # noqa: E402
 
 pages = APIRouter(tags=["Contribution pages"], include_in_schema=False)
 

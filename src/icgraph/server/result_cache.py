@@ -40,7 +40,7 @@ class _CountingLRU(LRUCache):
 
 
 def _size(reply: dict) -> int:
-    return len(reply.get("body") or b"") + ENTRY_OVERHEAD
+    return len(reply.get("body") or b"") + sum(len(part) for part in reply.get("parts") or ()) + ENTRY_OVERHEAD
 
 
 class ResultCache:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 from python_multipart.multipart import parse_options_header
 
 from icgraph.config import Settings
@@ -107,7 +108,13 @@ def _pool(request: Request) -> StorePool:
 
 
 def complete(result: dict) -> Response:
-    """A worker's result, serialised in full, as the response: one ASGI message, its exact length."""
+    """A worker's result, serialised in full, as the response with its exact length: one ASGI message,
+    or, for a large result, its chunks one by one (`workers.CHUNK_BYTES`), never joined into one copy."""
+    if "parts" in result:
+        parts = result["parts"]
+        length = sum(len(part) for part in parts)
+        return StreamingResponse(iter(parts), media_type=result["content_type"],
+                                 headers={"Vary": "Accept", "Content-Length": str(length)})
     return Response(result["body"], media_type=result["content_type"], headers={"Vary": "Accept"})
 
 

@@ -102,13 +102,22 @@ DEATHS = ("timeout", "abandoned", "memory", "killed", "crashed", "died-idle")
 # ---------------------------------------------------------------------------
 
 
+#: The size of the pieces a serialised result is kept and sent in (`_CappedBuffer`).
+CHUNK_BYTES = 1 << 20
+
+
 class _CappedBuffer:
-    """A binary sink for Oxigraph's writers that gives up past ``cap`` bytes."""
+    """A binary sink for Oxigraph's writers that gives up past ``cap`` bytes.
+
+    Oxigraph writes many small pieces; they are gathered into chunks of `CHUNK_BYTES`, and a large
+    result is sent to the server chunk by chunk (`chunks`) rather than joined into one copy.
+    """
 
     def __init__(self, cap: int):
         self.cap = cap
         self.size = 0
         self.parts: list[bytes] = []
+        self.current = bytearray()
         self.overflowed = False
 
     def write(self, data) -> int:
@@ -116,14 +125,24 @@ class _CappedBuffer:
         if self.size > self.cap:
             self.overflowed = True
             raise OverflowError("result too large")
-        self.parts.append(bytes(data))
+        self.current += data
+        if len(self.current) >= CHUNK_BYTES:
+            self.parts.append(bytes(self.current))
+            self.current = bytearray()
         return len(data)
 
     def flush(self) -> None:
         pass
 
+    def chunks(self) -> list[bytes]:
+        if self.current:
+            self.parts.append(bytes(self.current))
+            self.current = bytearray()
+        return self.parts
+
     def getvalue(self) -> bytes:
-        return b"".join(self.parts)
+        chunks = self.chunks()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _error(status: int, message: str, details: dict | None = None) -> tuple:
@@ -208,7 +227,9 @@ class _WorkerState:
 
     # -- helpers ---------------------------------------------------------------
 
-    def serialise(self, results, fmt) -> tuple:
+    def serialise(self, results, fmt, chunked: bool = False) -> tuple:
+        """The whole result written in ``fmt`` (503 past ``max_result_bytes``, before any byte is sent);
+        ``chunked``: as ``parts`` (a list of chunks, sent one by one) when it is larger than one chunk."""
         sink = _CappedBuffer(self.config["max_result_bytes"])
         try:
             results.serialize(sink, fmt.oxigraph)
@@ -218,6 +239,8 @@ class _WorkerState:
                     503, f"The result is larger than this endpoint's limit of {self.config['max_result_bytes']} bytes; add a LIMIT or narrow the query."
                 )
             raise
+        if chunked and len(sink.chunks()) > 1:
+            return ("ok", {"parts": sink.chunks(), "content_type": fmt.content_type})
         return ("ok", {"body": sink.getvalue(), "content_type": fmt.content_type})
 
     def syntax_error_from_oxigraph(self, text: str, update: bool) -> str | None:
@@ -293,7 +316,7 @@ class _WorkerState:
                 fmt = negotiation.choose_format(kind, job.get("accept"), job.get("format"))
             except negotiation.NotAcceptable as error:
                 return _error(406, str(error))
-        return self.serialise(results, fmt)
+        return self.serialise(results, fmt, chunked=True)
 
     def prepared(self, job: dict) -> tuple:
         """A trusted query of the server (`icgraph.server.prepared`) with its substitutions (RDF terms).
@@ -543,7 +566,13 @@ def _send_reply(conn, reply: tuple) -> None:
     and in a thread when it is large, so no pickling of result bytes and no thread hop for the
     common case.
     """
-    if reply[0] == "ok" and isinstance(reply[1].get("body"), bytes):
+    if reply[0] == "ok" and isinstance(reply[1].get("parts"), list):
+        meta = dict(reply[1])
+        parts = meta.pop("parts")
+        conn.send(("parts", meta, [len(part) for part in parts]))
+        while parts:
+            conn.send_bytes(parts.pop(0))  # each chunk freed once sent
+    elif reply[0] == "ok" and isinstance(reply[1].get("body"), bytes):
         meta = dict(reply[1])
         body = meta.pop("body")
         conn.send(("body", meta, len(body)))
@@ -613,6 +642,11 @@ class _Worker:
                     loop.remove_reader(fd)
                     os.set_blocking(fd, True)  # uvloop makes a watched descriptor non-blocking
                 reply = self.conn.recv()
+                if reply[0] == "parts":
+                    _, meta, sizes = reply
+                    receive = lambda: [self.conn.recv_bytes() for _ in sizes]  # noqa: E731
+                    parts = receive() if sum(sizes) <= INLINE_BODY_BYTES else await loop.run_in_executor(threads, receive)
+                    return ("ok", {**meta, "parts": parts})
                 if reply[0] != "body":
                     return reply
                 _, meta, size = reply
@@ -688,7 +722,20 @@ class StorePool:
         process = self._context.Process(
             target=worker_main, args=(child, role, self._config()), name=f"icgraph-{role}", daemon=True
         )
-        process.start()
+        for attempt in range(5):
+            try:
+                process.start()
+                break
+            except (EOFError, ConnectionError):
+                # The fork server asks to die with the *thread* that started it (lifeline.py), and
+                # multiprocessing may hand us one that is being killed as that thread ends: once it
+                # is reaped, `start` launches a fresh fork server.
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+                process = self._context.Process(
+                    target=worker_main, args=(child, role, self._config()), name=f"icgraph-{role}", daemon=True
+                )
         child.close()
         worker = _Worker(role, process, parent, snapshot=self.snapshot)
         if not parent.poll(60):

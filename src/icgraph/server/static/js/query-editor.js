@@ -58,6 +58,22 @@
   // The results table (result-table.js) in place of YASR's, before YASGUI starts.
   // ---------------------------------------------------------------------------------------------
 
+  // YASQE's syntax check marks a prefixed name whose prefix the query does not declare; the icgraph prefixes
+  // are declared on sending (queryToSend), so its SPARQL mode starts knowing them.
+  const sparqlMode = Yasgui.Yasqe.modes && Yasgui.Yasqe.modes.sparql11;
+  if (sparqlMode) {
+    Yasgui.Yasqe.defineMode("sparql11", function (options, modeOptions) {
+      const mode = sparqlMode(options, modeOptions);
+      const startState = mode.startState;
+      mode.startState = function () {
+        const state = startState.apply(this, arguments);
+        state.prefixes = Object.assign({}, config.prefixes, state.prefixes);
+        return state;
+      };
+      return mode;
+    });
+  }
+
   const ResultTable = window.IcgraphResultTable.PlainTable;
   ResultTable.options = { prefixes: config.prefixes, root: config.root, endpoint: endpoint };
   Yasgui.Yasr.registerPlugin("table", ResultTable);

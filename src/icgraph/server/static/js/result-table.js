@@ -154,6 +154,16 @@
       this.table = renderTable(this.yasr.resultsEl, json, options);
     }
 
+    // YASR's download button: the result as CSV, as YASR's own table offers it.
+    download(filename) {
+      return {
+        getData: () => (this.yasr.results && this.yasr.results.asCsv()) || "",
+        contentType: "text/csv",
+        title: "Download result",
+        filename: (filename || "queryResults") + ".csv",
+      };
+    }
+
     getIcon() {
       return element("span", "result-table-icon", "▦");
     }

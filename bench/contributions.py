@@ -1,0 +1,122 @@
+"""Contribution timings: submit-to-feedback and accept-to-published, at k times the real graph.
+
+At scale 1 the release is a copy of the current one (``--source``, default the store's current
+release); at scale k it is made from ``bench.generate``'s k-times N-Quads (``icgraph load``'s
+path: no SHACL report of its own). Then, through the real application (FastAPI TestClient, the
+reader pool started):
+
+- submit-to-feedback: POST /api/submissions of tests/fixtures/contributions/practice.ttl with a
+  mistake (422 with the SHACL results) and without (201), ``--submissions`` times each;
+  the first includes reading the release's registry once;
+- accept-to-published: POST .../decision {"action": "accept"} until /sparql answers the new
+  practice (the accept's process: the release writer, the full SHACL gate, the link's rename,
+  and the server following it).
+
+Usage: ``python -m bench.contributions --scale 1 --work build/bench/contrib``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from icgraph.config import Settings
+from icgraph.contributions import accounts
+from icgraph.release import current_release
+
+HERE = Path(__file__).resolve().parent
+PRACTICE = (HERE.parent / "tests" / "fixtures" / "contributions" / "practice.ttl").read_bytes()
+
+
+def _release_at(scale: int, work: Path, source: Settings, seed: int) -> Settings:
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    settings = Settings(store=work / "store", build_dir=work / "build", state_dir=work / "state", query_workers=2)
+    release = current_release(source.store, source.build_dir)
+    if release is None:
+        sys.exit("no current release: run `icgraph build` first (or give --store)")
+    if scale == 1:
+        (work / "store.releases").mkdir()
+        shutil.copytree(release.path, work / "store.releases" / release.id)
+        (work / "store").symlink_to(work / "store.releases" / release.id)
+    else:
+        from bench.generate import generate_file
+        from icgraph.publish import release_from_dump
+
+        dump = work / f"x{scale}.nq"
+        from bench.generate import load_template
+
+        generate_file(dump, scale, seed=seed, template=load_template(release.dump("icgraph.nq")))
+        release_from_dump(dump, settings.store, settings.build_dir)
+    return settings
+
+
+def measure(scale: int, work: Path, source: Settings, submissions: int, seed: int = 1) -> dict:
+    from fastapi.testclient import TestClient
+
+    from icgraph.server.app import create_app
+
+    started = time.perf_counter()
+    settings = _release_at(scale, work, source, seed)
+    prepared = time.perf_counter() - started
+    accounts.add_user(settings.state_dir, "carla", "contributor", "bench password 1")
+    accounts.add_user(settings.state_dir, "rui", "reviewer", "bench password 2")
+    carla = {"Authorization": "Bearer " + accounts.new_token(settings.state_dir, "carla"), "Content-Type": "text/turtle"}
+    rui = {"Authorization": "Bearer " + accounts.new_token(settings.state_dir, "rui")}
+    settings.submission_rate = "100000/hour"
+    broken = PRACTICE.replace(b"principle:interaction", b"principle:nonsense")
+    result = {"scale": scale, "prepare_seconds": round(prepared, 2)}
+    with TestClient(create_app(settings), base_url="https://bench") as client:
+        rows = {"422": [], "201": []}
+        last = None
+        for _ in range(submissions):
+            for body, status in ((broken, 422), (PRACTICE, 201)):
+                t = time.perf_counter()
+                answer = client.post("/api/submissions", content=body, headers=carla)
+                rows[str(status)].append(time.perf_counter() - t)
+                assert answer.status_code == status, answer.text
+                last = answer.json() if status == 201 else last
+        result["submit_to_feedback_first_seconds"] = round(rows["422"][0], 3)
+        for status, times in rows.items():
+            rest = times[1:] or times
+            result[f"submit_to_feedback_{status}_median_seconds"] = round(statistics.median(rest), 3)
+            result[f"submit_to_feedback_{status}_max_seconds"] = round(max(rest), 3)
+        t = time.perf_counter()
+        answer = client.post(last["url"] + "/decision", json={"action": "accept"}, headers=rui)
+        assert answer.status_code == 200, answer.text
+        decided = time.perf_counter() - t
+        query = f"ASK {{ <{last['practice']}> ?p ?o }}"
+        while not client.get("/sparql", params={"query": query}, headers={"Accept": "application/sparql-results+json"}).json()["boolean"]:
+            time.sleep(0.05)
+        result["accept_seconds"] = round(decided, 2)
+        result["accept_to_published_seconds"] = round(time.perf_counter() - t, 2)
+        release = current_release(settings.store, settings.build_dir)
+        result["release_timings"] = release.manifest.get("timings")
+        result["triples"] = release.manifest.get("triples")
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.contributions", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--submissions", type=int, default=10)
+    parser.add_argument("--work", type=Path, default=Settings().build_dir / "bench" / "contributions")
+    parser.add_argument("--store", type=Path, default=None, help="the store whose current release is the model")
+    parser.add_argument("--build-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    source = Settings()
+    if args.store:
+        source.store = args.store
+    if args.build_dir:
+        source.build_dir = args.build_dir
+    print(json.dumps(measure(args.scale, args.work / f"x{args.scale}", source, args.submissions), indent=1))
+
+
+if __name__ == "__main__":
+    main()
