@@ -15,6 +15,7 @@ from rdflib.namespace import RDF
 from rdflib.query import Result
 
 from endpoint_fixtures import EX, PEOPLE, TOKEN, running_server, seed_store
+from icgraph.config import Settings
 from icgraph.namespaces import SD, VOID
 
 SELECT = "SELECT ?name WHERE { GRAPH ?g { ?p <http://xmlns.com/foaf/0.1/name> ?name } } ORDER BY ?name"
@@ -220,7 +221,7 @@ def test_service_description_lists_formats_features_and_graphs(server):
     assert response.status_code == 200
     assert media(response) == "text/turtle"
     graph = Graph().parse(data=response.text, format="turtle")
-    service = URIRef(server.sparql)
+    service = URIRef(Settings().public_url("sparql"))  # the public endpoint (ICGRAPH_BASE_URL), not the address asked
     assert (service, RDF.type, SD.Service) in graph
     assert (service, SD.endpoint, service) in graph
     assert (service, SD.supportedLanguage, SD.SPARQL11Update) in graph  # this server has a token
@@ -251,7 +252,7 @@ def test_service_description_by_accept(server):
 
 def test_service_description_of_a_read_only_union_endpoint(read_only_union_server):
     graph = Graph().parse(data=httpx.get(read_only_union_server.sparql).text, format="turtle")
-    service = URIRef(read_only_union_server.sparql)
+    service = URIRef(Settings().public_url("sparql"))  # the public endpoint, as VoID names it
     assert (service, SD.feature, SD.UnionDefaultGraph) in graph
     assert (service, SD.supportedLanguage, SD.SPARQL11Update) not in graph
     assert (service, SD.feature, SD.BasicFederatedQuery) not in graph

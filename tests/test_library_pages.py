@@ -60,7 +60,6 @@ def test_run_opens_the_editor_with_the_values_bound(client):
     location = urlsplit(response.headers["location"])
     assert location.path == "/query"
     params = parse_qs(location.query)
-    assert params["run"] == ["1"]
     assert 'VALUES ?_year_year { "2019"^^<http://www.w3.org/2001/XMLSchema#gYear> }' in params["query"][0]
     editor = client.get(response.headers["location"])
     assert editor.status_code == 200 and "2019" in editor.text

@@ -146,6 +146,20 @@ def test_countries_with_counts_offer_a_map_and_a_chart_and_the_map_shades_them(o
     offline.check()
 
 
+def test_country_codes_in_a_column_are_placed_on_the_map(offline, server):
+    page = offline.page
+    run_query(page, server.url, sparql_prefixes() + """
+        SELECT ?code (COUNT(DISTINCT ?practice) AS ?practices)
+        WHERE { ?practice a icg:Practice ; icg:country/icg:isoCode ?c . BIND (STR(?c) AS ?code) } GROUP BY ?code""")
+    assert "map" in offered_views(page)
+    rows = bindings(page)
+    assert rows and all(re.fullmatch(r"[A-Z]{2}", r["code"]["value"]) for r in rows)
+    show(page, "map")
+    page.wait_for_selector(".result-map path.country.has-data")
+    assert page.locator(".result-map path.country.has-data").count() == len(rows)
+    offline.check()
+
+
 def test_coordinates_become_points_on_the_map(offline, server):
     page = offline.page
     run_query(page, server.url, sparql_prefixes() + """

@@ -2,7 +2,8 @@
 
 A query's page has its description, its parameters as a form, a run button and the ``.rq`` text.
 Running opens the query editor with the parameter values bound (``/library/{name}/run``, which
-checks the values as the API does and redirects to ``/query?query=...&run=1``); the same form can
+checks the values as the API does and redirects to ``/query?query=...``, which YASGUI runs on
+opening, as it runs any query it finds in the address); the same form can
 also fetch the result from the API as CSV, JSON, Turtle... (``/library/{name}/result`` redirects to
 ``/api/queries/{name}`` without the fields left empty, which mean "the default").
 
@@ -94,4 +95,4 @@ async def run_in_editor(name: str, request: Request) -> Response:
     values, _ = _form_values(request, query)
     parameters = [replace(p, default=values.get(p.name, p.default)) for p in query.parameters]
     text = ready_to_run(query.text, parameters)
-    return RedirectResponse("/query?" + urlencode({"query": text, "run": "1"}), status_code=303)
+    return RedirectResponse("/query?" + urlencode({"query": text}), status_code=303)

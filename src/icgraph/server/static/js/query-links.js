@@ -1,6 +1,5 @@
 // Sharing from the query editor: the Share button stores the query on the server (POST /api/short-links)
-// and shows its short link (/q/{id}; the same query always gets the same link). Also: a page opened
-// with ?run=1 (the library's "Run in the editor") runs its query at once. Loads after query-editor.js.
+// and shows its short link (/q/{id}; the same query always gets the same link). Loads after query-editor.js.
 (function () {
   "use strict";
   const editor = window.icgraphEditor;
@@ -40,9 +39,4 @@
   }
 
   button.addEventListener("click", () => { share().catch((error) => { output.textContent = "Not shared: " + error.message; }); });
-
-  if (new URLSearchParams(window.location.search).get("run") === "1") {
-    const tab = editor.yasgui.getTab();
-    if (tab && tab.getQuery().trim()) tab.query().catch(() => {});
-  }
 })();
