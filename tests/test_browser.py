@@ -10,18 +10,16 @@ test-artifacts/. Needs /usr/bin/chromium (``apt-get install -y chromium``); neve
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
+from server_process import stop_group, wait_until_up
 
 from icgraph.namespaces import sparql_prefixes
 
@@ -71,25 +69,11 @@ def server(built, tmp_path_factory):
     process = subprocess.Popen([sys.executable, str(script), json.dumps(options)], start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/practices?format=json", timeout=10).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start (exit code {process.poll()})")
-            time.sleep(0.3)
+        wait_until_up(process, url + "/practices?format=json", 60)
         httpx.get(url + "/api/search?q=warm", timeout=60)  # build the search index before the browser waits on it
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, 10)
 
 
 @pytest.fixture(scope="module")

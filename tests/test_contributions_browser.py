@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from icgraph import release as releases
 
 from contribution_fixtures import PASSWORD, contribution_site
+from server_process import stop_group, wait_until_up
 from test_browser import CHROMIUM, CHROMIUM_ARGS, OfflinePage, _free_port
 
 pytestmark = [pytest.mark.browser]
@@ -46,23 +46,10 @@ def live_site(built, tmp_path):
     process = subprocess.Popen([sys.executable, "-c", _LAUNCH, json.dumps(options)], start_new_session=True, env=env)
     site.url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(site.url + "/login", timeout=10).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
+        wait_until_up(process, site.url + "/login")
         yield site
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
 
 
 @pytest.fixture

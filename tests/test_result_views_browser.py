@@ -10,17 +10,14 @@ server process and opens the link again.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 
 from icgraph.namespaces import sparql_prefixes
+from server_process import stop_group, wait_until_up
 from test_browser import CHROMIUM, OfflinePage, _chromium_is_installed, _free_port, browser  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser]
@@ -55,24 +52,10 @@ class Server:
 
     def start(self):
         self.process = subprocess.Popen([sys.executable, str(self.script), json.dumps(self.options)], start_new_session=True)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(self.url + "/api/country-codes", timeout=10).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start (exit code {self.process.poll()})")
-            time.sleep(0.3)
+        wait_until_up(self.process, self.url + "/api/country-codes")
 
     def stop(self):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_group(self.process)
 
     def restart(self):
         self.stop()

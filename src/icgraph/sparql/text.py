@@ -17,6 +17,24 @@ _IRI = re.compile(r"<[^<>\"{}|^`\\\x00-\x20]*>")
 _WORD = re.compile(r"[^\s{}()\[\];,.<\"'#]+(?:\.[^\s{}()\[\];,.<\"'#]+)*")
 
 
+def _skip_whole(text: str, i: int) -> int | None:
+    """The offset past the comment, string or IRI that starts at ``i``, or None when none starts there."""
+    c, n = text[i], len(text)
+    if c == "#":
+        while i < n and text[i] not in "\r\n":
+            i += 1
+        return i
+    if c in "\"'":
+        quote = c * 3 if text.startswith(c * 3, i) else c
+        i += len(quote)
+        while i < n and not text.startswith(quote, i):
+            i += 2 if text[i] == "\\" else 1
+        return i + len(quote)
+    if c == "<" and (match := _IRI.match(text, i)):
+        return match.end()
+    return None
+
+
 def scan_tokens(text: str) -> Iterator[tuple[int, str, int, int]]:
     """(offset, token, brace depth, parenthesis depth) of SPARQL's braces, parentheses and words.
 
@@ -28,17 +46,8 @@ def scan_tokens(text: str) -> Iterator[tuple[int, str, int, int]]:
         c = text[i]
         if c.isspace() or c in ";,.[]":
             i += 1
-        elif c == "#":
-            while i < n and text[i] not in "\r\n":
-                i += 1
-        elif c in "\"'":
-            quote = c * 3 if text.startswith(c * 3, i) else c
-            i += len(quote)
-            while i < n and not text.startswith(quote, i):
-                i += 2 if text[i] == "\\" else 1
-            i += len(quote)
-        elif c == "<" and (match := _IRI.match(text, i)):
-            i = match.end()
+        elif (end := _skip_whole(text, i)) is not None:
+            i = end
         elif c == "{":
             yield i, c, braces, parens
             braces += 1
@@ -77,20 +86,13 @@ def normalised(text: str) -> str:
         if c.isspace():
             space, i = True, i + 1
             continue
-        if c == "#":
-            while i < n and text[i] not in "\r\n":
-                i += 1
-            space = True
-            continue
         start = i
-        if c in "\"'":
-            quote = c * 3 if text.startswith(c * 3, i) else c
-            i += len(quote)
-            while i < n and not text.startswith(quote, i):
-                i += 2 if text[i] == "\\" else 1
-            i += len(quote)
-        elif c == "<" and (match := _IRI.match(text, i)):
-            i = match.end()
+        end = _skip_whole(text, i)
+        if c == "#":
+            space, i = True, end
+            continue
+        if end is not None:
+            i = end
         else:
             i += 1
             while i < n and not text[i].isspace() and text[i] not in "#\"'<":
