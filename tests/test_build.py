@@ -29,8 +29,12 @@ def test_every_named_graph_is_filled(store):
         assert store.query(f"ASK {{ GRAPH <{GRAPH[name]}> {{ ?s ?p ?o }} }}")
 
 
-def test_nothing_is_stored_in_the_real_default_graph(store):
-    assert not store.query("ASK { ?s ?p ?o }")
+def test_the_real_default_graph_holds_the_merge_of_the_named_graphs(store):
+    """Each distinct triple of the named graphs once, and nothing else (icgraph.store)."""
+    distinct = int(next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } } }")))["n"].value)
+    default = int(next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")))["n"].value)
+    assert default == distinct
+    assert not store.query("ASK { ?s ?p ?o FILTER NOT EXISTS { GRAPH ?g { ?s ?p ?o } } }")
 
 
 def test_dump_and_store_hold_the_same_quads(built, store):

@@ -15,8 +15,10 @@ from rdflib.namespace import RDF
 from rdflib.query import Result
 
 from endpoint_fixtures import EX, PEOPLE, TOKEN, running_server, seed_store
-from icgraph.config import Settings
-from icgraph.namespaces import SD, VOID
+from icgraph.namespaces import ROOT, SD, VOID
+
+#: What the service description names: the public endpoint (ICGRAPH_BASE_URL unset: the IRI root).
+PUBLIC_ENDPOINT = ROOT + "sparql"
 
 SELECT = "SELECT ?name WHERE { GRAPH ?g { ?p <http://xmlns.com/foaf/0.1/name> ?name } } ORDER BY ?name"
 CONSTRUCT = "CONSTRUCT { ?p <http://xmlns.com/foaf/0.1/name> ?name } WHERE { GRAPH ?g { ?p <http://xmlns.com/foaf/0.1/name> ?name } }"
@@ -221,7 +223,7 @@ def test_service_description_lists_formats_features_and_graphs(server):
     assert response.status_code == 200
     assert media(response) == "text/turtle"
     graph = Graph().parse(data=response.text, format="turtle")
-    service = URIRef(Settings().public_url("sparql"))  # the public endpoint (ICGRAPH_BASE_URL), not the address asked
+    service = URIRef(PUBLIC_ENDPOINT)  # the public endpoint, not the address asked (tests/test_public_address.py)
     assert (service, RDF.type, SD.Service) in graph
     assert (service, SD.endpoint, service) in graph
     assert (service, SD.supportedLanguage, SD.SPARQL11Update) in graph  # this server has a token
@@ -252,7 +254,7 @@ def test_service_description_by_accept(server):
 
 def test_service_description_of_a_read_only_union_endpoint(read_only_union_server):
     graph = Graph().parse(data=httpx.get(read_only_union_server.sparql).text, format="turtle")
-    service = URIRef(Settings().public_url("sparql"))  # the public endpoint, as VoID names it
+    service = URIRef(PUBLIC_ENDPOINT)
     assert (service, SD.feature, SD.UnionDefaultGraph) in graph
     assert (service, SD.supportedLanguage, SD.SPARQL11Update) not in graph
     assert (service, SD.feature, SD.BasicFederatedQuery) not in graph

@@ -313,7 +313,8 @@ async def browse(pool, selection: Selection) -> dict:
                 "principle": text("principle"),
                 "startYear": text("startYear"),
                 "endYear": text("endYear"),
-                "places": text("places") or None,
+                # sorted here: stores concatenate a group's values in their own order
+                "places": ", ".join(sorted(set(filter(None, (text("places") or "").split(", "))))) or None,
                 "levelCount": int(row["levelCount"].value) if row["levelCount"] is not None else None,
             }
         )
