@@ -104,3 +104,24 @@ def test_home_counts_and_map_follow_a_new_release(tmp_path):
             time.sleep(0.2)
         assert pool.release_id == second.id
         assert client.get("/?format=json").json()["triples"] == counts["triples"] + 1
+
+
+def test_a_job_past_the_time_limit_is_left_to_the_live_path_and_the_rest_is_written(release, built, tmp_path):
+    """A release is never held back by one heavy query: its process is killed at the limit, the
+    job is listed as refused, and what was answered is written (at 100x a library query can run for minutes)."""
+    import shutil
+
+    from icgraph.aggregates import write_aggregates
+
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    shutil.copy(built.queries_dir / "cooperation-edges.rq", queries)
+    target = tmp_path / "aggregates.sqlite"
+    entry = write_aggregates(Path(release.path) / "store", target, queries, built.max_result_bytes, timeout=1e-9)
+    assert set(entry["refused"]) == {"headline-counts", "map", "practices", "library/cooperation-edges"}
+    assert all("time limit" in message for message in entry["refused"].values())
+    assert entry["answers"] == 0 and target.is_file()
+
+    entry = write_aggregates(Path(release.path) / "store", target.with_name("again.sqlite"), queries,
+                             built.max_result_bytes, timeout=built.query_timeout)
+    assert entry["refused"] == {} and "library/cooperation-edges" in entry["by_label"]

@@ -239,3 +239,22 @@ def test_the_docs_sparql_example_answers_what_the_docs_show(server):  # noqa: F8
     answer = httpx.post(server + "/sparql", data={"query": query}, headers={"Accept": "application/sparql-results+json"}, timeout=60)
     rows = [[b["title"]["value"], b["country"]["value"], b["score"]["value"]] for b in answer.json()["results"]["bindings"]]
     assert rows == shown
+
+
+def test_similar_compares_only_pairs_that_something_rare_brings_together():
+    """The work grows with the practices, not their square: a value more than CANDIDATE_HOLDERS
+    practices hold proposes no pair, yet still counts in the score of a pair a rarer value brings."""
+    import pyoxigraph as ox
+
+    from icgraph.similar import CANDIDATE_HOLDERS, compute
+
+    n = CANDIDATE_HOLDERS + 20
+    documents = [("practice", f"p{i}", f"urn:p{i}", f"Practice {i}", "", "") for i in range(n)]
+    row = lambda i, feature, value: {"practice": ox.NamedNode(f"urn:p{i}"), "feature": ox.Literal(feature),  # noqa: E731
+                                     "value": ox.NamedNode(value), "label": ox.Literal(value)}
+    features = [row(i, "principle", "urn:common") for i in range(n)]
+    features += [row(0, "actor", "urn:rare"), row(1, "actor", "urn:rare")]
+    similar = compute(documents, features)
+    assert [other for other, _, _ in similar["urn:p0"]] == ["urn:p1"]
+    assert [r["feature"] for r in similar["urn:p0"][0][2]] == ["actor", "principle"]  # the common value still counts
+    assert similar["urn:p5"] == []  # only the common value: never compared

@@ -122,26 +122,68 @@ class Aggregates:
         ]
 
 
-class Recorder:
-    """Has the pool's ``prepared`` method; runs each job in this process as a reader does, and keeps the answer."""
+class Refused(Exception):
+    """A job not precomputed: over the time limit, or refused as a reader refuses it (the live path says why)."""
 
-    def __init__(self, store_folder: Path, max_result_bytes: int):
-        from icgraph.server.workers import local_reader
+
+_READER = None
+
+
+def _open_reader(max_result_bytes: int) -> None:
+    """A pool process's reader (``pebble`` initializer)."""
+    global _READER
+    from icgraph.server.workers import local_reader
+
+    _READER = local_reader(max_result_bytes)
+
+
+def _answer(store_folder: str, job: dict) -> tuple:
+    """Run ``job`` in a pool process as a reader does: ("ok", reply) or ("refused", message)."""
+    from icgraph.server.security import EndpointError
+    from icgraph.server.workers import run_here
+
+    try:
+        return "ok", run_here(_READER, store_folder, job)
+    except EndpointError as error:
+        return "refused", error.message
+
+
+class Recorder:
+    """Has the pool's ``prepared`` method; runs each job as a reader does, in a killable process, and keeps the answer.
+
+    A job that runs past ``timeout`` seconds (the server's query time limit) has its process
+    killed (``pebble``) and is not precomputed: at 100x a heavy library query would otherwise hold
+    the release back for as long as it runs. The live path answers it later, under the same limit.
+    """
+
+    def __init__(self, store_folder: Path, max_result_bytes: int, timeout: float):
+        from multiprocessing import get_context
+
+        from pebble import ProcessPool
 
         self.store_folder = str(store_folder)
-        self.reader = local_reader(max_result_bytes)
+        self.timeout = timeout
+        # spawn: the build process holds threads and open files a fork would copy
+        self.pool = ProcessPool(max_workers=1, initializer=_open_reader, initargs=(max_result_bytes,),
+                                context=get_context("spawn"))
         self.label = ""
         self.answers: dict[str, Answer] = {}
         self.refused: dict[str, str] = {}
 
     async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
-        from icgraph.server.workers import prepared_job, run_here
+        from icgraph.server.workers import prepared_job
 
         job = prepared_job(query, bindings, fmt, hide)
         key = job_key(job)
         if key not in self.answers:
             started = time.perf_counter()
-            reply = run_here(self.reader, self.store_folder, job)
+            future = self.pool.schedule(_answer, args=(self.store_folder, job), timeout=self.timeout)
+            try:
+                status, reply = await asyncio.wrap_future(future)
+            except concurrent.futures.TimeoutError:
+                raise Refused(f"not precomputed: ran past the {self.timeout:g} s query time limit") from None
+            if status != "ok":
+                raise Refused(reply)
             self.answers[key] = Answer(key, self.label, job, reply["content_type"], reply["body"], time.perf_counter() - started)
         answer = self.answers[key]
         if fmt is not None:
@@ -149,7 +191,8 @@ class Recorder:
         return pickle.loads(answer.body)
 
     def close(self) -> None:
-        self.reader.store = None
+        self.pool.stop()
+        self.pool.join()
 
 
 def precomputed_library(queries_dir: Path) -> list:
@@ -166,24 +209,30 @@ async def _record(recorder: Recorder, queries_dir: Path) -> None:
     from icgraph.server.query_api import offer_for
     from icgraph.server.web import headline_counts
 
-    recorder.label = "headline-counts"
-    await headline_counts(recorder)
-    recorder.label = "map"
-    await load_map_data(recorder)
-    recorder.label = "practices"
-    await browse(recorder, Selection())
+    pages = {"headline-counts": headline_counts, "map": load_map_data, "practices": lambda r: browse(r, Selection())}
+    for label, compute in pages.items():
+        recorder.label = label
+        try:
+            await compute(recorder)
+        except Refused as refused:  # what it answered before is kept; the page runs the rest live
+            recorder.refused[label] = str(refused)
     for query in precomputed_library(queries_dir):
         recorder.label = f"library/{query.name}"
         for fmt in offer_for(query):
             try:
                 await recorder.prepared(query, query.bindings({}), fmt=fmt, hide=[p.variable for p in query.parameters])
-            except Exception as error:  # noqa: BLE001 - a refused answer is left to the live path, which says why
-                recorder.refused[f"{recorder.label}.{fmt.key}"] = str(error)
+            except Refused as refused:  # left to the live path, which says why; its other formats would fare alike
+                recorder.refused[recorder.label] = str(refused)
+                break
 
 
-def write_aggregates(store_folder: Path, target: Path, queries_dir: Path, max_result_bytes: int) -> dict[str, Any]:
-    """Compute the aggregates of the store at ``store_folder`` into ``target`` (aggregates.sqlite); the manifest's entry."""
-    recorder = Recorder(store_folder, max_result_bytes)
+def write_aggregates(store_folder: Path, target: Path, queries_dir: Path, max_result_bytes: int,
+                     timeout: float) -> dict[str, Any]:
+    """Compute the aggregates of the store at ``store_folder`` into ``target`` (aggregates.sqlite); the manifest's entry.
+
+    Each job has ``timeout`` seconds (the server's query time limit); one past it is left to the live path.
+    """
+    recorder = Recorder(store_folder, max_result_bytes, timeout)
     started = time.perf_counter()
     try:
         _run(_record(recorder, queries_dir))

@@ -116,7 +116,8 @@ class ReleaseWriter:
             from icgraph.aggregates import AGGREGATES, write_aggregates
 
             self.aggregates = write_aggregates(
-                self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir, self.settings.max_result_bytes
+                self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir, self.settings.max_result_bytes,
+                self.settings.query_timeout,
             )
 
     # -- once the gate has passed -------------------------------------------------------------

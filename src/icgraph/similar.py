@@ -43,6 +43,11 @@ TEXT_WEIGHT = 10.0
 TEXT_WORDS = 3
 #: Pairs whose texts are less alike than this get no "similar text" reason (the score still counts it).
 TEXT_REASON_MIN = 0.15
+#: A value (actor, group, word…) held by more practices than this proposes no pair to compare; it
+#: still counts in the score of pairs that something rarer brings together. The work then grows
+#: with the practices, not with their square (at 100x, 8,300 practices: 34 million pairs). Below
+#: this many practices every pair that shares anything is compared, so the answer is exact.
+CANDIDATE_HOLDERS = 100
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,20 @@ def _reason(feature: str, labels: list[str]) -> str:
     return f"{len(labels)} {one if len(labels) == 1 else many}"
 
 
+def _candidate_pairs(keys: list[str], values, vectors) -> list[tuple[str, str]]:
+    """The pairs of practices that share a value or a word held by at most CANDIDATE_HOLDERS practices, in ``keys`` order."""
+    holders: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, practice in enumerate(keys):
+        for feature, held in values[practice].items():
+            for value in held:
+                holders[feature, value].append(index)
+        for word in vectors[practice]:
+            holders["word", word].append(index)
+    pairs = {(a, b) for group in holders.values() if 1 < len(group) <= CANDIDATE_HOLDERS
+             for i, a in enumerate(group) for b in group[i + 1:]}
+    return [(keys[a], keys[b]) for a, b in sorted(pairs)]
+
+
 def compute(documents, features: list[dict]) -> dict[str, list[tuple[str, float, list[dict]]]]:
     """For each practice IRI: the other practices (IRI, score, reasons), most similar first, at most KEEP.
 
@@ -101,32 +120,30 @@ def compute(documents, features: list[dict]) -> dict[str, list[tuple[str, float,
 
     order = list(FEATURES) + ["text"]
     scored: dict[str, list[tuple[str, float, list[dict]]]] = {practice: [] for practice in practices}
-    keys = list(practices)
-    for index, practice in enumerate(keys):
-        for other in keys[index + 1:]:  # the measure is symmetric: each pair once
-            score, reasons = 0.0, []
-            for feature, (weight, *_rest) in FEATURES.items():
-                shared = values[practice][feature] & values[other][feature]
-                if not shared:
-                    continue
-                score += sum(weight * math.log(1 + total / holders[v]) for v in shared)
-                names = sorted(labels[v] for v in shared)
-                reasons.append({"feature": feature, "count": len(shared), "values": sorted(shared), "labels": names,
-                                "text": _reason(feature, names)})
-            mine, theirs = vectors[practice], vectors[other]
-            if len(theirs) < len(mine):
-                mine, theirs = theirs, mine
-            products = {w: v * theirs[w] for w, v in mine.items() if w in theirs}
-            cosine = sum(products.values())
-            score += TEXT_WEIGHT * cosine
-            if cosine >= TEXT_REASON_MIN:
-                top = [w for w, _ in sorted(products.items(), key=lambda item: (-item[1], item[0]))[:TEXT_WORDS]]
-                reasons.append({"feature": "text", "count": len(products), "values": [], "labels": top,
-                                "text": "similar text (" + ", ".join(top) + ")"})
-            if score > 0 and any(r["feature"] != "level" for r in reasons):
-                reasons.sort(key=lambda r: order.index(r["feature"]))
-                scored[practice].append((other, round(score, 3), reasons))
-                scored[other].append((practice, round(score, 3), reasons))
+    for practice, other in _candidate_pairs(list(practices), values, vectors):  # each pair once: the measure is symmetric
+        score, reasons = 0.0, []
+        for feature, (weight, *_rest) in FEATURES.items():
+            shared = values[practice][feature] & values[other][feature]
+            if not shared:
+                continue
+            score += sum(weight * math.log(1 + total / holders[v]) for v in shared)
+            names = sorted(labels[v] for v in shared)
+            reasons.append({"feature": feature, "count": len(shared), "values": sorted(shared), "labels": names,
+                            "text": _reason(feature, names)})
+        mine, theirs = vectors[practice], vectors[other]
+        if len(theirs) < len(mine):
+            mine, theirs = theirs, mine
+        products = {w: v * theirs[w] for w, v in mine.items() if w in theirs}
+        cosine = sum(products.values())
+        score += TEXT_WEIGHT * cosine
+        if cosine >= TEXT_REASON_MIN:
+            top = [w for w, _ in sorted(products.items(), key=lambda item: (-item[1], item[0]))[:TEXT_WORDS]]
+            reasons.append({"feature": "text", "count": len(products), "values": [], "labels": top,
+                            "text": "similar text (" + ", ".join(top) + ")"})
+        if score > 0 and any(r["feature"] != "level" for r in reasons):
+            reasons.sort(key=lambda r: order.index(r["feature"]))
+            scored[practice].append((other, round(score, 3), reasons))
+            scored[other].append((practice, round(score, 3), reasons))
     for others in scored.values():
         others.sort(key=lambda item: (-item[1], item[0]))
         del others[KEEP:]
