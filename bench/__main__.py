@@ -1,6 +1,8 @@
 """``python -m bench`` (``make bench``): build cost, cold start and query latency of icgraph
 side by side with its peers, at 1x and 10x the real graph (more with ``--scales``).
 
+``python -m bench pages --store STORE`` times the pages users touch instead (bench/pages.py).
+
 Writes bench/results/: results.md (the report, with the machine), latency.csv, ratios.csv,
 build.csv, coldstart.csv, overhead.csv, shape.csv and scaling.png. See docs/benchmarks.md.
 """
@@ -401,6 +403,11 @@ def shape_statistics(scale: int, store_path: Path, rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["pages"]:  # the pages users touch: bench/pages.py
+        from bench import pages
+
+        return pages.main(argv[1:])
     args = parse_args(argv)
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
