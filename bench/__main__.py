@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scales", default="1,10", help="comma-separated multiples of the real graph (1,10,100,1000)")
     parser.add_argument("--quick", action="store_true", help="1x only, 6 queries, 1 s per measurement, no profile")
     parser.add_argument("--queries", default=None, help="comma-separated query names (default: the whole library)")
-    parser.add_argument("--systems", default=",".join(systems.SYSTEMS), help="floor,icgraph,oxigraph,rdflib-endpoint")
+    parser.add_argument("--systems", default=",".join(systems.SYSTEMS), help=",".join(systems.SYSTEMS) + " (virtuoso: Debian's virtuoso-t and isql-vt; icgraph-virtuoso: icgraph serve on that Virtuoso)")
     parser.add_argument("--concurrency", default="1,8")
     parser.add_argument("--duration", type=float, default=1.0, help="seconds per query, system and concurrency")
     parser.add_argument("--max-requests", type=int, default=2000, help="cap per measurement (python client, floor)")
@@ -269,7 +269,7 @@ def fetch_count(url: str, query: library.BenchQuery, timeout: float) -> int:
     return library.count(response.content, query.form)
 
 
-def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries, args, rows: list[dict]) -> None:
+def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries, args, rows: list[dict], build_rows: list[dict] | None = None) -> None:
     """Every query on every system, the systems back to back per query.
 
     All servers run at once (idle but for the one measured), so that each query's cells are
@@ -290,13 +290,17 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
                 log(f"{system}: skipped above {args.rdflib_max_scale}x (--rdflib-max-scale)")
                 continue
             log(f"{scale}x: starting {system}")
-            server = systems.server_for(system, store_path, dump)
+            server = systems.server_for(system, store_path, dump, servers)
             try:
                 server.start(timeout=900)
             except RuntimeError as error:
                 log(f"{system}: {error}")
                 continue
             servers[system] = server
+            loaded = getattr(server, "load_seconds", None)
+            if loaded is not None and build_rows is not None:  # Virtuoso's bulk load, the first time it holds this scale
+                build_rows.append({"scale": scale, "stage": "virtuoso bulk load", "seconds": loaded, "read_seconds": None, "peak_mib": None,
+                                   "note": "ld_dir + rdf_loader_run + checkpoint (isql-vt), N-Quads dump"})
         for query in queries:
             log(f"{scale}x: {query.name}")
             expected = library.count(library.run_in_process(store, query), query.form)
@@ -427,7 +431,7 @@ def main(argv: list[str] | None = None) -> None:
         if scale > args.full_max_scale:
             survival(scale, triples, store_path, queries, args, latency_rows)
         else:
-            run_queries(scale, triples, store_path, dump, queries, args, latency_rows)
+            run_queries(scale, triples, store_path, dump, queries, args, latency_rows, build_rows)
         # Write what there is after each scale, so a failure later keeps the measurements so far.
         report.write(
             args.out, facts=facts, args=args, scales=scales, build=build_rows, latency=latency_rows, cold=cold_rows,
