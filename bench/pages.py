@@ -99,17 +99,19 @@ class Answer:
     seconds: float
     bytes: int
     error: str = ""
+    load: float = 0.0  # the 1-minute load average when it was sent
 
 
 def get(client: httpx.Client, base: str, page: Page, timeout: float) -> Answer:
+    load = loadavg()
     started = time.perf_counter()
     try:
         response = client.get(base + page.path, params=list(page.params), timeout=timeout)
     except httpx.TimeoutException:
-        return Answer(None, time.perf_counter() - started, 0, f"no answer within {timeout:g} s")
+        return Answer(None, time.perf_counter() - started, 0, f"no answer within {timeout:g} s", load)
     except httpx.HTTPError as error:
-        return Answer(None, time.perf_counter() - started, 0, f"{type(error).__name__}: {error}"[:100])
-    return Answer(response.status_code, time.perf_counter() - started, len(response.content))
+        return Answer(None, time.perf_counter() - started, 0, f"{type(error).__name__}: {error}"[:100], load)
+    return Answer(response.status_code, time.perf_counter() - started, len(response.content), load=load)
 
 
 def _status(answers: list[Answer]) -> str:
@@ -282,7 +284,8 @@ def main(argv: list[str] | None = None) -> None:
                 "scale": args.scale, "triples": triples_of(args.store)}
     log(f"{args.scale}x ({base_row['triples']} triples), run {args.run}, load average {os.getloadavg()}")
     answers, starts = cold(args.store, args.page_list, args.cold_rounds, args.timeout, extra, log)
-    rows = [_row(base_row, page, "cold", 1, answers[page.name], loadavg()) for page in args.page_list]
+    rows = [_row(base_row, page, "cold", 1, answers[page.name], statistics.median(a.load for a in answers[page.name]))
+            for page in args.page_list]
     timed_out = {name for name, got in answers.items() if not any(a.status == 200 for a in got)}
     rows += warm(args.store, args.page_list, timed_out, args, extra, base_row, log)
     write(args.out, rows, args.run)
