@@ -230,7 +230,7 @@ def write(out: Path, rows: list[dict], run: str) -> list[dict]:
         with path.open(encoding="utf-8") as stream:
             kept = [r for r in csv.DictReader(stream) if r.get("run") != run]
     everything = kept + rows
-    from bench.report import _fmt, markdown_table
+    from bench.report import _fmt
 
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.DictWriter(stream, fieldnames=COLUMNS, extrasaction="ignore")
@@ -238,14 +238,36 @@ def write(out: Path, rows: list[dict], run: str) -> list[dict]:
         for row in everything:
             writer.writerow({k: _fmt(row.get(k)) if not isinstance(row.get(k), str) else row[k] for k in COLUMNS})
     text = ["# Pages: cold and warm (`python -m bench pages`)", "",
-            "Written by bench/pages.py; method in docs/benchmarks.md. One table per run label.", ""]
+            "Written by bench/pages.py; method in docs/benchmarks.md. One table per run label; times in ms "
+            "(p50 / p95), bytes of the page body; the full rows are in pages.csv.", ""]
     for label in dict.fromkeys(r["run"] for r in everything):
         chosen = [r for r in everything if r["run"] == label]
         first = chosen[0]
-        text += [f"## {label}", "", f"{first['date']}, {first['scale']}x ({first['triples']} triples)", "",
-                 markdown_table(["page", "phase", "concurrency", "requests", "p50_ms", "p95_ms", "bytes", "status", "loadavg_1m"], chosen), ""]
+        loads = sorted(float(r["loadavg_1m"]) for r in chosen if r.get("loadavg_1m") not in (None, ""))
+        text += [f"## {label}", "", f"{first['date']}, {first['scale']}x ({first['triples']} triples); "
+                 f"1-minute load average {loads[0]:.1f}-{loads[-1]:.1f}" if loads else "", "", summary_table(chosen), ""]
     (out / "pages.md").write_text("\n".join(text), encoding="utf-8")
     return everything
+
+
+def summary_table(rows: list[dict]) -> str:
+    """One line per page: bytes, then p50 / p95 cold and at each warm concurrency (or why not)."""
+    def cell(row) -> str:
+        if row is None:
+            return ""
+        if row.get("status") != "ok":
+            return str(row.get("status"))
+        return f"{float(row['p50_ms']):.0f} / {float(row['p95_ms']):.0f}"
+
+    concurrencies = sorted({int(r["concurrency"]) for r in rows if r["phase"] == "warm" and r.get("concurrency") not in (None, "")})
+    columns = ["page", "bytes", "cold"] + [f"warm c={c}" for c in concurrencies]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for name in dict.fromkeys(r["page"] for r in rows):
+        mine = [r for r in rows if r["page"] == name]
+        find = lambda phase, c=None: next((r for r in mine if r["phase"] == phase and (c is None or str(r.get("concurrency")) == str(c))), None)
+        size = next((r["bytes"] for r in mine if r.get("bytes") not in (None, "")), "")
+        lines.append("| " + " | ".join([name, str(size), cell(find("cold"))] + [cell(find("warm", c)) for c in concurrencies]) + " |")
+    return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
