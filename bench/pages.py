@@ -80,9 +80,14 @@ def loadavg() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def triples_of(store: Path) -> int | None:
+def triples_of(store: Path | str) -> int | None:
     """The served release's triple count, from its manifest (None for a plain store)."""
-    manifest = Path(store).resolve() / "manifest.json"
+    if str(store).startswith("sparql+"):  # a remote store: the release `icgraph load` recorded in the build folder
+        from icgraph.config import Settings
+
+        manifest = (Settings().build_dir / "current").resolve() / "manifest.json"
+    else:
+        manifest = Path(store).resolve() / "manifest.json"
     try:
         return json.loads(manifest.read_text(encoding="utf-8")).get("triples")
     except (OSError, ValueError):
@@ -135,7 +140,7 @@ def _row(base: dict, page: Page, phase: str, concurrency: int, answers: list[Ans
     }
 
 
-def start(store: Path, extra: list[str]) -> Server:
+def start(store: Path | str, extra: list[str]) -> Server:
     return icgraph_server(store, extra=extra).start(timeout=300)
 
 
@@ -273,6 +278,9 @@ def summary_table(rows: list[dict]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench pages", description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", type=Path, required=True, help="the store (a release of `icgraph build` / `icgraph load`) to serve")
+    parser.add_argument("--virtuoso", type=Path, default=None, metavar="FOLDER",
+                        help="serve from Virtuoso instead: start Debian's virtuoso-t on FOLDER (a new database), "
+                             "`icgraph load` the --store release's dump into it, and serve with --store sparql+http://…")
     parser.add_argument("--scale", type=int, default=1, help="the multiple of the real graph the store holds (a label)")
     parser.add_argument("--run", default=None, help="label of this run in pages.csv (default: the short git commit)")
     parser.add_argument("--pages", default=None, help=f"comma-separated page names (default: all: {', '.join(p.name for p in PAGES)})")
@@ -302,14 +310,47 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[pages {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     extra = ["--query-timeout", f"{args.query_timeout:g}"] if args.query_timeout else []
+    virtuoso = None
+    store: Path | str = args.store
+    if args.virtuoso:
+        virtuoso, store = on_virtuoso(args.store, args.virtuoso, log)
+    try:
+        measure(args, store, extra, log)
+    finally:
+        if virtuoso is not None:
+            virtuoso.stop()
+
+
+def on_virtuoso(release: Path, folder: Path, log):
+    """A Virtuoso holding the release's dump, loaded the way users load it (`icgraph load`); (server, store)."""
+    from bench.systems import executable, virtuoso_server
+
+    dump = Path(release).resolve() / "dumps" / "icgraph.nq"
+    server = virtuoso_server(folder, None, size_of=dump).start(timeout=300)
+    base = server.url.removesuffix("/sparql")
+    os.environ.update({  # for `icgraph load` and the `icgraph serve` processes started after it
+        "ICGRAPH_STORE_UPDATE_URL": base + "/sparql-auth", "ICGRAPH_STORE_USER": "dba", "ICGRAPH_STORE_PASSWORD": "dba",
+        "ICGRAPH_BUILD_DIR": str(Path(folder).resolve() / "icgraph-build"),
+    })
+    store = "sparql+" + server.url
+    started = time.perf_counter()
+    done = subprocess.run([executable("icgraph"), "load", "--store", store, "--from", str(dump)], capture_output=True, text=True)
+    if done.returncode != 0:
+        server.stop()
+        raise SystemExit(f"icgraph load into Virtuoso failed: {done.stderr[-1500:]}")
+    log(f"icgraph load into Virtuoso: {time.perf_counter() - started:.1f} s ({done.stdout.strip()})")
+    return server, store
+
+
+def measure(args, store, extra: list[str], log) -> None:
     base_row = {"run": args.run, "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                "scale": args.scale, "triples": triples_of(args.store)}
+                "scale": args.scale, "triples": triples_of(store)}
     log(f"{args.scale}x ({base_row['triples']} triples), run {args.run}, load average {os.getloadavg()}")
-    answers, starts = cold(args.store, args.page_list, args.cold_rounds, args.timeout, extra, log)
+    answers, starts = cold(store, args.page_list, args.cold_rounds, args.timeout, extra, log)
     rows = [_row(base_row, page, "cold", 1, answers[page.name], statistics.median(a.load for a in answers[page.name]))
             for page in args.page_list]
     timed_out = {name for name, got in answers.items() if not any(a.status == 200 for a in got)}
-    rows += warm(args.store, args.page_list, timed_out, args, extra, base_row, log)
+    rows += warm(store, args.page_list, timed_out, args, extra, base_row, log)
     write(args.out, rows, args.run)
     log(f"server ready after {statistics.median(starts):.2f} s (median of {len(starts)}); load average {os.getloadavg()}; "
         f"results in {args.out / 'pages.csv'}")

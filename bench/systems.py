@@ -114,7 +114,7 @@ def wait_until_answering(url: str, process: subprocess.Popen, started: float, ti
     raise RuntimeError(f"{url} did not answer within {timeout:g} s")
 
 
-def icgraph_server(store: Path, port: int | None = None, extra: list[str] | None = None) -> Server:
+def icgraph_server(store: Path | str, port: int | None = None, extra: list[str] | None = None) -> Server:
     port = port or free_port()
     command = [executable("icgraph"), "serve", "--store", str(store), "--host", "127.0.0.1", "--port", str(port), *(extra or [])]
     return Server("icgraph", command, f"http://127.0.0.1:{port}/sparql")
@@ -226,12 +226,14 @@ class VirtuosoServer(Server):
     """virtuoso-t on a database folder that holds one dump, bulk-loaded at the first start."""
 
     folder: Path = Path(".")
-    dump: Path = Path(".")
+    dump: Path | None = None  # None: start empty (to be loaded by `icgraph load`)
     sql_port: int = 0
     load_seconds: float | None = None
 
     def start(self, timeout: float = 120.0) -> "Server":
         super().start(timeout)
+        if self.dump is None:
+            return self
         marker = self.folder / "loaded.json"
         stamp = {"dump": str(self.dump.resolve()), "bytes": self.dump.stat().st_size, "mtime": self.dump.stat().st_mtime}
         if not marker.exists() or json.loads(marker.read_text()) != stamp:
@@ -266,14 +268,15 @@ class VirtuosoServer(Server):
         super().stop()
 
 
-def virtuoso_server(folder: Path, dump: Path, port: int | None = None) -> VirtuosoServer:
+def virtuoso_server(folder: Path, dump: Path | None, port: int | None = None, size_of: Path | None = None) -> VirtuosoServer:
+    """Virtuoso on ``folder``, bulk-loading ``dump`` at its first start (None: empty; its buffers sized for ``size_of``)."""
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     port, sql_port = port or free_port(), free_port()
-    buffers = virtuoso_buffers(dump)
+    buffers = virtuoso_buffers(dump or size_of)
     (folder / "virtuoso.ini").write_text(VIRTUOSO_INI.format(
-        db=folder, data=Path(dump).resolve().parent, sql_port=sql_port, http_port=port, buffers=buffers,
+        db=folder, data=Path(dump or size_of).resolve().parent, sql_port=sql_port, http_port=port, buffers=buffers,
         dirty=buffers * 3 // 4, query_mem=f"{max(256, buffers // 500)}M",
     ), encoding="utf-8")
     command = [executable("virtuoso-t"), "+foreground", "+configfile", str(folder / "virtuoso.ini")]
-    return VirtuosoServer("virtuoso", command, f"http://127.0.0.1:{port}/sparql", folder=folder, dump=Path(dump), sql_port=sql_port)
+    return VirtuosoServer("virtuoso", command, f"http://127.0.0.1:{port}/sparql", folder=folder, dump=Path(dump) if dump else None, sql_port=sql_port)
