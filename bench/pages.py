@@ -197,7 +197,7 @@ def warm(store: Path, pages: list[Page], skip: set[str], args, extra: list[str],
             for page in pages:
                 if page.name in skip:
                     rows.append({**base_row, "page": page.name, "url": page.url, "phase": "warm", "requests": 0,
-                                 "status": "not measured: no answer cold within the timeout", "loadavg_1m": loadavg()})
+                                 "status": "not measured (no answer cold)", "loadavg_1m": loadavg()})
                     continue
                 primed = get(client, _base(server), page, args.timeout)
                 if primed.status != 200:
@@ -269,7 +269,11 @@ def summary_table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for name in dict.fromkeys(r["page"] for r in rows):
         mine = [r for r in rows if r["page"] == name]
-        find = lambda phase, c=None: next((r for r in mine if r["phase"] == phase and (c is None or str(r.get("concurrency")) == str(c))), None)
+        def find(phase, c=None):
+            exact = next((r for r in mine if r["phase"] == phase and (c is None or str(r.get("concurrency")) == str(c))), None)
+            # a page not measured warm has one row without a concurrency, saying why
+            return exact or next((r for r in mine if r["phase"] == phase and r.get("concurrency") in (None, "")), None)
+
         size = next((r["bytes"] for r in mine if r.get("bytes") not in (None, "")), "")
         lines.append("| " + " | ".join([name, str(size), cell(find("cold"))] + [cell(find("warm", c)) for c in concurrencies]) + " |")
     return "\n".join(lines)
