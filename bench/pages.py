@@ -124,7 +124,7 @@ def _status(answers: list[Answer]) -> str:
     if not failed:
         return "ok"
     first = failed[0]
-    reason = first.error or f"HTTP {first.status}"
+    reason = first.error or f"HTTP {first.status} after {first.seconds:.1f} s"
     return f"{len(failed)} of {len(answers)} failed ({reason})"
 
 
