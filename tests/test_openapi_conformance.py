@@ -24,7 +24,7 @@ import schemathesis
 from endpoint_fixtures import PEOPLE, running_server, seed_store
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-TAGS = ["SPARQL", "Graph Store", "Query library"]
+TAGS = ["SPARQL", "Graph Store", "Query library", "Editor"]
 EXAMPLES = 3
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from icgraph.namespaces import sparql_prefixes
 from conftest import pooled_client
-from icgraph.search import build_search_index, fts_query, search
+from icgraph.search import MATCHES, build_search_index, fts_query, search
 from icgraph.server import web
 from icgraph.server.facets import FACETS, Selection
 from icgraph.server.templating import HERE as SERVER_DIR
@@ -126,7 +126,11 @@ def test_search_index_ranks_title_hits_first(store, tmp_path):
     assert path.exists() and not list(tmp_path.glob("*.partial"))
     hits = search(path, "anti-rumours strategy")
     assert hits and "rumours" in hits[0].title.lower()
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    tiers = [MATCHES.index(h.match) for h in hits]
+    assert tiers == sorted(tiers)  # phrase hits, then all-word hits, ...
+    for tier in set(tiers):  # ... each tier by relevance
+        scores = [h.score for h in hits if MATCHES.index(h.match) == tier]
+        assert scores == sorted(scores, reverse=True)
     assert "<mark>" in hits[0].snippet
 
 
@@ -148,13 +152,13 @@ def test_search_rebuild_replaces_the_index(store, tmp_path):
 
 
 def test_search_query_syntax_is_quoted():
-    assert fts_query('NEAR(a b) OR "x"') == '"NEAR" "a" "b" "OR" "x"*'
+    assert fts_query('NEAR(a b) OR "x"') == '"near" "a" "b" "or" "x"*'
     assert fts_query("  ") is None
 
 
 def test_search_api_and_page(client):
     data = client.get("/api/search", params={"q": "Bilbao"}).json()
-    assert data["count"] > 0 and all(r["url"].startswith(("/id/practice/", "/id/actor/")) for r in data["results"])
+    assert data["count"] > 0 and all(r["url"].startswith(("/id/practice/", "/id/actor/", "/id/place/")) for r in data["results"])
     html = client.get("/search", params={"q": "<script>alert(1)</script> Bilbao"}).text
     assert "<script>alert(1)</script>" not in html
     assert "<mark>" in html

@@ -188,7 +188,7 @@ def build(settings: Settings, strict: bool = False, progress=None) -> Build:
     _refuse_if_written_by_a_server(settings)
     with _collector_paused():
         result, shape_data = _assemble(settings, strict)
-        writer = ReleaseWriter(settings.store, settings.build_dir, _inputs(settings))
+        writer = ReleaseWriter(settings.store, settings.build_dir, _inputs(settings), settings)
         try:
             with _timed(result.timings, "validate"):
                 with validating(shape_data, settings, processes=_PROCESSES, inplace=True) as validation:

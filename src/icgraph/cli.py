@@ -157,7 +157,7 @@ def load(store, store_update_url: str | None, store_gsp_url: str | None, source:
             else:  # a dump of no release: no release's files describe the store any more
                 current_link(settings.store, settings.build_dir).unlink(missing_ok=True)
         else:
-            serving = f"release {release_from_dump(source, settings.store, settings.build_dir).id} at {settings.store}"
+            serving = f"release {release_from_dump(source, settings.store, settings.build_dir, settings=settings).id} at {settings.store}"
     except (StoreError, RemoteStoreError, ReleaseError, SyntaxError) as error:
         _fail(f"the store was not changed: {error}")
     click.echo(f"Loaded {source} into {serving}")

@@ -103,6 +103,10 @@ class Settings:
     max_result_bytes: int = _setting(
         "ICGRAPH_MAX_RESULT_BYTES", lambda: _env_int("ICGRAPH_MAX_RESULT_BYTES", 128 * 1024 * 1024), "largest result"
     )
+    #: Bytes of answers the web process keeps until the next release (an LRU; 0 turns it off).
+    result_cache_bytes: int = _setting(
+        "ICGRAPH_RESULT_CACHE_BYTES", lambda: _env_int("ICGRAPH_RESULT_CACHE_BYTES", 256 * 1024 * 1024), "result cache size"
+    )
     #: Largest request body (query, update or uploaded graph), in bytes; larger ones get 413.
     max_request_bytes: int = _setting(
         "ICGRAPH_MAX_REQUEST_BYTES", lambda: _env_int("ICGRAPH_MAX_REQUEST_BYTES", 10 * 1024 * 1024), "largest request body"

@@ -2,7 +2,8 @@
 
 `ReleaseWriter` fills a partial release folder (`icgraph.release`) while the SHACL gate
 runs: the dumps, the store, one file per named graph, the search index, the VoID and the
-service description with their counts. Once the gate has passed, `finish` adds the SHACL
+service description with their counts, and the answers computed once per release
+(`icgraph.aggregates`: the pages' aggregates and the costly library queries). Once the gate has passed, `finish` adds the SHACL
 report and the manifest, renames the folder to its release id and moves the current link
 to it; `discard` removes everything if the gate fails or the build is interrupted.
 """
@@ -32,8 +33,11 @@ _UNION_FORMATS = {"icgraph.ttl": ox.RdfFormat.TURTLE, "icgraph.jsonld": ox.RdfFo
 class ReleaseWriter:
     """One release being written for the store location ``location``."""
 
-    def __init__(self, location, build_dir: Path, inputs: dict[str, str]):
+    def __init__(self, location, build_dir: Path, inputs: dict[str, str], settings=None):
+        from icgraph.config import Settings
+
         self.location = location
+        self.settings = settings or Settings()
         self.build_dir = Path(build_dir)
         self.inputs = inputs
         self.digest = releases.combined_digest({**inputs, "icgraph": __version__})
@@ -42,6 +46,7 @@ class ReleaseWriter:
         self.folder = releases.partial_folder(location, build_dir, self.id)
         self.timings: dict[str, float] = {}
         self.statistics: dict[str, Any] | None = None
+        self.aggregates: dict[str, Any] | None = None
 
     # -- while the gate runs ---------------------------------------------------------------
 
@@ -90,9 +95,21 @@ class ReleaseWriter:
             void.serialize(self.folder / "void.ttl", format="turtle")
             from icgraph.server.service_description import describe
 
-            description = describe(ROOT + "sparql", self.statistics, updates_enabled=False)
+            from icgraph.queries import load_library
+
+            # The query library as SPARQL examples (sh:SPARQLExecutable), so tools reading the release find them.
+            description = describe(
+                ROOT + "sparql", self.statistics, updates_enabled=False,
+                examples=load_library(self.settings.queries_dir).values(), extension_functions=not is_remote(self.location),
+            )
             description.serialize(self.folder / "service-description.ttl", format="turtle")
         del store
+        with self._timed("aggregates"):
+            from icgraph.aggregates import AGGREGATES, write_aggregates
+
+            self.aggregates = write_aggregates(
+                self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir, self.settings.max_result_bytes
+            )
 
     # -- once the gate has passed -------------------------------------------------------------
 
@@ -121,6 +138,7 @@ class ReleaseWriter:
                        "sha256": releases.file_digest(self.folder / "dumps" / name)}
                 for name in DUMPS
             },
+            "aggregates": self.aggregates,
             "timings": {stage: round(seconds, 3) for stage, seconds in {**(timings or {}), **self.timings}.items()},
         }
         release = releases.finish(self.folder, manifest)
@@ -159,9 +177,10 @@ def report_json(validation) -> str:
     )
 
 
-def release_from_dump(nquads: Path, location, build_dir: Path, progress: Callable[[str], None] | None = None) -> Release:
+def release_from_dump(nquads: Path, location, build_dir: Path, progress: Callable[[str], None] | None = None,
+                      settings=None) -> Release:
     """`icgraph load` into an embedded store: a release made from an N-Quads dump (no SHACL report)."""
-    writer = ReleaseWriter(location, build_dir, {str(nquads): releases.file_digest(nquads)})
+    writer = ReleaseWriter(location, build_dir, {str(nquads): releases.file_digest(nquads)}, settings)
     try:
         writer.write_data(nquads=nquads)
         return writer.finish(progress=progress)

@@ -13,6 +13,7 @@ releases under the build directory instead, see `releases_root`)::
         void.ttl                  VoID + DCAT, with the counts
         service-description.ttl   the SPARQL service description, with the counts
         search.sqlite             the full-text index
+        aggregates.sqlite         answers computed once per release (icgraph.aggregates)
     PATH.releases/.partial-<id>-<pid>/   a release being written: never listed, never served
     PATH.releases/.leases/<pid>   the release a running server has open (pruning keeps it)
 
@@ -102,6 +103,10 @@ class Release:
     @property
     def search_index(self) -> Path:
         return self.path / "search.sqlite"
+
+    @property
+    def aggregates(self) -> Path:
+        return self.path / "aggregates.sqlite"
 
     @property
     def created(self) -> str:

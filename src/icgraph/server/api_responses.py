@@ -1,6 +1,6 @@
 """What the endpoint's routes really answer, for their OpenAPI declarations: status codes and media types.
 
-Every refusal is plain text that says why (`app.endpoint_error`); results come in the formats of
+Every refusal is plain text that says why, or JSON when asked (`app.endpoint_error`); results come in the formats of
 `icgraph.server.negotiation`. The route decorators in `sparql` and `graph_store` (and the query
 library's routes) take their ``responses=`` and ``openapi_extra=`` from here, so /openapi.json and
 /docs list what a client can get, and the schemathesis run in tests/test_openapi_conformance.py
@@ -33,8 +33,18 @@ QUERY_ERRORS = (400, 406, 413, 503, 504)
 UPDATE_ERRORS = (400, 401, 403, 413, 415, 429, 503, 504)
 
 
+#: A refusal as JSON, for a client whose Accept names application/json: the message, and for a syntax
+#: error where it is and what to do (`icgraph.server.query_errors.SyntaxProblem.as_json`).
+REFUSAL_JSON = {"schema": {"type": "object", "required": ["status", "message"], "properties": {
+    "status": {"type": "integer"}, "message": {"type": "string"},
+    "kind": {"type": "string", "description": "undeclared-prefix, not-grouped, update-at-query-endpoint, unknown-form, ..."},
+    "line": {"type": "integer"}, "column": {"type": "integer"}, "token": {"type": "string"},
+    "detail": {"type": "string"}, "hint": {"type": "string", "description": "One line: what to change"},
+}}}
+
+
 def refusals(*codes: int) -> dict[int, dict[str, Any]]:
-    return {code: {"description": WHY[code], "content": TEXT} for code in codes}
+    return {code: {"description": WHY[code], "content": {**TEXT, "application/json": REFUSAL_JSON}} for code in codes}
 
 
 def formats(description: str, *offers: tuple[Format, ...], extra: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -12,15 +12,19 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from icgraph.config import Settings
 
 from icgraph.backends import is_remote
-from icgraph.server import api_docs, documents, graph_store, linked_data, metrics, query_api, sparql, web
+from icgraph.server import (
+    api_docs, completion, documents, graph_store, library_pages, linked_data, metrics, query_api, result_views,
+    short_links, sparql, web,
+)
 from icgraph.server.caching import ReleaseCaching
 from icgraph.server.headers import SecurityHeaders
 from icgraph.server.metrics import Metrics, MetricsMiddleware
+from icgraph.server.negotiation import prefers_json
 from icgraph.server.origin import OriginMiddleware
 from icgraph.server.remote import RemotePool
 from icgraph.server.security import EndpointError, RequestSizeLimit, update_token
@@ -28,11 +32,18 @@ from icgraph.server.templating import static_files
 from icgraph.server.throttle import throttle_from_settings
 from icgraph.server.workers import StorePool
 
-ROUTERS = [sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router]
+ROUTERS = [
+    sparql.router, graph_store.router, query_api.router, linked_data.router, documents.router, metrics.router, api_docs.router,
+    completion.router, short_links.router, library_pages.router, result_views.router,
+]
 
 
-async def endpoint_error(request: Request, error: EndpointError) -> PlainTextResponse:
-    """Every refusal as plain text that says why (SPARQL clients show the body as it is)."""
+async def endpoint_error(request: Request, error: EndpointError) -> Response:
+    """Every refusal as plain text that says why (SPARQL clients show the body as it is); as JSON, with
+    the same message and its fields (a syntax error's line, column, token and hint), when the client asks."""
+    if prefers_json(request.headers.get("accept")):
+        body = {"status": error.status, "message": error.message, **(error.details or {})}
+        return JSONResponse(body, status_code=error.status, headers=error.headers)
     return PlainTextResponse(error.message + "\n", status_code=error.status, headers=error.headers)
 
 

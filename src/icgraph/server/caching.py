@@ -27,6 +27,11 @@ _SKIP_PREFIXES = ("/static/", "/metrics", "/update")
 _NOT_A_FUNCTION_OF_THE_DATA = re.compile(r"\b(NOW|RAND|UUID|STRUUID|BNODE)\s*\(", re.IGNORECASE)
 
 
+def not_a_function_of_the_data(query: str) -> bool:
+    """Whether a query's answer may change without the data changing (NOW, RAND, UUID, STRUUID, BNODE)."""
+    return bool(_NOT_A_FUNCTION_OF_THE_DATA.search(query))
+
+
 def validator(release_id: str, scope: dict, headers: dict[bytes, bytes]) -> str:
     """The weak ETag of a GET: the release, the path, the query string and the negotiation headers."""
     digest = hashlib.sha256()
@@ -43,7 +48,7 @@ def _cacheable(scope: dict, headers: dict[bytes, bytes]) -> bool:
         return False
     if scope["path"] == "/sparql":
         query = " ".join(v for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if k == "query")
-        if _NOT_A_FUNCTION_OF_THE_DATA.search(query):
+        if not_a_function_of_the_data(query):
             return False
     return True
 

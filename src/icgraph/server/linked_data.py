@@ -505,7 +505,23 @@ async def _practice_context(request: Request, view: View) -> dict[str, Any]:
             request, derivation.one("prov:entity"), derivation.one("icg:startLine"), derivation.one("icg:endLine")
         )
     partnerships = await _select(request, "practice-partnerships", entity=view.iri)
-    return {"participation_groups": groups, "derivation": derivation, "excerpt": excerpt, "partnerships": partnerships}
+    return {"participation_groups": groups, "derivation": derivation, "excerpt": excerpt, "partnerships": partnerships,
+            "similar_practices": await _similar_practices(request, view.iri)}
+
+
+#: How many similar practices a practice page shows (GET /api/practices/{slug}/similar gives more).
+SIMILAR_ON_PAGE = 5
+
+
+async def _similar_practices(request: Request, iri: str) -> list:
+    """The practices most like ``iri``, with their reasons, from the release's search index (computed at build time);
+    none for a store that is not a release."""
+    from icgraph.similar import similar_to
+
+    release = getattr(await pools.pool_of(request.app), "release", None)
+    if release is None or not release.search_index.is_file():
+        return []
+    return await run_in_threadpool(similar_to, release.search_index, iri, SIMILAR_ON_PAGE) or []
 
 
 async def _actor_context(request: Request, view: View) -> dict[str, Any]:

@@ -54,6 +54,18 @@ class PoolCollector:
                                   value=counters.get("abandoned-queries", 0))
         yield CounterMetricFamily("icgraph_pool_busy_refusals", "Requests refused with 503 because every reader was busy",
                                   value=counters.get("busy", 0))
+        yield CounterMetricFamily("icgraph_aggregate_answers", "Server queries answered from the release's precomputed aggregates",
+                                  value=counters.get("aggregate-answers", 0))
+        results = getattr(pool, "results", None)
+        if results is not None:
+            for name, documentation, value in (
+                ("icgraph_result_cache_hits", "Answers served from the result cache", results.hits),
+                ("icgraph_result_cache_misses", "Cacheable queries not in the result cache (then run)", results.misses),
+                ("icgraph_result_cache_evictions", "Answers dropped from the result cache to make room", results.evictions),
+            ):
+                yield CounterMetricFamily(name, documentation, value=value)
+            yield GaugeMetricFamily("icgraph_result_cache_bytes", "Bytes of answers in the result cache", value=results.size)
+            yield GaugeMetricFamily("icgraph_result_cache_entries", "Answers in the result cache", value=len(results))
         release = getattr(pool, "release", None)
         info = GaugeMetricFamily("icgraph_release_info", "The release served (value 1)", labels=["release"])
         info.add_metric([release.id if release is not None else "none"], 1)

@@ -123,3 +123,15 @@ def prefers_html(accept: str | None) -> bool:
         return mimeparse.best_match(candidates, accept) == "text/html"
     except (ValueError, IndexError):
         return False
+
+
+def prefers_json(accept: str | None) -> bool:
+    """True when a client asks for JSON by name (application/json or application/problem+json) above plain text:
+    a refusal then comes as JSON fields (`app.endpoint_error`). Equal ranks, ``*/*`` and no Accept keep plain text."""
+    if not accept or "json" not in accept:
+        return False
+    try:
+        best = mimeparse.best_match(["application/problem+json", "application/json", "text/plain"], accept)
+    except (ValueError, IndexError):
+        return False
+    return best in ("application/json", "application/problem+json")

@@ -26,6 +26,7 @@ from icgraph.backends import RemoteStore, RemoteStoreError, RemoteTimeout, Resul
 from icgraph.config import Settings
 from icgraph.release import Release, current_release
 from icgraph.server import negotiation, security
+from icgraph.server.query_errors import explain
 from icgraph.server.security import EndpointError
 from icgraph.server.workers import _CappedBuffer
 
@@ -125,7 +126,8 @@ class RemotePool:
         try:
             found = security.inspect_request_query(text)
         except ParseException as error:
-            raise EndpointError(400, f"Syntax error in the query: {security.parse_error_message(error)}") from None
+            problem = explain(text, security.parse_error_message(error), "query")
+            raise EndpointError(400, problem.message(), details=problem.as_json()) from None
         security.check_outbound(found, self.settings)
         kind = negotiation.RESULTS if found.form in ("SELECT", "ASK") else negotiation.GRAPH
         try:
@@ -225,7 +227,8 @@ class RemotePool:
         try:
             found = security.inspect_update(text)
         except ParseException as error:
-            raise EndpointError(400, f"Syntax error in the update: {security.parse_error_message(error)}") from None
+            problem = explain(text, security.parse_error_message(error), "update")
+            raise EndpointError(400, problem.message(), details=problem.as_json()) from None
         text = security.prepare_update(text, found, using, using_named, self.settings)
         await self._run(partial(self.store.update, text, base_iri=job.get("base_iri"), timeout=timeout), timeout)
         return {}

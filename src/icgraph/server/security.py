@@ -33,13 +33,17 @@ from icgraph.config import Settings
 
 
 class EndpointError(Exception):
-    """A request the endpoint refuses or cannot finish; carries its HTTP status and a message that says why."""
+    """A request the endpoint refuses or cannot finish; carries its HTTP status and a message that says why.
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    ``details``: the same facts as fields, for a client that asks for JSON (a syntax error's line,
+    column, token and hint: `icgraph.server.query_errors`)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, details: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.details = details
 
 
 class NestsTooDeeply(EndpointError, SyntaxError):

@@ -20,8 +20,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from icgraph.config import Settings
-from icgraph.namespaces import PREFIXES, ROOT, expand, sparql_prefixes
-from icgraph.search import search as search_index
+from icgraph.namespaces import PRACTICE, PREFIXES, ROOT, expand, sparql_prefixes
+from icgraph.search import KINDS as _SEARCH_KINDS, Results, find as find_in_index
+from icgraph.similar import KEEP as SIMILAR_LIMIT, similar_to
+from icgraph.server.api_responses import TEXT
 from icgraph.server.security import EndpointError
 from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
@@ -47,10 +49,20 @@ async def _pool(request: Request):
     return await pool_of(request.app)
 
 
-def _cache(request: Request) -> dict:
-    cache = getattr(request.app.state, "web_cache", None)
+def _app_cache(request: Request) -> dict:
+    """What is read once per application (the query library's listing; the report, keyed by its release)."""
+    cache = getattr(request.app.state, "app_cache", None)
     if cache is None:
-        cache = request.app.state.web_cache = {}
+        cache = request.app.state.app_cache = {}
+    return cache
+
+
+async def _cache(request: Request) -> dict:
+    """What the pages compute once per release (home counts, the map): a new release starts afresh."""
+    release = (await _pool(request)).release_id
+    cache = getattr(request.app.state, "web_cache", None)
+    if cache is None or cache.get("release") != release:
+        cache = request.app.state.web_cache = {"release": release}
     return cache
 
 
@@ -86,7 +98,7 @@ def page_url(iri: str) -> str | None:
 
 @router.get("/", response_class=HTMLResponse, summary="Home: what the dataset is, headline counts, the ways in")
 async def home(request: Request) -> Response:
-    cache = _cache(request)
+    cache = await _cache(request)
     if "headlines" not in cache:
         cache["headlines"] = await headline_counts(await _pool(request))
     if _wants_json(request):
@@ -130,29 +142,54 @@ def search_path(request: Request) -> Path | None:
     return release.search_index if release is not None else None
 
 
-def _search(request: Request) -> tuple[str, str | None, list]:
+#: The kinds a search may be narrowed to, and their names in the form.
+SEARCH_KIND_NAMES = {kind: heading.lower() for kind, _, _, heading in _SEARCH_KINDS}
+SEARCH_KINDS = tuple(SEARCH_KIND_NAMES)
+
+
+def _search(request: Request) -> tuple[str | None, Results]:
     text = (request.query_params.get("q") or "").strip()[:200]
     kind = request.query_params.get("kind")
-    kind = kind if kind in ("practice", "actor") else None
+    kind = kind if kind in SEARCH_KINDS else None
     path = search_path(request)
     if text and path is None:
         raise EndpointError(404, "No search index here: this server reads a store that is not a release of `icgraph build`.")
-    hits = search_index(path, text, kind=kind) if text else []
-    return text, kind, hits
+    results = find_in_index(path, text, kind=kind) if text else Results(text, [], None, False)
+    return kind, results
 
 
-@router.get("/search", summary="Full-text search over practices and actors (HTML), ranked by bm25")
+@router.get("/search", summary="Full-text search over practices, actors and places (HTML), grouped by kind, with \"did you mean\"")
 async def search_page(request: Request) -> Response:
-    text, kind, hits = await asyncio.to_thread(_search, request)
+    kind, results = await asyncio.to_thread(_search, request)
     if _wants_json(request):
-        return JSONResponse({"q": text, "kind": kind, "count": len(hits), "results": [h.as_dict() for h in hits]})
-    return _page(request, "search.html", {"q": text, "kind": kind, "hits": hits})
+        return JSONResponse({**results.as_dict(), "kind": kind})
+    return _page(request, "search.html", {"q": results.query, "kind": kind, "results": results, "kinds": SEARCH_KIND_NAMES})
 
 
-@router.get("/api/search", summary="Full-text search over practices and actors (JSON)")
+@router.get("/api/search", summary="Full-text search over practices, actors and places (JSON): ranked results, groups by kind, a suggestion for unknown words")
 async def search_api(request: Request) -> Response:
-    text, kind, hits = await asyncio.to_thread(_search, request)
-    return JSONResponse({"q": text, "kind": kind, "count": len(hits), "results": [h.as_dict() for h in hits]})
+    kind, results = await asyncio.to_thread(_search, request)
+    return JSONResponse({**results.as_dict(), "kind": kind})
+
+
+def similar_practices(request: Request, slug: str, limit: int = SIMILAR_LIMIT):
+    """The practices similar to ``practice:slug`` from the release's search index; None when it knows no such practice."""
+    path = search_path(request)
+    if path is None:
+        raise EndpointError(404, "No similar practices here: this server reads a store that is not a release of `icgraph build`.")
+    return similar_to(path, str(PRACTICE) + slug, limit)
+
+
+@router.get(
+    "/api/practices/{slug}/similar",
+    summary="The practices most like one practice, each with its reasons (shared actors, target groups, areas, principle, text)",
+    responses={404: {"description": "No practice with this slug, or the server reads a store that is not a release", "content": TEXT}},
+)
+async def similar_api(request: Request, slug: str) -> Response:
+    found = await asyncio.to_thread(similar_practices, request, slug, SIMILAR_LIMIT)
+    if found is None:
+        raise EndpointError(404, f"No practice {slug!r}: see /practices for the practices and their slugs (the last part of /id/practice/SLUG).")
+    return JSONResponse({"practice": str(PRACTICE) + slug, "count": len(found), "similar": [s.as_dict() for s in found]})
 
 
 # ---------------------------------------------------------------------------
@@ -161,7 +198,7 @@ async def search_api(request: Request) -> Response:
 
 
 async def _map_data(request: Request):
-    cache = _cache(request)
+    cache = await _cache(request)
     if "map" not in cache:
         cache["map"] = await load_map_data(await _pool(request))
     return cache["map"]
@@ -225,7 +262,7 @@ def _report(request: Request):
     release = request.app.state.pool.release
     if release is None or not release.report_json.is_file():
         return None
-    cache = _cache(request)
+    cache = _app_cache(request)
     if cache.get("report", (None,))[0] != release.id:
         from icgraph.validate import load_report
 
@@ -301,15 +338,19 @@ def _library(settings: Settings) -> list[dict]:
     return entries
 
 
-async def render_query_editor(request: Request) -> HTMLResponse:
-    """The SPARQL query editor (YASGUI, served from /static/vendor): the page for a browser's GET /sparql."""
+async def render_query_editor(request: Request, query: str | None = None) -> HTMLResponse:
+    """The SPARQL query editor (YASGUI, served from /static/vendor): the page for a browser's GET /sparql.
+
+    ``query`` opens the editor with that text (a short link, server/short_links.py)."""
     settings = _settings(request)
-    cache = _cache(request)
+    cache = _app_cache(request)
     if "library" not in cache:
         cache["library"] = _library(settings)
-    initial = request.query_params.get("query") if request.url.path != "/sparql" else None
+    initial = query or (request.query_params.get("query") if request.url.path != "/sparql" else None)
     config = {
         "endpoint": "/sparql",
+        "complete": "/api/complete",
+        "root": ROOT,
         "prefixes": PREFIXES,
         "defaultQuery": initial or sparql_prefixes() + "\n" + prepared_body("editor-default"),
         "library": cache["library"],

@@ -14,6 +14,8 @@ pyoxigraph cannot cancel a query, so queries never run in the web server's proce
   ``prepared`` (`StorePool.prepared`): the text of a ``icgraph/sparql`` file and its bindings as
   pyoxigraph terms (``substitutions``); the answer comes back as Python values (rows of terms,
   triples, a boolean), pickled and capped at ``max_result_bytes`` like any result.
+- **Extension functions.** Every query on a reader, the public's and the server's, knows the
+  text functions ``icgf:match`` and ``icgf:score`` (`icgraph.sparql.functions`, docs/sparql.md).
 - **The writer** (only when an update token is set) is the one process that opens the store
   read-write. It runs SPARQL updates and Graph Store writes one at a time, under the same
   time and memory limits (Oxigraph writes are transactional, so killing it loses nothing).
@@ -55,6 +57,7 @@ from icgraph.server.origin import current as current_origin
 from icgraph.server.processes import worker_context
 from icgraph.store import prepare_writable
 from icgraph.server.security import EndpointError
+from icgraph.sparql.functions import CUSTOM_FUNCTIONS
 
 log = logging.getLogger("icgraph.server")
 
@@ -123,8 +126,16 @@ class _CappedBuffer:
         return b"".join(self.parts)
 
 
-def _error(status: int, message: str) -> tuple:
-    return ("error", status, message)
+def _error(status: int, message: str, details: dict | None = None) -> tuple:
+    return ("error", status, message, details)
+
+
+def _syntax_error(text: str, parser_message: str, what: str) -> tuple:
+    """A 400 that explains a syntax error: line, column, token at fault and a hint (`query_errors.explain`)."""
+    from icgraph.server.query_errors import explain
+
+    problem = explain(text, parser_message, what)
+    return _error(400, problem.message(), problem.as_json())
 
 
 class _WorkerState:
@@ -212,7 +223,7 @@ class _WorkerState:
             if message is None and not self.isolated:
                 message = security.parse_error_message(error)
             if message is not None:
-                return _error(400, f"Syntax error in the query: {message}")
+                return _syntax_error(text, message, "query")
             found = None  # valid for Oxigraph, beyond rdflib's grammar; safe here (no network)
         settings = _settings_view(self.config)
         if found is not None:
@@ -237,9 +248,9 @@ class _WorkerState:
 
         store = self.reader_store(job["snapshot"])
         try:
-            results = store.query(text, base_iri=job.get("base_iri"), **kwargs)
+            results = store.query(text, base_iri=job.get("base_iri"), custom_functions=CUSTOM_FUNCTIONS, **kwargs)
         except SyntaxError as error:
-            return _error(400, f"Syntax error in the query: {error}")
+            return _syntax_error(text, str(error), "query")
         if found is None:
             kind = negotiation.RESULTS if isinstance(results, (QuerySolutions, QueryBoolean)) else negotiation.GRAPH
             try:
@@ -264,7 +275,9 @@ class _WorkerState:
         substitutions = {Variable(name): term for name, term in (job.get("substitutions") or {}).items()}
         store = self.reader_store(job["snapshot"])
         try:
-            results = store.query(job["query"], use_default_graph_as_union=True, substitutions=substitutions or None)
+            results = store.query(
+                job["query"], use_default_graph_as_union=True, substitutions=substitutions or None, custom_functions=CUSTOM_FUNCTIONS
+            )
         except SyntaxError as error:  # a broken query file: the server's fault, not the client's
             return _error(500, f"The server's query does not parse: {error}")
         if job.get("format"):
@@ -324,7 +337,7 @@ class _WorkerState:
             found = security.inspect_update(text)
         except ParseException as error:
             message = self.syntax_error_from_oxigraph(text, update=True) or security.parse_error_message(error)
-            return _error(400, f"Syntax error in the update: {message}")
+            return _syntax_error(text, message, "update")
         try:
             text = security.prepare_update(text, found, using, using_named, _settings_view(self.config))
         except security.EndpointError as refused:
@@ -332,7 +345,7 @@ class _WorkerState:
         try:
             self.writer_store().update(text, base_iri=job.get("base_iri"))
         except SyntaxError as error:
-            return _error(400, f"Syntax error in the update: {error}")
+            return _syntax_error(text, str(error), "update")
         return ("ok", {"snapshot": self.take_snapshot()})
 
     def graph_write(self, job: dict) -> tuple:
@@ -584,6 +597,11 @@ class StorePool:
         self._snapshot_dir: Path | None = None
         self._threads = concurrent.futures.ThreadPoolExecutor(max_workers=settings.query_workers + 4, thread_name_prefix="icgraph-pool")
         self._statistics: tuple[str, dict] | None = None
+        self._aggregates_of = None
+        from icgraph.server.result_cache import ResultCache
+
+        #: Answers kept until the next release (`Settings.result_cache_bytes`).
+        self.results = ResultCache(settings.result_cache_bytes)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -841,8 +859,20 @@ class StorePool:
     # -- reading -----------------------------------------------------------------
 
     async def read(self, job: dict, timeout: float) -> dict:
-        """Run a read job (query, prepared, graph_get, statistics) on a reader; raise EndpointError on failure."""
+        """Run a read job (query, prepared, graph_get, statistics) on a reader; raise EndpointError on failure.
+
+        A query's or server query's reply is kept in the result cache until the next release
+        (`icgraph.server.result_cache`), and answered from there when asked again.
+        """
         self._follow_release()
+        key = self.results.key(self.release_id, job)
+        reply = self.results.get(key)
+        if reply is None:
+            reply = await self._read(job, timeout)
+            self.results.put(key, reply)
+        return reply
+
+    async def _read(self, job: dict, timeout: float) -> dict:
         origin = current_origin()
         worker = await self._acquire(origin.client if origin else None)
         if origin is not None and origin.gone().done():  # hung up while waiting: nothing to run
@@ -886,14 +916,27 @@ class StorePool:
         query's parameters: projected to be bound, not columns). Raises EndpointError (504 past
         ``timeout``, default ``Settings.query_timeout``; 503 when busy or out of memory).
         """
-        from icgraph.server.prepared import substitutions
-
-        text, by_variable = substitutions(query, bindings)
-        job = {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None, "hide": list(hide)}
-        reply = await self.read(job, self.settings.query_timeout if timeout is None else timeout)
+        job = prepared_job(query, bindings, fmt, hide)
+        aggregates = self._aggregates()
+        reply = aggregates.answer(job) if aggregates is not None else None
+        if reply is not None:
+            self.counters["aggregate-answers"] += 1
+        else:
+            reply = await self.read(job, self.settings.query_timeout if timeout is None else timeout)
         if fmt is not None:
             return reply
         return await _unpickle(reply["body"], self._threads)
+
+    def _aggregates(self):
+        """The answers computed when the served release was made (`icgraph.aggregates`); None for a plain or written store."""
+        self._follow_release()
+        if self.release is None or self.writable:
+            return None
+        if self._aggregates_of is None or self._aggregates_of.release_id != self.release.id:
+            from icgraph.aggregates import Aggregates
+
+            self._aggregates_of = Aggregates(self.release)
+        return self._aggregates_of
 
     async def statistics(self, timeout: float = 30.0) -> dict:
         """Named graphs with their triple counts, and the default graph's: the release's manifest says them;
@@ -951,6 +994,24 @@ class StorePool:
                 shutil.rmtree(path, ignore_errors=True)
 
 
+def prepared_job(query, bindings=None, fmt=None, hide=()) -> dict:
+    """The reader's job for one of the server's own queries (`StorePool.prepared`; `icgraph.aggregates` runs the same job)."""
+    from icgraph.server.prepared import substitutions
+
+    text, by_variable = substitutions(query, bindings)
+    return {"op": "prepared", "query": text, "substitutions": by_variable, "format": fmt.key if fmt else None, "hide": list(hide)}
+
+
+def local_reader(max_result_bytes: int) -> _WorkerState:
+    """A reader's state in this process, for `run_here` (the release's aggregates are made with it)."""
+    return _WorkerState(READER, {"max_result_bytes": max_result_bytes, "federation_allowlist": [], "union_default_graph": True})
+
+
+def run_here(reader: _WorkerState, store_folder: str, job: dict) -> dict:
+    """Run a `prepared_job` in this process exactly as a reader runs it: ``{"body", "content_type"}`` or EndpointError."""
+    return _unwrap(reader.prepared(dict(job, snapshot=store_folder)))
+
+
 async def _unpickle(body: bytes, threads: concurrent.futures.Executor):
     """The values a reader pickled (our own process, trusted); a large body is read in a thread."""
     import pickle
@@ -963,5 +1024,5 @@ async def _unpickle(body: bytes, threads: concurrent.futures.Executor):
 def _unwrap(reply: tuple) -> dict:
     if reply[0] == "ok":
         return reply[1]
-    _, status, message = reply
-    raise EndpointError(status, message)
+    _, status, message, *details = reply
+    raise EndpointError(status, message, details=details[0] if details else None)

@@ -64,6 +64,44 @@ def scan_tokens(text: str) -> Iterator[tuple[int, str, int, int]]:
             i = match.end()
 
 
+def normalised(text: str) -> str:
+    """The query with its comments removed and each run of white space outside strings and IRIs made one space.
+
+    Two texts that differ only in layout or comments normalise alike (the result cache's key,
+    `icgraph.server.result_cache`); strings and IRIs are copied as they are.
+    """
+    out: list[str] = []
+    i, n, space = 0, len(text), False
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            space, i = True, i + 1
+            continue
+        if c == "#":
+            while i < n and text[i] not in "\r\n":
+                i += 1
+            space = True
+            continue
+        start = i
+        if c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                i += 2 if text[i] == "\\" else 1
+            i += len(quote)
+        elif c == "<" and (match := _IRI.match(text, i)):
+            i = match.end()
+        else:
+            i += 1
+            while i < n and not text[i].isspace() and text[i] not in "#\"'<":
+                i += 1
+        if space and out:
+            out.append(" ")
+        out.append(text[start:i])
+        space = False
+    return "".join(out)
+
+
 def query_form(text: str) -> str:
     """SELECT, ASK, CONSTRUCT or DESCRIBE: the first such keyword outside braces."""
     for _, token, braces, _ in scan_tokens(text):

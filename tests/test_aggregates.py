@@ -1,0 +1,106 @@
+"""Answers computed once per release (icgraph.aggregates): what is precomputed, that each equals its
+query run live, that the server answers from them, and that a changed query is never answered stale."""
+
+from __future__ import annotations
+
+import pickle
+import time
+from pathlib import Path
+
+import pytest
+
+from icgraph.aggregates import Aggregates, job_key, precomputed_library
+from icgraph.config import Settings
+from icgraph.publish import release_from_dump
+from icgraph.server.app import create_app
+from icgraph.server.workers import prepared_job
+
+from conftest import pooled_client
+from endpoint_fixtures import EX, PEOPLE
+
+
+@pytest.fixture(scope="module")
+def release(built):
+    return built.build_result.release
+
+
+@pytest.fixture(scope="module")
+def client(built):
+    with pooled_client(create_app(built), built) as client:
+        yield client
+
+
+def test_the_manifest_lists_the_aggregates_with_their_timing(release, built):
+    entry = release.manifest["aggregates"]
+    assert release.aggregates.is_file() and entry["file"] == release.aggregates.name
+    labels = set(entry["by_label"])
+    library = {f"library/{q.name}" for q in precomputed_library(built.queries_dir)}
+    assert len(library) >= 20  # every library query without parameters
+    assert {"headline-counts", "map", "practices"} | library <= labels
+    stored = Aggregates(release).answers()
+    assert entry["answers"] == len(stored) == sum(e["answers"] for e in entry["by_label"].values())
+    assert entry["refused"] == {}
+    for label, numbers in entry["by_label"].items():
+        assert numbers["answers"] >= 1 and numbers["bytes"] > 0 and numbers["seconds"] >= 0, label
+    assert "aggregates" in release.manifest["timings"]
+
+
+def test_each_precomputed_answer_equals_its_query_run_live(client, release):
+    """Every stored answer against the same job run now on a reader (bypassing the aggregates)."""
+    pool = client.app.state.pool
+    stored = Aggregates(release).answers()
+    assert len(stored) > 50
+    for answer in stored:
+        assert job_key(answer.job) == answer.key
+        live = client.portal.call(pool._read, answer.job, 60.0)  # the reader itself, not the result cache
+        assert live["content_type"] == answer.content_type, answer.label
+        if answer.job["format"] is None:
+            assert pickle.loads(live["body"]) == pickle.loads(answer.body), answer.label
+        else:
+            assert live["body"] == answer.body, answer.label
+
+
+def test_pages_and_library_queries_are_answered_from_the_aggregates(client, release):
+    pool = client.app.state.pool
+    before = pool.counters["aggregate-answers"]
+    home = client.get("/?format=json")
+    assert home.status_code == 200 and home.json()["practices"] > 50
+    assert pool.counters["aggregate-answers"] == before + 1
+    answered = client.get("/api/queries/practices-per-country", params={"format": "csv"})
+    assert answered.status_code == 200 and answered.headers["content-type"].startswith("text/csv")
+    assert pool.counters["aggregate-answers"] == before + 2
+    job = prepared_job(precomputed_library(client.app.state.settings.queries_dir)[0], {}, None)
+    assert Aggregates(release).answer(job) is None  # Python values of a library query were never asked for
+    metrics = client.get("/metrics").text
+    assert f"icgraph_aggregate_answers_total {float(before + 2)}" in metrics
+
+
+def test_a_changed_query_is_never_answered_from_a_stale_aggregate(client, release):
+    aggregates = Aggregates(release)
+    job = prepared_job("headline-counts")
+    assert aggregates.answer(job) is not None
+    edited = dict(job, query=job["query"].replace("COUNT(DISTINCT ?x) AS ?practices", "COUNT(?x) AS ?practices"))
+    assert edited["query"] != job["query"] and aggregates.answer(edited) is None
+    rebound = dict(job, format="json")
+    assert aggregates.answer(rebound) is None
+
+
+def test_home_counts_and_map_follow_a_new_release(tmp_path):
+    """The pages' per-release data (home counts, map) is recomputed when the served release changes."""
+    location, build_dir = tmp_path / "store", tmp_path / "build"
+    one = tmp_path / "one.nq"
+    one.write_text(PEOPLE, encoding="utf-8")
+    first = release_from_dump(one, location, build_dir)
+    settings = Settings(store=location, build_dir=build_dir)
+    with pooled_client(create_app(settings), settings) as client:
+        counts = client.get("/?format=json").json()
+        assert client.app.state.pool.release_id == first.id
+        two = tmp_path / "two.nq"
+        two.write_text(PEOPLE + f"<{EX}dave> <{EX}p> \"Dave\" <{EX}g> .\n", encoding="utf-8")
+        second = release_from_dump(two, location, build_dir)
+        pool = client.app.state.pool
+        deadline = time.monotonic() + 30  # the pool looks at the current link at most once a second
+        while pool.release_id != second.id and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pool.release_id == second.id
+        assert client.get("/?format=json").json()["triples"] == counts["triples"] + 1
