@@ -312,6 +312,8 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
                 rows.append({**base, "system": "floor", "query": query.name, "concurrency": 1, "rows": expected, "status": "ok", **result})
             for system, server in servers.items():
                 measure_server(server, query, expected, {**base, "system": system, "query": query.name}, args, rows)
+            if getattr(args, "write_so_far", None):  # a run stopped later keeps the queries measured so far
+                args.write_so_far()
     finally:
         for server in servers.values():
             server.stop()
@@ -426,6 +428,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.prepare_only:
             continue
         log(f"{scale}x: {triples} triples; cold start")
+        args.write_so_far = lambda: report.write(
+            args.out, facts=facts, args=args, scales=scales, build=build_rows, latency=latency_rows, cold=cold_rows,
+            shape=shape_rows, overhead=[], elapsed=time.perf_counter() - started,
+        )
         cold_start(scale, store_path, args.cold_starts, cold_rows)
         shape_statistics(scale, store_path, shape_rows)
         if scale > args.full_max_scale:
