@@ -1,6 +1,8 @@
 """``python -m bench`` (``make bench``): build cost, cold start and query latency of icgraph
 side by side with its peers, at 1x and 10x the real graph (more with ``--scales``).
 
+``python -m bench pages --store STORE`` times the pages users touch instead (bench/pages.py).
+
 Writes bench/results/: results.md (the report, with the machine), latency.csv, ratios.csv,
 build.csv, coldstart.csv, overhead.csv, shape.csv and scaling.png. See docs/benchmarks.md.
 """
@@ -35,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scales", default="1,10", help="comma-separated multiples of the real graph (1,10,100,1000)")
     parser.add_argument("--quick", action="store_true", help="1x only, 6 queries, 1 s per measurement, no profile")
     parser.add_argument("--queries", default=None, help="comma-separated query names (default: the whole library)")
-    parser.add_argument("--systems", default=",".join(systems.SYSTEMS), help="floor,icgraph,oxigraph,rdflib-endpoint")
+    parser.add_argument("--systems", default=",".join(systems.SYSTEMS), help=",".join(systems.SYSTEMS) + " (virtuoso: Debian's virtuoso-t and isql-vt; icgraph-virtuoso: icgraph serve on that Virtuoso)")
     parser.add_argument("--concurrency", default="1,8")
     parser.add_argument("--duration", type=float, default=1.0, help="seconds per query, system and concurrency")
     parser.add_argument("--max-requests", type=int, default=2000, help="cap per measurement (python client, floor)")
@@ -267,7 +269,7 @@ def fetch_count(url: str, query: library.BenchQuery, timeout: float) -> int:
     return library.count(response.content, query.form)
 
 
-def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries, args, rows: list[dict]) -> None:
+def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries, args, rows: list[dict], build_rows: list[dict] | None = None) -> None:
     """Every query on every system, the systems back to back per query.
 
     All servers run at once (idle but for the one measured), so that each query's cells are
@@ -288,13 +290,17 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
                 log(f"{system}: skipped above {args.rdflib_max_scale}x (--rdflib-max-scale)")
                 continue
             log(f"{scale}x: starting {system}")
-            server = systems.server_for(system, store_path, dump)
+            server = systems.server_for(system, store_path, dump, servers)
             try:
                 server.start(timeout=900)
             except RuntimeError as error:
                 log(f"{system}: {error}")
                 continue
             servers[system] = server
+            loaded = getattr(server, "load_seconds", None)
+            if loaded is not None and build_rows is not None:  # Virtuoso's bulk load, the first time it holds this scale
+                build_rows.append({"scale": scale, "stage": "virtuoso bulk load", "seconds": loaded, "read_seconds": None, "peak_mib": None,
+                                   "note": "ld_dir + rdf_loader_run + checkpoint (isql-vt), N-Quads dump"})
         for query in queries:
             log(f"{scale}x: {query.name}")
             expected = library.count(library.run_in_process(store, query), query.form)
@@ -306,6 +312,8 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
                 rows.append({**base, "system": "floor", "query": query.name, "concurrency": 1, "rows": expected, "status": "ok", **result})
             for system, server in servers.items():
                 measure_server(server, query, expected, {**base, "system": system, "query": query.name}, args, rows)
+            if getattr(args, "write_so_far", None):  # a run stopped later keeps the queries measured so far
+                args.write_so_far()
     finally:
         for server in servers.values():
             server.stop()
@@ -401,6 +409,11 @@ def shape_statistics(scale: int, store_path: Path, rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["pages"]:  # the pages users touch: bench/pages.py
+        from bench import pages
+
+        return pages.main(argv[1:])
     args = parse_args(argv)
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -415,12 +428,16 @@ def main(argv: list[str] | None = None) -> None:
         if args.prepare_only:
             continue
         log(f"{scale}x: {triples} triples; cold start")
+        args.write_so_far = lambda: report.write(
+            args.out, facts=facts, args=args, scales=scales, build=build_rows, latency=latency_rows, cold=cold_rows,
+            shape=shape_rows, overhead=[], elapsed=time.perf_counter() - started,
+        )
         cold_start(scale, store_path, args.cold_starts, cold_rows)
         shape_statistics(scale, store_path, shape_rows)
         if scale > args.full_max_scale:
             survival(scale, triples, store_path, queries, args, latency_rows)
         else:
-            run_queries(scale, triples, store_path, dump, queries, args, latency_rows)
+            run_queries(scale, triples, store_path, dump, queries, args, latency_rows, build_rows)
         # Write what there is after each scale, so a failure later keeps the measurements so far.
         report.write(
             args.out, facts=facts, args=args, scales=scales, build=build_rows, latency=latency_rows, cold=cold_rows,

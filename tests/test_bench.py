@@ -122,3 +122,34 @@ def test_tiny_run_writes_its_tables(built, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert figure.read_bytes().startswith(b"\x89PNG") and "1x" in done.stdout
 
+
+
+def test_pages_run_times_every_page_cold_and_warm_and_keeps_other_runs(built, tmp_path):
+    """`python -m bench pages` on the real release: a row per page for cold and each warm concurrency,
+    every page answered (200), and a second run label added beside the first, not over it."""
+    from bench import pages
+
+    out = tmp_path / "results"
+    (out).mkdir()
+    with (out / "pages.csv").open("w", encoding="utf-8") as stream:  # an earlier run's row stays
+        stream.write(",".join(pages.COLUMNS) + "\n" + "before,,1,,home,/,cold,1,1,0,1,1,1,10,ok,0\n")
+    command = [
+        sys.executable, "-m", "bench", "pages", "--store", str(built.store), "--run", "after", "--cold-rounds", "1",
+        "--duration", "0.2", "--min-requests", "2", "--max-requests", "4", "--concurrency", "1,2", "--out", str(out),
+    ]
+    env = {**os.environ, "ICGRAPH_BUILD_DIR": str(built.build_dir)}
+    done = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with (out / "pages.csv").open(encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert list(rows[0]) == pages.COLUMNS
+    assert [r["run"] for r in rows[:1]] == ["before"]
+    after = [r for r in rows if r["run"] == "after"]
+    names = [p.name for p in pages.PAGES]
+    assert {(r["page"], r["phase"], r["concurrency"]) for r in after} == {
+        (name, phase, c) for name in names for phase, c in [("cold", "1"), ("warm", "1"), ("warm", "2")]
+    }
+    assert all(r["status"] == "ok" and int(r["bytes"]) > 0 and float(r["p50_ms"]) > 0 for r in after), after
+    assert all(int(r["triples"]) > 40_000 for r in after)
+    text = (out / "pages.md").read_text(encoding="utf-8")
+    assert "## before" in text and "## after" in text
