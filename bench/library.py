@@ -18,6 +18,7 @@ import pyoxigraph as ox
 
 from icgraph.queries import LibraryQuery, load_library
 from icgraph.server.query_api import query_form
+from icgraph.store import default_dataset
 
 ACCEPT = {
     "SELECT": "application/sparql-results+json",
@@ -70,7 +71,7 @@ def bench_queries(folder: Path, names: list[str] | None = None) -> list[BenchQue
 
 def run_in_process(store: ox.Store, query: BenchQuery) -> bytes:
     """Evaluate and serialise, as an endpoint must: the floor of what any endpoint can do."""
-    results = store.query(query.text, use_default_graph_as_union=True)
+    results = store.query(query.text, **default_dataset(store))
     if query.form in ("SELECT", "ASK"):
         return results.serialize(format=ox.QueryResultsFormat.JSON)
     return results.serialize(format=ox.RdfFormat.TURTLE)
@@ -88,7 +89,7 @@ def count(body: bytes, form: str) -> int:
 def library_count(store: ox.Store, query: BenchQuery) -> int:
     """Rows the library itself gives (parameters as substitutions)."""
     results = store.query(
-        query.library.text, use_default_graph_as_union=True, substitutions=query.library.bindings({}) or None
+        query.library.text, **default_dataset(store), substitutions=query.library.bindings({}) or None
     )
     if query.form == "ASK":
         return 1

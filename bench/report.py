@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from icgraph.store import default_dataset
+
 LATENCY_COLUMNS = ["scale", "triples", "system", "query", "concurrency", "requests", "seconds", "rps", "p50_ms", "p95_ms", "p99_ms", "rows", "errors", "status", "tool"]
 RATIO_COLUMNS = [
     "scale", "query", "floor_p50_ms", "icgraph_p50_ms", "oxigraph_p50_ms", "rdflib_p50_ms",
@@ -48,7 +50,7 @@ _SHAPE_QUERIES = {
 def shape_of(store: ox.Store):
     """(statistic, key, value): entity counts, participants per practice, level and role mix (as shares)."""
     for statistic, query in _SHAPE_QUERIES.items():
-        rows = [(str(r["key"].value), float(r["value"].value)) for r in store.query(query, use_default_graph_as_union=True)]
+        rows = [(str(r["key"].value), float(r["value"].value)) for r in store.query(query, **default_dataset(store))]
         total = sum(v for _, v in rows) if statistic.endswith("mix") else None
         for key, value in sorted(rows):
             yield statistic, key, round(value / total, 4) if total else round(value, 3)
