@@ -1,6 +1,6 @@
 """GET /api/complete: autocompletion for the query editor, from icgraph's own data.
 
-The editor (static/js/query-editor.js) asks while a person types a prefixed name (``icg:gov``,
+The editor (static/js/query-editor.js) asks while a person types a prefixed name (``icg:`` and a few letters,
 ``place:ber``) or a word; the answer is icgraph's classes, properties, SKOS concepts,
 practices, actors and places whose label or local name contains the text, each with its
 IRI, its prefixed name and its label. The query is ``sparql/complete.rq``, run through the
