@@ -164,9 +164,8 @@ def _nquads(dump: Path) -> Path:
 # Virtuoso (Debian's virtuoso-opensource), bulk-loaded once per scale
 # ---------------------------------------------------------------------------
 
-#: Settings of the benchmark's Virtuoso; those of tests/virtuoso_fixtures.py, with the buffers sized
-#: to the data (NumberOfBuffers pages of 8 KiB; Virtuoso's guide: about 2/3 of the memory given to it)
-#: and no time limit (an "anytime" answer would be partial; the harness's timeout applies instead).
+#: virtuoso.ini of a throw-away Virtuoso, shared by the benchmark and the remote-store tests
+#: (tests/virtuoso_fixtures.py); `virtuoso_ini` fills it.
 VIRTUOSO_INI = """\
 [Database]
 DatabaseFile = {db}/virtuoso.db
@@ -190,10 +189,10 @@ Striping = 0
 ServerPort = {sql_port}
 DisableUnixSocket = 1
 DisableTcpSocket = 0
-MaxClientConnections = 20
-CheckpointInterval = 0
+MaxClientConnections = {connections}
+CheckpointInterval = {checkpoint}
 CaseMode = 2
-DirsAllowed = ., {db}, {data}
+DirsAllowed = {dirs}
 NumberOfBuffers = {buffers}
 MaxDirtyBuffers = {dirty}
 MaxQueryMem = {query_mem}
@@ -203,16 +202,31 @@ AsyncQueueMaxThreads = 10
 [HTTPServer]
 ServerPort = {http_port}
 ServerRoot = {db}
-MaxClientConnections = 20
-ServerThreads = 20
+MaxClientConnections = {connections}
+ServerThreads = {connections}
 EnabledDavVSP = 0
 Charset = UTF-8
 
 [SPARQL]
-ResultSetMaxRows = 100000000
+; Above any icgraph answer: Virtuoso cuts results at this many rows (icgraph refuses a cut answer).
+ResultSetMaxRows = {max_rows}
 MaxQueryCostEstimationTime = 0
-MaxQueryExecutionTime = 0
+; Virtuoso stops a query after this many seconds and answers what it has ("anytime query", marked
+; by X-SQL-State headers, which icgraph refuses); 0: no limit.
+MaxQueryExecutionTime = {max_seconds}
 """
+
+
+def virtuoso_ini(db: Path, sql_port: int, http_port: int, *, dirs: tuple[Path, ...] = (), buffers: int = 10000,
+                 dirty: int = 6000, query_mem: str = "256M", connections: int = 10, checkpoint: int = 60,
+                 max_rows: int = 1_000_000, max_seconds: int = 15) -> str:
+    """The text of a virtuoso.ini for the database folder ``db``. The defaults suit a test server: a
+    runaway query stops after ``max_seconds``. The benchmark sizes the buffers to the data and lifts the limits."""
+    return VIRTUOSO_INI.format(
+        db=db, sql_port=sql_port, http_port=http_port, dirs=", ".join(str(d) for d in (".", db, *dirs)), buffers=buffers,
+        dirty=dirty, query_mem=query_mem, connections=connections, checkpoint=checkpoint, max_rows=max_rows,
+        max_seconds=max_seconds,
+    )
 
 
 def virtuoso_buffers(triples_file: Path) -> int:
@@ -274,9 +288,9 @@ def virtuoso_server(folder: Path, dump: Path | None, port: int | None = None, si
     folder.mkdir(parents=True, exist_ok=True)
     port, sql_port = port or free_port(), free_port()
     buffers = virtuoso_buffers(dump or size_of)
-    (folder / "virtuoso.ini").write_text(VIRTUOSO_INI.format(
-        db=folder, data=Path(dump or size_of).resolve().parent, sql_port=sql_port, http_port=port, buffers=buffers,
-        dirty=buffers * 3 // 4, query_mem=f"{max(256, buffers // 500)}M",
+    (folder / "virtuoso.ini").write_text(virtuoso_ini(
+        folder, sql_port, port, dirs=(Path(dump or size_of).resolve().parent,), buffers=buffers, dirty=buffers * 3 // 4,
+        query_mem=f"{max(256, buffers // 500)}M", connections=20, checkpoint=0, max_rows=100_000_000, max_seconds=0,
     ), encoding="utf-8")
     command = [executable("virtuoso-t"), "+foreground", "+configfile", str(folder / "virtuoso.ini")]
     return VirtuosoServer("virtuoso", command, f"http://127.0.0.1:{port}/sparql", folder=folder, dump=Path(dump) if dump else None, sql_port=sql_port)

@@ -20,59 +20,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.systems import virtuoso_ini
 from endpoint_fixtures import free_port
 
 APT_INSTALL = ["apt-get", "install", "-y", "--no-install-recommends", "virtuoso-opensource"]
 USER, PASSWORD = "dba", "dba"
-
-_INI = """\
-[Database]
-DatabaseFile = {db}/virtuoso.db
-ErrorLogFile = {db}/virtuoso.log
-LockFile = {db}/virtuoso.lck
-TransactionFile = {db}/virtuoso.trx
-xa_persistent_file = {db}/virtuoso.pxa
-ErrorLogLevel = 7
-FileExtend = 200
-MaxCheckpointRemap = 2000
-Striping = 0
-TempStorage = TempDatabase
-
-[TempDatabase]
-DatabaseFile = {db}/virtuoso-temp.db
-TransactionFile = {db}/virtuoso-temp.trx
-MaxCheckpointRemap = 2000
-Striping = 0
-
-[Parameters]
-ServerPort = {sql_port}
-DisableUnixSocket = 1
-DisableTcpSocket = 0
-MaxClientConnections = 10
-CheckpointInterval = 60
-CaseMode = 2
-DirsAllowed = ., {db}
-NumberOfBuffers = 10000
-MaxDirtyBuffers = 6000
-MaxQueryMem = 256M
-ThreadsPerQuery = 2
-
-[HTTPServer]
-ServerPort = {http_port}
-ServerRoot = {db}
-MaxClientConnections = 10
-ServerThreads = 10
-EnabledDavVSP = 0
-Charset = UTF-8
-
-[SPARQL]
-; Above any icgraph answer: Virtuoso cuts results at this many rows (icgraph refuses a cut answer).
-ResultSetMaxRows = 1000000
-MaxQueryCostEstimationTime = 0
-; Virtuoso stops a query after this many seconds and answers what it has ("anytime query", marked
-; by X-SQL-State headers, which icgraph refuses), so a runaway test query cannot hog the server.
-MaxQueryExecutionTime = 15
-"""
 
 
 @dataclass
@@ -130,7 +82,7 @@ def start_virtuoso(folder: Path, timeout: float = 120) -> Virtuoso:
     folder.mkdir(parents=True, exist_ok=True)
     http_port = free_port()
     ini = folder / "virtuoso.ini"
-    ini.write_text(_INI.format(db=folder, sql_port=free_port(), http_port=http_port), encoding="utf-8")
+    ini.write_text(virtuoso_ini(folder, free_port(), http_port), encoding="utf-8")
     log = open(folder / "stdout.log", "wb")
     process = subprocess.Popen([binary, "+foreground", "+configfile", str(ini)], cwd=folder, stdout=log, stderr=subprocess.STDOUT)
     server = Virtuoso(f"http://127.0.0.1:{http_port}", process, folder)
