@@ -171,6 +171,8 @@ class Recorder:
         self.refused: dict[str, str] = {}
 
     async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
+        from pebble import ProcessExpired
+
         from icgraph.server.workers import prepared_job
 
         job = prepared_job(query, bindings, fmt, hide)
@@ -182,6 +184,8 @@ class Recorder:
                 status, reply = await asyncio.wrap_future(future)
             except concurrent.futures.TimeoutError:
                 raise Refused(f"not precomputed: ran past the {self.timeout:g} s query time limit") from None
+            except ProcessExpired as ended:  # out of memory, or killed: the live path gets its own limits
+                raise Refused(f"not precomputed: its process ended ({ended})") from None
             if status != "ok":
                 raise Refused(reply)
             self.answers[key] = Answer(key, self.label, job, reply["content_type"], reply["body"], time.perf_counter() - started)
