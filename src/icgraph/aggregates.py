@@ -130,9 +130,12 @@ _READER = None
 
 
 def _open_reader(max_result_bytes: int) -> None:
-    """A pool process's reader (``pebble`` initializer)."""
+    """A pool process's reader (``pebble`` initializer); it ends with the build that started it, even a killed one."""
     global _READER
+    from icgraph.server.lifeline import die_with_parent
     from icgraph.server.workers import local_reader
+
+    die_with_parent()
 
     _READER = local_reader(max_result_bytes)
 
