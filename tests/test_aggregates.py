@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from icgraph.aggregates import Aggregates, job_key, precomputed_library
+from icgraph.aggregates import Aggregates, job_key
+from icgraph.precompute import precomputed_library
 from icgraph.config import Settings
 from icgraph.publish import release_from_dump
 from icgraph.server.app import create_app
@@ -111,7 +112,7 @@ def test_a_job_past_the_time_limit_is_left_to_the_live_path_and_the_rest_is_writ
     job is listed as refused, and what was answered is written (at 100x a library query can run for minutes)."""
     import shutil
 
-    from icgraph.aggregates import write_aggregates
+    from icgraph.precompute import write_aggregates
 
     queries = tmp_path / "queries"
     queries.mkdir()

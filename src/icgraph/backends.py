@@ -292,7 +292,7 @@ class RemoteStore:
         return any(g == graph for g in self._live_graphs(fresh=True))
 
     def __len__(self) -> int:
-        results = self.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+        results = self.query(sparql.load("quad-count"))
         return int(next(iter(results))["n"].value)
 
     def dump(self, output=None, format=None, *, from_graph=None, prefixes=None):

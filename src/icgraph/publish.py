@@ -113,7 +113,8 @@ class ReleaseWriter:
             description.serialize(self.folder / "service-description.ttl", format="turtle")
         del store
         with self._timed("aggregates"):
-            from icgraph.aggregates import AGGREGATES, write_aggregates
+            from icgraph.aggregates import AGGREGATES
+            from icgraph.precompute import write_aggregates
 
             self.aggregates = write_aggregates(
                 self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir, self.settings.max_result_bytes,
