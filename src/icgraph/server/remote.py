@@ -240,7 +240,17 @@ class RemotePool:
             raise EndpointError(400, problem.message(), details=problem.as_json()) from None
         text = security.prepare_update(text, found, using, using_named, self.settings)
         await self._run(partial(self.store.update, text, base_iri=job.get("base_iri"), timeout=timeout), timeout)
+        await self._refresh_merge(timeout)
         return {}
+
+    async def _refresh_merge(self, timeout: float) -> None:
+        """After a write, the merge graph (the default graph readers see) follows the live graphs.
+
+        A separate request: for its duration a reader may still see the merge as it was before
+        the write (the graphs themselves have changed). Its cost grows with the store (it rewrites
+        the merge), which suits the occasional administrator's write this endpoint takes.
+        """
+        await self._run(partial(self.store.refresh_merge, timeout=timeout), timeout)
 
     async def _graph_write(self, job: dict, timeout: float) -> dict:
         graph = job.get("graph")
@@ -252,6 +262,7 @@ class RemotePool:
             if not existed:
                 raise EndpointError(404, f"No graph <{graph}> in this store.")
             await self._run(partial(self.store.drop_graphs, [graph]), timeout)
+            await self._refresh_merge(timeout)
             return {"created": False}
         triples = []
         for data, media_type in job["parts"]:
@@ -269,4 +280,5 @@ class RemotePool:
             self.store.insert_triples(graph, triples)
 
         await self._run(write, timeout)
+        await self._refresh_merge(timeout)
         return {"created": not existed}
