@@ -26,7 +26,8 @@ import pyoxigraph as ox
 
 from bench import library, loadgen, report, systems
 from icgraph.config import Settings
-from icgraph.store import open_store
+from icgraph.release import store_path as oxigraph_folder
+from icgraph.store import default_dataset, open_store
 from bench.generate import default_source
 
 HERE = Path(__file__).resolve().parent
@@ -244,8 +245,11 @@ def _real_dump(args) -> Path:
     return real if real.exists() else default_source()
 
 
-def _count_triples(store_path: Path) -> int:
-    return len(open_store(store_path))
+def _count_triples(location: Path) -> int:
+    """Distinct triples of the default dataset (a release's default graph holds the merge: not len(store), twice that)."""
+    store = open_store(location)
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    return int(next(iter(store.query(count, **default_dataset(store))))["n"].value)
 
 
 # ---------------------------------------------------------------------------
@@ -333,9 +337,22 @@ def server_for(system: str, store_path: Path, dump: Path, running: dict[str, sys
         server = systems.icgraph_server(store_path)
         server.system = system
         return server
+    if system == "oxigraph":
+        return oxigraph_server(store_path)
     server = systems.server_for(system, store_path, dump, running)
     if system in ("icgraph", "icgraph-virtuoso"):
         server.command = [*CACHE_OFF, *server.command]
+    return server
+
+
+def oxigraph_server(location: Path) -> systems.Server:
+    """The Oxigraph server on the Oxigraph folder of ``location`` (a release's store/). A release's default
+    graph already holds the merge of its named graphs: there the server reads it as it is, since
+    ``--union-default-graph`` would add the named graphs to it and count every triple twice."""
+    folder = oxigraph_folder(location)
+    server = systems.oxigraph_server(folder)
+    if library.dataset_of(open_store(location)) == {}:
+        server.command.remove("--union-default-graph")
     return server
 
 
