@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 
 CACHE_CONTROL = "public, no-cache"
 _SKIP_PREFIXES = ("/static/", "/metrics", "/update")
+_VALIDATORS = (b"etag", b"last-modified")
 _NOT_A_FUNCTION_OF_THE_DATA = re.compile(r"\b(NOW|RAND|UUID|STRUUID|BNODE)\s*\(", re.IGNORECASE)
 
 
@@ -107,9 +108,13 @@ class ReleaseCaching:
 
         async def sending(message):
             if message["type"] == "http.response.start" and message["status"] == 200:
-                present = {name.lower() for name, _ in message.get("headers", [])}
+                # The release's validators replace any the route set itself (a dump's FileResponse sends the
+                # file's): a revalidation is decided above, by release, so only those can ever match.
+                # A route's own Cache-Control (a longer max-age) is kept.
+                headers = [(n, v) for n, v in message.get("headers", []) if n.lower() not in _VALIDATORS]
+                present = {name.lower() for name, _ in headers}
                 extra = [(n, v) for n, v in cache_headers if n not in present]
-                message = {**message, "headers": list(message.get("headers", [])) + extra}
+                message = {**message, "headers": headers + extra}
             await send(message)
 
         await self.app(scope, receive, sending)
