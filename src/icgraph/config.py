@@ -115,6 +115,10 @@ class Settings:
     result_cache_bytes: int = _setting(
         "ICGRAPH_RESULT_CACHE_BYTES", lambda: _env_int("ICGRAPH_RESULT_CACHE_BYTES", 256 * 1024 * 1024), "result cache size"
     )
+    #: Short links (``POST /api/short-links``) kept at most; past it a new query gets 507, known ones keep their id.
+    max_short_links: int = _setting(
+        "ICGRAPH_MAX_SHORT_LINKS", lambda: _env_int("ICGRAPH_MAX_SHORT_LINKS", 100_000), "most short links"
+    )
     #: Largest request body (query, update or uploaded graph), in bytes; larger ones get 413.
     max_request_bytes: int = _setting(
         "ICGRAPH_MAX_REQUEST_BYTES", lambda: _env_int("ICGRAPH_MAX_REQUEST_BYTES", 10 * 1024 * 1024), "largest request body"
