@@ -27,11 +27,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyshacl import validate as shacl_validate
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.graph import ConjunctiveGraph
-from rdflib.plugins.sparql import prepareQuery
 from rdflib.term import Node
 
 from icgraph.config import Settings
@@ -296,6 +294,8 @@ def shape_tasks(shapes: Graph) -> list[list[str]] | None:
 
 def _run(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None) -> tuple[Graph, list[ValidationIssue]]:
     """One pySHACL run (of all the shapes, or of `use_shapes`): its report and the issues in it."""
+    from pyshacl import validate as shacl_validate  # here: the server imports this module, and starts faster without it
+
     _, report_graph, text = shacl_validate(
         _QueryPreparingGraph(store=graph.store, identifier=graph.identifier, namespace_manager=graph.namespace_manager),
         shacl_graph=shapes,
@@ -334,6 +334,8 @@ class _QueryPreparingGraph(Graph):
 
 @functools.lru_cache(maxsize=512)
 def _prepared_query(text: str, namespaces: tuple[tuple[str, str], ...]):
+    from rdflib.plugins.sparql import prepareQuery
+
     return prepareQuery(text, initNs=dict(namespaces))
 
 
