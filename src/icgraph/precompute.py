@@ -1,6 +1,6 @@
 """Writing a release's aggregates (`icgraph.aggregates` reads them): run the server's own code for
 the home counts, the map, the unfiltered browser and the parameterless library queries, each job in
-a killable process under the query time limit, and keep the answers in ``aggregates.sqlite``.
+a killable process under the build's time limit (`Settings.precompute_timeout`), and keep the answers in ``aggregates.sqlite``.
 
 Kept apart from `icgraph.aggregates` because it drives the server's page code, while the server's
 readers only look answers up: so neither imports the other's side.
@@ -52,9 +52,9 @@ def _answer(store_folder: str, job: dict) -> tuple:
 class Recorder:
     """Has the pool's ``prepared`` method; runs each job as a reader does, in a killable process, and keeps the answer.
 
-    A job that runs past ``timeout`` seconds (the server's query time limit) has its process
+    A job that runs past ``timeout`` seconds (`Settings.precompute_timeout`, the build's own budget) has its process
     killed (``pebble``) and is not precomputed: at 100x a heavy library query would otherwise hold
-    the release back for as long as it runs. The live path answers it later, under the same limit.
+    the release back for as long as it runs. The live path answers it later, under the query time limit.
     """
 
     def __init__(self, store_folder: Path, max_result_bytes: int, timeout: float):
@@ -84,7 +84,7 @@ class Recorder:
             try:
                 status, reply = await asyncio.wrap_future(future)
             except concurrent.futures.TimeoutError:
-                raise Refused(f"not precomputed: ran past the {self.timeout:g} s query time limit") from None
+                raise Refused(f"not precomputed: ran past the {self.timeout:g} s precompute time limit (ICGRAPH_PRECOMPUTE_TIMEOUT)") from None
             except ProcessExpired as ended:  # out of memory, or killed: the live path gets its own limits
                 raise Refused(f"not precomputed: its process ended ({ended})") from None
             if status != "ok":
@@ -135,7 +135,8 @@ def write_aggregates(store_folder: Path, target: Path, queries_dir: Path, max_re
                      timeout: float) -> dict[str, Any]:
     """Compute the aggregates of the store at ``store_folder`` into ``target`` (aggregates.sqlite); the manifest's entry.
 
-    Each job has ``timeout`` seconds (the server's query time limit); one past it is left to the live path.
+    Each job has ``timeout`` seconds (`Settings.precompute_timeout`: the build is offline, so it may allow more
+    than the server's query time limit); one past it is left to the live path, under that limit.
     """
     recorder = Recorder(store_folder, max_result_bytes, timeout)
     started = time.perf_counter()

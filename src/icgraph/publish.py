@@ -118,7 +118,7 @@ class ReleaseWriter:
 
             self.aggregates = write_aggregates(
                 self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir, self.settings.max_result_bytes,
-                self.settings.query_timeout,
+                self.settings.precompute_timeout,
             )
 
     # -- once the gate has passed -------------------------------------------------------------
