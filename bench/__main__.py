@@ -451,6 +451,10 @@ def main(argv: list[str] | None = None) -> None:
         from bench import pages
 
         return pages.main(argv[1:])
+    if argv[:1] == ["api"]:  # the query library through /api/queries, and on Virtuoso: bench/api.py
+        from bench import api
+
+        return api.main(argv[1:])
     args = parse_args(argv)
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,8 @@ def pages(client, path: str, params: dict) -> list:
 @pytest.mark.parametrize("name, params", [
     ("practice-actors", {}),
     ("practices-per-country", {}),
-    ("practices-by-country", {"country": "place:es"}),
+    ("practices-by-country", {"country": "place:es"}),  # its default: precomputed with the release
+    ("practices-by-country", {"country": "place:gr"}),  # another value: run live
 ])
 def test_json_pages_concatenate_to_the_whole_answer(client, name, params):
     whole = client.get(f"/api/queries/{name}", params={**params, "format": "json"}).json()
@@ -79,6 +80,23 @@ def test_construct_pages_concatenate_to_the_whole_graph(client):
     concatenated = [line for page in found for line in page.text.splitlines()]
     # a graph has no order (Oxigraph's CONSTRUCT order changes from run to run): the same triples, each once
     assert len(concatenated) == len(whole) and sorted(concatenated) == sorted(whole)
+
+
+def test_a_page_of_a_precomputed_query_is_cut_from_the_release_s_answer_as_a_live_run_cuts_it(client, store):
+    """The release precomputed practice-actors: its pages cost no query (the aggregate counter moves
+    once per page) and are the rows page_of takes from a live run of the same text."""
+    from icgraph.queries import load_library
+
+    pool = client.app.state.pool
+    before = pool.counters["aggregate-answers"]
+    first = client.get("/api/queries/practice-actors", params={"format": "csv", "limit": 6})
+    second = client.get(_next(first))
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert pool.counters["aggregate-answers"] == before + 2
+    text = load_library(client.app.state.settings.queries_dir)["practice-actors"].text
+    for offset, page in ((0, first), (6, second)):
+        live, more = page_of(store.query(text, **default_dataset(store)), offset, 6, text)
+        assert more and page.content == live.serialize(format=ox.QueryResultsFormat.CSV)
 
 
 def test_pages_of_a_query_without_order_by_hold_every_row_once(store):

@@ -81,6 +81,9 @@ class Settings:
         "ICGRAPH_SUBMISSION_RATE", lambda: os.environ.get("ICGRAPH_SUBMISSION_RATE", "30/hour"), "submissions per account"
     )
     query_timeout: float = _setting("ICGRAPH_QUERY_TIMEOUT", lambda: _env_float("ICGRAPH_QUERY_TIMEOUT", 30.0), "seconds a query may run")
+    precompute_timeout: float = _setting(
+        "ICGRAPH_PRECOMPUTE_TIMEOUT", lambda: _env_float("ICGRAPH_PRECOMPUTE_TIMEOUT", 300.0), "seconds one precomputed answer may take while a release is written"
+    )
     update_token: str | None = _setting("ICGRAPH_UPDATE_TOKEN", lambda: _env_text("ICGRAPH_UPDATE_TOKEN"), "the update token")
     union_default_graph: bool = True
 

@@ -1,6 +1,6 @@
 """Writing a release's aggregates (`icgraph.aggregates` reads them): run the server's own code for
 the home counts, the map, the practice browser's facet index and the parameterless library queries, each job in
-a killable process under the query time limit, and keep the answers in ``aggregates.sqlite``.
+a killable process under the build's time limit (`Settings.precompute_timeout`), and keep the answers in ``aggregates.sqlite``.
 
 Kept apart from `icgraph.aggregates` because it drives the server's page code, while the server's
 readers only look answers up: so neither imports the other's side.
@@ -52,9 +52,9 @@ def _answer(store_folder: str, job: dict) -> tuple:
 class Recorder:
     """Has the pool's ``prepared`` method; runs each job as a reader does, in a killable process, and keeps the answer.
 
-    A job that runs past ``timeout`` seconds (the server's query time limit) has its process
+    A job that runs past ``timeout`` seconds (`Settings.precompute_timeout`, the build's own budget) has its process
     killed (``pebble``) and is not precomputed: at 100x a heavy library query would otherwise hold
-    the release back for as long as it runs. The live path answers it later, under the same limit.
+    the release back for as long as it runs. The live path answers it later, under the query time limit.
     """
 
     def __init__(self, store_folder: Path, max_result_bytes: int, timeout: float):
@@ -64,6 +64,7 @@ class Recorder:
 
         self.store_folder = str(store_folder)
         self.timeout = timeout
+        self.max_result_bytes = max_result_bytes
         # spawn: the build process holds threads and open files a fork would copy
         self.pool = ProcessPool(max_workers=1, initializer=_open_reader, initargs=(max_result_bytes,),
                                 context=get_context("spawn"))
@@ -79,13 +80,15 @@ class Recorder:
 
         job = prepared_job(query, bindings, fmt, hide)
         key = job_key(job)
+        if key not in self.answers and fmt is not None:
+            self._from_json(job, key, fmt)
         if key not in self.answers:
             started = time.perf_counter()
             future = self.pool.schedule(_answer, args=(self.store_folder, job), timeout=self.timeout)
             try:
                 status, reply = await asyncio.wrap_future(future)
             except concurrent.futures.TimeoutError:
-                raise Refused(f"not precomputed: ran past the {self.timeout:g} s query time limit") from None
+                raise Refused(f"not precomputed: ran past the {self.timeout:g} s precompute time limit (ICGRAPH_PRECOMPUTE_TIMEOUT)") from None
             except ProcessExpired as ended:  # out of memory, or killed: the live path gets its own limits
                 raise Refused(f"not precomputed: its process ended ({ended})") from None
             if status != "ok":
@@ -95,6 +98,22 @@ class Recorder:
         if fmt is not None:
             return {"body": answer.body, "content_type": answer.content_type}
         return pickle.loads(answer.body)
+
+    def _from_json(self, job: dict, key: str, fmt) -> None:
+        """A SELECT or ASK answer in XML, CSV or TSV, written from the JSON answer of the same job when there is
+        one: the query runs once per release, not once per format (at 1000x each run of a heavy query is minutes)."""
+        import pyoxigraph as ox
+
+        from icgraph.server import negotiation
+
+        whole = self.answers.get(job_key(dict(job, format="json")))
+        if fmt.kind != negotiation.RESULTS or fmt.key == "json" or whole is None:
+            return
+        started = time.perf_counter()
+        body = ox.parse_query_results(whole.body, ox.QueryResultsFormat.JSON).serialize(format=fmt.oxigraph)
+        if len(body) > self.max_result_bytes:  # as a reader refuses it
+            raise Refused(f"The result is larger than this endpoint's limit of {self.max_result_bytes} bytes.")
+        self.answers[key] = Answer(key, self.label, job, fmt.content_type, body, time.perf_counter() - started)
 
     def close(self) -> None:
         self.pool.stop()
@@ -139,7 +158,8 @@ def write_aggregates(store_folder: Path, target: Path, queries_dir: Path, max_re
                      timeout: float) -> dict[str, Any]:
     """Compute the aggregates of the store at ``store_folder`` into ``target`` (aggregates.sqlite); the manifest's entry.
 
-    Each job has ``timeout`` seconds (the server's query time limit); one past it is left to the live path.
+    Each job has ``timeout`` seconds (`Settings.precompute_timeout`: the build is offline, so it may allow more
+    than the server's query time limit); one past it is left to the live path, under that limit.
     """
     recorder = Recorder(store_folder, max_result_bytes, timeout)
     started = time.perf_counter()

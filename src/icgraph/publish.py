@@ -140,7 +140,7 @@ class ReleaseWriter:
 
         return self._timed_call(
             "aggregates", write_aggregates, self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir,
-            self.settings.max_result_bytes, self.settings.query_timeout,
+            self.settings.max_result_bytes, self.settings.precompute_timeout,
         )
 
     def _timed_call(self, stage: str, function: Callable, *args):

@@ -1042,6 +1042,13 @@ class StorePool:
         job = prepared_job(query, bindings, fmt, hide, page)
         aggregates = self._aggregates()
         reply = aggregates.answer(job) if aggregates is not None else None
+        if reply is None and page is not None and fmt is not None and aggregates is not None:
+            from icgraph.server.paging import page_of_answer, whole_format
+
+            whole = aggregates.answer(prepared_job(query, bindings, whole_format(fmt), hide))
+            if whole is not None:  # the page is cut from the precomputed whole answer (parsed in a thread)
+                reply = await asyncio.get_running_loop().run_in_executor(
+                    self._threads, page_of_answer, whole, page[0], page[1], job["query"], fmt)
         if reply is not None:
             self.counters["aggregate-answers"] += 1
         else:
