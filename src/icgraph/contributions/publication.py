@@ -201,7 +201,9 @@ def _publish(settings: Settings, previous: Release, submission: submissions.Subm
     old_tail = tail_of(previous, head) if head is not None else []
     source = ox.Store.read_only(str(previous.store))
     asserted = [g for g in source.named_graphs() if isinstance(g, ox.NamedNode) and g != inferred]
+    started = time.perf_counter()
     implied = infer_from_store(source, asserted, added, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
+    timings = {"infer": time.perf_counter() - started}
     had_inferred = {q.triple for q in source.quads_for_pattern(None, None, None, inferred)}
     build_inferred = had_inferred - {q.triple for q in old_tail if q.graph_name == inferred}
     published = {q.triple for q in source.quads_for_pattern(None, None, None, contributions)}
@@ -222,11 +224,14 @@ def _publish(settings: Settings, previous: Release, submission: submissions.Subm
     accepted = published_submissions(previous) + [submission.id]
     # The previous release's inputs (earlier submissions among them) and this submission's RDF.
     inputs = {**previous.manifest.get("inputs", {}), f"submission:{submission.id}": _digest(submission.rdf)}
+    started = time.perf_counter()
     shape_data = _shape_data(quads)
+    timings["gate data"] = time.perf_counter() - started
     writer = DeltaReleaseWriter(settings.store, settings.build_dir, inputs, settings)
     from icgraph.build import _PROCESSES
 
     try:
+        started = time.perf_counter()
         with validating(shape_data, settings, processes=_PROCESSES, inplace=True) as validation:
             del quads, kept
             if tail is not None:
@@ -234,6 +239,7 @@ def _publish(settings: Settings, previous: Release, submission: submissions.Subm
             else:
                 writer.write_data(_release_quads(settings, previous, accepted_quads=new_contributions, inferred=implied))
             result = validation()
+        timings["validate"] = time.perf_counter() - started  # the gate, while the release was written
         if not result.conforms:
             first = "; ".join(f"{i.focus_node} {i.path or ''}: {i.message}" for i in result.violations[:3])
             raise PublicationError(
@@ -242,7 +248,7 @@ def _publish(settings: Settings, previous: Release, submission: submissions.Subm
             )
         _pause("before activation", pause)
         extra = {MANIFEST_KEY: accepted, "accepted": {"submission": submission.id, "reviewer": reviewer.name}, HEAD_KEY: head_after}
-        return writer.finish(result, extra=extra)
+        return writer.finish(result, timings, extra=extra)
     except BaseException:
         writer.discard()
         raise
@@ -250,7 +256,7 @@ def _publish(settings: Settings, previous: Release, submission: submissions.Subm
 
 def _release_quads(settings: Settings, previous: Release, accepted_quads: list[ox.Quad], inferred: set[ox.Triple]) -> list[ox.Quad]:
     """Every quad of the new release, in the order of the previous dump (the graphs from the sources first)."""
-    contributions, inferred_graph = ox.NamedNode(str(CONTRIBUTIONS_GRAPH)), ox.NamedNode(str(INFERRED_GRAPH))
+    inferred_graph = ox.NamedNode(str(INFERRED_GRAPH))
     quads = [q for q in ox.parse(path=str(previous.dump("icgraph.nq")), format=ox.RdfFormat.N_QUADS) if q.graph_name != inferred_graph]
     return quads + [ox.Quad(t.subject, t.predicate, t.object, inferred_graph) for t in sorted(inferred, key=str)] + accepted_quads
 
