@@ -18,19 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import secrets
 import sys
-import time
 from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from limits import parse as parse_rate
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 import icgraph
 from icgraph.config import Settings
@@ -39,6 +34,7 @@ from icgraph.contributions import form as practice_form
 from icgraph.contributions.accounts import User
 from icgraph.server.api_responses import TEXT
 from icgraph.server.security import EndpointError
+from icgraph.server.throttle import client_address
 from icgraph.server.templating import templates
 
 router = APIRouter(tags=["Contributions"])
@@ -98,16 +94,10 @@ def _require(user: User, role: str, doing: str) -> None:
 
 
 def _throttle(request: Request, user: User) -> None:
-    """429 once ``user`` has sent ``Settings.submission_rate`` submissions and edits in the window."""
-    app = request.app
-    if getattr(app.state, "submission_limiter", None) is None:
-        app.state.submission_limiter = (MovingWindowRateLimiter(MemoryStorage()), parse_rate(_settings(request).submission_rate))
-    limiter, rate = app.state.submission_limiter
-    if not limiter.hit(rate, "submit", user.name):
-        reset, _ = limiter.get_window_stats(rate, "submit", user.name)
-        wait = max(1, math.ceil(reset - time.time()))
-        raise EndpointError(429, f"{user.name} has sent {rate.amount} submissions or edits in the last "
-                                 f"{rate.multiples} {rate.GRANULARITY.name}(s); try again in {wait} s.", {"Retry-After": str(wait)})
+    """429 once ``user`` has sent ``Settings.submission_rate`` submissions and edits in the window (kept across restarts)."""
+    refused = accounts.submission_wait(_state(request), _settings(request).submission_rate, user.name)
+    if refused is not None:
+        raise EndpointError(429, refused[1], {"Retry-After": str(refused[0])})
 
 
 async def _body(request: Request) -> tuple[bytes, str]:
@@ -383,6 +373,10 @@ async def login_page(request: Request, next: str = "/contribute") -> Response:
 async def login(request: Request) -> Response:
     values = await _form_of(request, None)
     name, password = (values.get("name") or [""])[0], (values.get("password") or [""])[0]
+    settings = _settings(request)
+    refused = accounts.login_wait(settings.state_dir, settings.login_rate, settings.login_address_rate, name, client_address(request))
+    if refused is not None:
+        raise EndpointError(429, refused[1], {"Retry-After": str(refused[0])})
     user = await anyio.to_thread.run_sync(accounts.authenticate, _state(request), name, password)
     target = _safe_next((values.get("next") or [""])[0])
     if user is None:
