@@ -283,3 +283,32 @@ def test_duplicates_by_shared_actors_and_by_a_proposed_actors_name(built, tmp_pa
     assert [(a.proposed, a.actor) for a in found.actor_names][:1] == [(ID + "actor/new-one", ID + "actor/municipality-bilbao")]
     # A correction is no duplicate of the practice it corrects.
     assert not [r for r in duplicates.likely_duplicates(settings, ttl, ID + "practice/p-1", corrects=BILBAO).by_actors if r.practice == BILBAO]
+
+
+def test_a_correction_sent_from_the_form_is_edited_by_its_owner_only_and_decided_by_a_reviewer_only(site):
+    client = site.client
+    _login(client, "carla")
+    page = client.get("/contribute/correct", params={"practice": BILBAO})
+    values = corrections.published_values(site.settings, BILBAO)
+    _retitled(values)
+    sent = client.post("/contribute", data={**values, "csrf": _csrf(page.text)})
+    assert sent.status_code == 303, sent.text
+    submission_path = sent.headers["location"]
+    submission_id = submission_path.rsplit("/", 1)[1]
+    stored = submissions.get(site.settings.state_dir, submission_id)
+    assert stored.state == "submitted" and stored.practice == f"{BILBAO}-correction-{submission_id}"
+    own = client.get(submission_path).text
+    assert 'id="correction-diff"' in own and "2014" in own.split('id="correction-diff"', 1)[1].split("</table>", 1)[0]
+    # The owner cannot accept their own correction.
+    refused = client.post(submission_path + "/decision", data={"action": "accept", "csrf": _csrf(own)})
+    assert refused.status_code == 403 and "Only a reviewer may decide" in refused.text
+    # Nobody else edits it: another contributor, or a reviewer.
+    for who in ("dino", "rui"):
+        _login(client, who)
+        home = client.get("/contribute")
+        edit = client.post(submission_path + "/edit", data={**values, "title": "Taken over", "csrf": _csrf(home.text)})
+        assert edit.status_code == 403, who
+    assert submissions.get(site.settings.state_dir, submission_id).title == values["title"][0]
+    review = client.get("/review").text  # logged in as rui
+    row = review.split(f"/contribute/submissions/{submission_id}", 1)[1].split("</tr>", 1)[0]
+    assert "<td>correction</td>" in row

@@ -53,7 +53,9 @@ _SUBMISSION_BODY = {
     "requestBody": {
         "required": True,
         "description": "One practice (a node typed icg:Practice): Turtle, or JSON-LD under the project's context "
-                       "(ontology/context.jsonld; without an @context it is applied). Blank nodes become parts of the practice.",
+                       "(ontology/context.jsonld; without an @context it is applied). Blank nodes become parts of the practice. "
+                       "To correct a published practice, give it prov:wasRevisionOf <practice:SLUG> (or name it practice:SLUG): "
+                       "it is kept as practice:SLUG-correction-ID, and GET shows its difference from the published one.",
         "content": {checking.TURTLE: {"schema": {"type": "string"}}, checking.JSON_LD: {"schema": {"type": "object"}}},
     }
 }
@@ -648,5 +650,7 @@ async def review_page(request: Request) -> Response:
         return _login_redirect(request)
     _require(session.user, "reviewer", "see the review queue")
     await anyio.to_thread.run_sync(publication.reconcile, _settings(request))
+    queue = submissions.queue(_state(request))
     return templates.TemplateResponse(request, "contribute/review.html", {
-        "user": session.user, "csrf": session.csrf, "queue": submissions.queue(_state(request)), "audit": submissions.audit_log(_state(request))})
+        "user": session.user, "csrf": session.csrf, "queue": queue, "audit": submissions.audit_log(_state(request)),
+        "corrects": {s.id: corrections.corrected_practice(s.rdf, s.practice) for s in queue}})
