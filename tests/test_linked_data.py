@@ -343,6 +343,10 @@ async def _crawl(app, start: list[str]):
                     # each page's link is checked by test_every_format_carries_the_triples_of_the_describe_query.
                     sparql_links += 1
                     continue
+                if target.startswith("/contribute/"):
+                    # "Propose a correction": the contribution pages are another module's; the link is
+                    # followed by tests/test_contributions_corrections.py and the Chromium flow.
+                    continue
                 if fragment:
                     fragments.append((url, target, fragment))
                 if target not in seen:
