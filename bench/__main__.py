@@ -26,10 +26,19 @@ import pyoxigraph as ox
 
 from bench import library, loadgen, report, systems
 from icgraph.config import Settings
-from icgraph.store import open_store
+from icgraph.release import store_path as oxigraph_folder
+from icgraph.store import default_dataset, open_store
 from bench.generate import default_source
 
 HERE = Path(__file__).resolve().parent
+
+#: The systems of a run: the peers of bench.systems, and icgraph twice. ``icgraph`` (and
+#: ``icgraph-virtuoso``) run with the result cache off, so every request is evaluated by a reader:
+#: the cold figures. ``icgraph-warm`` keeps its result cache (the default): the checked first
+#: answer fills it, and every timed request is the same query again, answered from memory.
+SYSTEMS = ("floor", "icgraph", "icgraph-warm", *systems.SYSTEMS[2:])
+#: How a cold icgraph is started: the result cache holds nothing (`Settings.result_cache_bytes`).
+CACHE_OFF = ["env", "ICGRAPH_RESULT_CACHE_BYTES=0"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,7 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scales", default="1,10", help="comma-separated multiples of the real graph (1,10,100,1000)")
     parser.add_argument("--quick", action="store_true", help="1x only, 6 queries, 1 s per measurement, no profile")
     parser.add_argument("--queries", default=None, help="comma-separated query names (default: the whole library)")
-    parser.add_argument("--systems", default=",".join(systems.SYSTEMS), help=",".join(systems.SYSTEMS) + " (virtuoso: Debian's virtuoso-t and isql-vt; icgraph-virtuoso: icgraph serve on that Virtuoso)")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help=",".join(SYSTEMS) + " (icgraph: result cache off, cold; icgraph-warm: the same query again, from the cache; virtuoso: Debian's virtuoso-t and isql-vt; icgraph-virtuoso: icgraph serve on that Virtuoso)")
     parser.add_argument("--concurrency", default="1,8")
     parser.add_argument("--duration", type=float, default=1.0, help="seconds per query, system and concurrency")
     parser.add_argument("--max-requests", type=int, default=2000, help="cap per measurement (python client, floor)")
@@ -239,8 +248,11 @@ def _real_dump(args) -> Path:
     return real if real.exists() else default_source()
 
 
-def _count_triples(store_path: Path) -> int:
-    return len(open_store(store_path))
+def _count_triples(location: Path) -> int:
+    """Distinct triples of the default dataset (a release's default graph holds the merge: not len(store), twice that)."""
+    store = open_store(location)
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    return int(next(iter(store.query(count, **default_dataset(store))))["n"].value)
 
 
 # ---------------------------------------------------------------------------
@@ -260,7 +272,7 @@ def measure_floor(store: ox.Store, query: library.BenchQuery, duration: float, m
     return {
         "requests": len(latencies), "seconds": elapsed, "rps": len(latencies) / elapsed,
         "p50_ms": loadgen.percentile(latencies, 50), "p95_ms": loadgen.percentile(latencies, 95),
-        "p99_ms": loadgen.percentile(latencies, 99), "errors": 0, "tool": "in-process",
+        "p99_ms": loadgen.percentile(latencies, 99), "errors": 0, "tool": "in-process", "load1": os.getloadavg()[0],
     }
 
 
@@ -286,14 +298,14 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
         for system in args.system_list:
             if system == "floor":
                 continue
-            if not systems.available(system):
+            if not systems.available("icgraph" if system == "icgraph-warm" else system):
                 log(f"{system}: not installed, skipped")
                 continue
             if system == "rdflib-endpoint" and scale > args.rdflib_max_scale:
                 log(f"{system}: skipped above {args.rdflib_max_scale}x (--rdflib-max-scale)")
                 continue
             log(f"{scale}x: starting {system}")
-            server = systems.server_for(system, store_path, dump, servers)
+            server = server_for(system, store_path, dump, servers)
             try:
                 server.start(timeout=900)
             except RuntimeError as error:
@@ -320,6 +332,31 @@ def run_queries(scale: int, triples: int, store_path: Path, dump: Path, queries,
     finally:
         for server in servers.values():
             server.stop()
+
+
+def server_for(system: str, store_path: Path, dump: Path, running: dict[str, systems.Server]) -> systems.Server:
+    """The server of ``system`` (see `SYSTEMS`): icgraph cold with its result cache off, or warm with it on."""
+    if system == "icgraph-warm":
+        server = systems.icgraph_server(store_path)
+        server.system = system
+        return server
+    if system == "oxigraph":
+        return oxigraph_server(store_path)
+    server = systems.server_for(system, store_path, dump, running)
+    if system in ("icgraph", "icgraph-virtuoso"):
+        server.command = [*CACHE_OFF, *server.command]
+    return server
+
+
+def oxigraph_server(location: Path) -> systems.Server:
+    """The Oxigraph server on the Oxigraph folder of ``location`` (a release's store/). A release's default
+    graph already holds the merge of its named graphs: there the server reads it as it is, since
+    ``--union-default-graph`` would add the named graphs to it and count every triple twice."""
+    folder = oxigraph_folder(location)
+    server = systems.oxigraph_server(folder)
+    if library.dataset_of(open_store(location)) == {}:
+        server.command.remove("--union-default-graph")
+    return server
 
 
 def measure_server(server: systems.Server, query, expected: int, entry: dict, args, rows: list[dict]) -> None:
@@ -349,7 +386,7 @@ def measure_server(server: systems.Server, query, expected: int, entry: dict, ar
         if status != "ok":  # requests the client gave up on may still be queued: start afresh
             server.stop()
             server.start(timeout=900)
-        rows.append({**entry, "concurrency": concurrency, "rows": rows_seen, "status": status, **result})
+        rows.append({**entry, "concurrency": concurrency, "rows": rows_seen, "status": status, **result, "load1": os.getloadavg()[0]})
 
 
 def survival(scale: int, triples: int, store_path: Path, queries, args, rows: list[dict]) -> None:

@@ -12,7 +12,12 @@ reader pool started):
   practice (the accept's process: the release writer, the full SHACL gate, the link's rename,
   and the server following it).
 
+The accept writes its release from the previous one (`icgraph.contributions.incremental`); the
+full SHACL gate runs on the whole new graph. The load average before and after is recorded with
+the figures (the machine is shared).
+
 Usage: ``python -m bench.contributions --scale 1 --work build/bench/contrib``
+(``--dump FILE``: at scale k, an existing k-times N-Quads file instead of generating one).
 """
 
 from __future__ import annotations
@@ -33,7 +38,11 @@ HERE = Path(__file__).resolve().parent
 PRACTICE = (HERE.parent / "tests" / "fixtures" / "contributions" / "practice.ttl").read_bytes()
 
 
-def _release_at(scale: int, work: Path, source: Settings, seed: int) -> Settings:
+def _loadavg() -> str:
+    return Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").is_file() else ""
+
+
+def _release_at(scale: int, work: Path, source: Settings, seed: int, dump: Path | None = None) -> Settings:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -49,21 +58,22 @@ def _release_at(scale: int, work: Path, source: Settings, seed: int) -> Settings
         from bench.generate import generate_file
         from icgraph.publish import release_from_dump
 
-        dump = work / f"x{scale}.nq"
-        from bench.generate import load_template
+        if dump is None:
+            from bench.generate import load_template
 
-        generate_file(dump, scale, seed=seed, template=load_template(release.dump("icgraph.nq")))
+            dump = work / f"x{scale}.nq"
+            generate_file(dump, scale, seed=seed, template=load_template(release.dump("icgraph.nq")))
         release_from_dump(dump, settings.store, settings.build_dir)
     return settings
 
 
-def measure(scale: int, work: Path, source: Settings, submissions: int, seed: int = 1) -> dict:
+def measure(scale: int, work: Path, source: Settings, submissions: int, seed: int = 1, dump: Path | None = None) -> dict:
     from fastapi.testclient import TestClient
 
     from icgraph.server.app import create_app
 
     started = time.perf_counter()
-    settings = _release_at(scale, work, source, seed)
+    settings = _release_at(scale, work, source, seed, dump)
     prepared = time.perf_counter() - started
     accounts.add_user(settings.state_dir, "carla", "contributor", "bench password 1")
     accounts.add_user(settings.state_dir, "rui", "reviewer", "bench password 2")
@@ -71,7 +81,7 @@ def measure(scale: int, work: Path, source: Settings, submissions: int, seed: in
     rui = {"Authorization": "Bearer " + accounts.new_token(settings.state_dir, "rui")}
     settings.submission_rate = "100000/hour"
     broken = PRACTICE.replace(b"principle:interaction", b"principle:nonsense")
-    result = {"scale": scale, "prepare_seconds": round(prepared, 2)}
+    result = {"scale": scale, "prepare_seconds": round(prepared, 2), "loadavg_before": _loadavg()}
     with TestClient(create_app(settings), base_url="https://bench") as client:
         rows = {"422": [], "201": []}
         last = None
@@ -87,6 +97,7 @@ def measure(scale: int, work: Path, source: Settings, submissions: int, seed: in
             rest = times[1:] or times
             result[f"submit_to_feedback_{status}_median_seconds"] = round(statistics.median(rest), 3)
             result[f"submit_to_feedback_{status}_max_seconds"] = round(max(rest), 3)
+        result["loadavg_at_accept"] = _loadavg()
         t = time.perf_counter()
         answer = client.post(last["url"] + "/decision", json={"action": "accept"}, headers=rui)
         assert answer.status_code == 200, answer.text
@@ -99,6 +110,8 @@ def measure(scale: int, work: Path, source: Settings, submissions: int, seed: in
         release = current_release(settings.store, settings.build_dir)
         result["release_timings"] = release.manifest.get("timings")
         result["triples"] = release.manifest.get("triples")
+        result["incremental"] = release.manifest.get("head") is not None
+    result["loadavg_after"] = _loadavg()
     return result
 
 
@@ -109,13 +122,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Settings().build_dir / "bench" / "contributions")
     parser.add_argument("--store", type=Path, default=None, help="the store whose current release is the model")
     parser.add_argument("--build-dir", type=Path, default=None)
+    parser.add_argument("--dump", type=Path, default=None, help="at scale k, an existing k-times N-Quads file (bench.generate's)")
     args = parser.parse_args(argv)
     source = Settings()
     if args.store:
         source.store = args.store
     if args.build_dir:
         source.build_dir = args.build_dir
-    print(json.dumps(measure(args.scale, args.work / f"x{args.scale}", source, args.submissions), indent=1))
+    print(json.dumps(measure(args.scale, args.work / f"x{args.scale}", source, args.submissions, dump=args.dump), indent=1))
 
 
 if __name__ == "__main__":

@@ -69,9 +69,20 @@ def bench_queries(folder: Path, names: list[str] | None = None) -> list[BenchQue
     return [BenchQuery(q.name, inline_defaults(q), query_form(q), q) for q in chosen]
 
 
+#: `default_dataset` of each store measured, asked once: it runs a query over the whole store
+#: (does the default graph hold the merge?) that the floor must not pay on every request.
+_DATASETS: dict[int, tuple[ox.Store, dict]] = {}
+
+
+def dataset_of(store: ox.Store) -> dict:
+    if id(store) not in _DATASETS:
+        _DATASETS[id(store)] = (store, default_dataset(store))  # the store is held, so its id is not reused
+    return _DATASETS[id(store)][1]
+
+
 def run_in_process(store: ox.Store, query: BenchQuery) -> bytes:
     """Evaluate and serialise, as an endpoint must: the floor of what any endpoint can do."""
-    results = store.query(query.text, **default_dataset(store))
+    results = store.query(query.text, **dataset_of(store))
     if query.form in ("SELECT", "ASK"):
         return results.serialize(format=ox.QueryResultsFormat.JSON)
     return results.serialize(format=ox.RdfFormat.TURTLE)
@@ -89,7 +100,7 @@ def count(body: bytes, form: str) -> int:
 def library_count(store: ox.Store, query: BenchQuery) -> int:
     """Rows the library itself gives (parameters as substitutions)."""
     results = store.query(
-        query.library.text, **default_dataset(store), substitutions=query.library.bindings({}) or None
+        query.library.text, **dataset_of(store), substitutions=query.library.bindings({}) or None
     )
     if query.form == "ASK":
         return 1

@@ -13,14 +13,17 @@ import pyoxigraph as ox
 
 from icgraph.store import default_dataset
 
-LATENCY_COLUMNS = ["scale", "triples", "system", "query", "concurrency", "requests", "seconds", "rps", "p50_ms", "p95_ms", "p99_ms", "rows", "errors", "status", "tool"]
+LATENCY_COLUMNS = ["scale", "triples", "system", "query", "concurrency", "requests", "seconds", "rps", "p50_ms", "p95_ms", "p99_ms", "rows", "errors", "status", "tool", "load1"]
 RATIO_COLUMNS = [
     "scale", "query", "floor_p50_ms", "icgraph_p50_ms", "oxigraph_p50_ms", "rdflib_p50_ms",
     "icgraph_over_floor", "overhead_target_ms", "meets_overhead_target", "icgraph_over_oxigraph", "rdflib_over_icgraph",
     "icgraph_rps_c8", "oxigraph_rps_c8", "rdflib_rps_c8", "icgraph_over_oxigraph_rps_c8", "icgraph_over_rdflib_rps_c8",
     "virtuoso_p50_ms", "icgraph_virtuoso_p50_ms", "virtuoso_over_floor", "icgraph_over_virtuoso",
     "virtuoso_rps_c8", "icgraph_virtuoso_rps_c8", "icgraph_over_virtuoso_rps_c8",
+    "icgraph_warm_p50_ms", "icgraph_warm_rps_c8", "icgraph_warm_over_oxigraph_rps_c8",
 ]
+#: The throughput target (>= 0.7 x the Oxigraph server at concurrency 8) holds for queries of this many ms or more (floor p50).
+THROUGHPUT_TARGET_FROM_MS = 10.0
 BUILD_COLUMNS = ["scale", "stage", "seconds", "read_seconds", "peak_mib", "note"]
 COLD_COLUMNS = ["scale", "run", "seconds"]
 OVERHEAD_COLUMNS = ["query", "floor_p50_ms", "icgraph_p50_ms", "oxigraph_p50_ms", "overhead_ms", "security_check_ms", "check_share_of_overhead"]
@@ -97,6 +100,7 @@ def ratios(latency: list[dict]) -> list[dict]:
         ours8, oxi8, rdf8 = (get(s, 8, "rps") for s in ("icgraph", "oxigraph", "rdflib-endpoint"))
         virt, ours_virt = get("virtuoso", 1, "p50_ms"), get("icgraph-virtuoso", 1, "p50_ms")
         virt8, ours_virt8 = get("virtuoso", 8, "rps"), get("icgraph-virtuoso", 8, "rps")
+        warm, warm8 = get("icgraph-warm", 1, "p50_ms"), get("icgraph-warm", 8, "rps")
         target = 1.2 * floor + 1 if floor is not None else None
         out.append({
             "scale": scale, "query": query, "floor_p50_ms": floor, "icgraph_p50_ms": ours, "oxigraph_p50_ms": oxi, "rdflib_p50_ms": rdf,
@@ -108,6 +112,7 @@ def ratios(latency: list[dict]) -> list[dict]:
             "virtuoso_p50_ms": virt, "icgraph_virtuoso_p50_ms": ours_virt, "virtuoso_over_floor": _div(virt, floor),
             "icgraph_over_virtuoso": _div(ours, virt), "virtuoso_rps_c8": virt8, "icgraph_virtuoso_rps_c8": ours_virt8,
             "icgraph_over_virtuoso_rps_c8": _div(ours8, virt8),
+            "icgraph_warm_p50_ms": warm, "icgraph_warm_rps_c8": warm8, "icgraph_warm_over_oxigraph_rps_c8": _div(warm8, oxi8),
         })
     return out
 
@@ -134,13 +139,23 @@ def targets(scales: dict[int, int], build: list[dict], latency: list[dict], rati
         if rows:
             met = sum(r["meets_overhead_target"] for r in rows)
             worst = max(rows, key=lambda r: r["icgraph_p50_ms"] - r["overhead_target_ms"])
-            add(f"{scale}x: endpoint p50 <= 1.2 x in-process + 1 ms, every query",
+            add(f"{scale}x, cold: endpoint p50 <= 1.2 x in-process + 1 ms, every query",
                 f"{met}/{len(rows)} queries; median overhead {statistics.median(r['icgraph_p50_ms'] - r['floor_p50_ms'] for r in rows):.2f} ms; "
                 f"worst {worst['query']} {worst['icgraph_p50_ms']:.1f} ms vs target {worst['overhead_target_ms']:.1f} ms", met == len(rows))
         oxi = [r["icgraph_over_oxigraph_rps_c8"] for r in ratio_rows if r["scale"] == scale and r["icgraph_over_oxigraph_rps_c8"]]
+        slow = [r["icgraph_over_oxigraph_rps_c8"] for r in ratio_rows if r["scale"] == scale and r["icgraph_over_oxigraph_rps_c8"]
+                and r["floor_p50_ms"] is not None and r["floor_p50_ms"] >= THROUGHPUT_TARGET_FROM_MS]
         if oxi:
-            add(f"{scale}x: throughput at concurrency 8 >= 0.7 x Oxigraph server",
-                f"geometric mean {_geomean(oxi):.2f}x; {sum(v >= 0.7 for v in oxi)}/{len(oxi)} queries >= 0.7x", all(v >= 0.7 for v in oxi))
+            add(f"{scale}x, cold: throughput at concurrency 8 >= 0.7 x Oxigraph server, every query of {THROUGHPUT_TARGET_FROM_MS:g} ms or more",
+                (f"{sum(v >= 0.7 for v in slow)}/{len(slow)} queries of {THROUGHPUT_TARGET_FROM_MS:g} ms or more >= 0.7x "
+                 f"(geometric mean {_geomean(slow):.2f}x); " if slow else f"no query of {THROUGHPUT_TARGET_FROM_MS:g} ms or more; ")
+                + f"all queries: {sum(v >= 0.7 for v in oxi)}/{len(oxi)}, geometric mean {_geomean(oxi):.2f}x",
+                all(v >= 0.7 for v in slow) if slow else None)
+        warm = [r["icgraph_warm_over_oxigraph_rps_c8"] for r in ratio_rows if r["scale"] == scale and r["icgraph_warm_over_oxigraph_rps_c8"]]
+        if warm:
+            add(f"{scale}x, warm: throughput at concurrency 8 >= 2 x Oxigraph server on repeated queries (result cache)",
+                f"{sum(v >= 2 for v in warm)}/{len(warm)} queries >= 2x; geometric mean {_geomean(warm):.2f}x, "
+                f"lowest {min(warm):.2f}x, highest {max(warm):.2f}x", all(v >= 2 for v in warm))
         rdf = [r["icgraph_over_rdflib_rps_c8"] for r in ratio_rows if r["scale"] == scale and r["icgraph_over_rdflib_rps_c8"]]
         if rdf:
             add(f"{scale}x: throughput at concurrency 8 >= 10 x rdflib-endpoint",
@@ -275,6 +290,9 @@ def write(out: Path, *, facts, args, scales, build, latency, cold, shape, overhe
         markdown_table(["target", "measured", "met"], target_rows),
         "",
         "## Ratios per query (p50 at concurrency 1; requests/s at concurrency 8)",
+        "",
+        "icgraph: cold (its result cache off, every request evaluated by a reader); icgraph_warm: the same server with its "
+        "result cache, the same query again (answered from memory). Each row of latency.csv carries the 1-minute load average (load1).",
         "",
         markdown_table(RATIO_COLUMNS, ratio_rows),
         "",

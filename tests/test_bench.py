@@ -17,6 +17,7 @@ from icgraph.validate import validate
 
 sys.path.insert(0, str(PROJECT_DIR))  # bench/ is a top-level folder of the project, not part of the package
 from bench import report, systems  # noqa: E402
+from bench.__main__ import SYSTEMS  # noqa: E402
 from bench.generate import generate, load_template  # noqa: E402
 
 
@@ -59,7 +60,7 @@ def test_a_sample_shard_of_a_large_scale_conforms(template):
 
 
 def test_tiny_run_writes_its_tables(built, tmp_path):
-    installed = [s for s in systems.SYSTEMS if systems.available(s)]
+    installed = [s for s in SYSTEMS if systems.available("icgraph" if s == "icgraph-warm" else s)]
     out = tmp_path / "results"
     command = [
         sys.executable, "-m", "bench", "--scales", "1", "--no-real-build",
@@ -90,6 +91,11 @@ def test_tiny_run_writes_its_tables(built, tmp_path):
     for system in installed:
         if system != "floor":
             assert {(system, "1"), (system, "2")} <= measured, system
+    assert all(r["load1"] for r in latency if r["status"] == "ok")
+    with (out / "ratios.csv").open(encoding="utf-8") as stream:
+        ratio_rows = list(csv.DictReader(stream))
+    # icgraph cold (result cache off) and warm (the same query again, from the cache) side by side
+    assert all(r["icgraph_p50_ms"] and r["icgraph_warm_p50_ms"] for r in ratio_rows), ratio_rows
     text = (out / "results.md").read_text(encoding="utf-8")
     for heading in ("## Targets", "## Ratios per query", "## Build cost per stage", "## Cold start"):
         assert heading in text

@@ -133,7 +133,7 @@ def test_the_whole_contribution_flow_in_a_browser(live_site, browser, artifacts)
     _log_in(page, url, "rui")
     page.goto(submission_url)
     with page.expect_navigation(timeout=600_000):
-        page.click("#accept")
+        page.click("#accept", no_wait_after=True)  # the accept may outlast the click's timeout: the navigation's decides
     assert page.inner_text("#submission-state") == "accepted"
     page.screenshot(path=str(artifacts / "contribute-accepted.png"), full_page=True)
     after = releases.current_release(live_site.settings.store, live_site.settings.build_dir).id
@@ -158,4 +158,62 @@ def test_the_whole_contribution_flow_in_a_browser(live_site, browser, artifacts)
     assert page.locator(f'[id="{after}"] a[href="{practice_path}"]').count() == 1
     feed = httpx.get(url + "/changes.atom").text
     assert practice_path in feed and after in feed
+    session.check()
+
+
+BILBAO_PATH = "/id/practice/bilbao-intersectional-board-on-female-genital-mutilation-prevention"
+
+
+def test_a_correction_of_a_published_practice_in_a_browser(live_site, browser, artifacts):
+    """A contributor opens "Propose a correction" on a practice's page, changes its title; the reviewer sees the
+    difference with labels and accepts; the practice's page then says it is corrected, and /changes lists it as changed."""
+    url = live_site.url
+    before = releases.current_release(live_site.settings.store, live_site.settings.build_dir).id
+    session = OfflinePage(browser, url)
+    page = session.page
+    page.set_default_timeout(60_000)
+
+    _log_in(page, url, "carla")
+    page.goto(url + BILBAO_PATH)
+    published_title = page.inner_text("h1")
+    with page.expect_navigation():
+        page.click("#propose-correction")
+    assert page.input_value("#input-title") == published_title  # filled in from the published practice
+    assert "A correction of" in page.inner_text("#correcting")
+    page.fill("#input-title", published_title + " (Bizkaia)")
+    with page.expect_navigation():
+        page.click("#submit-practice")
+    assert page.inner_text("#submission-state") == "submitted"
+    submission_url = page.url
+    _log_out(page)
+
+    _log_in(page, url, "rui")
+    page.goto(submission_url)
+    removed = page.inner_text("#correction-diff tr.removed")
+    added = page.inner_text("#correction-diff tr.added")
+    assert published_title in removed and published_title + " (Bizkaia)" in added
+    assert page.locator("#correction-diff tr").count() == 3  # the header, one removed, one added
+    page.screenshot(path=str(artifacts / "contribute-correction-review.png"), full_page=True)
+    with page.expect_navigation(timeout=600_000):
+        page.click("#accept", no_wait_after=True)  # the accept may outlast the click's timeout: the navigation's decides
+    assert page.inner_text("#submission-state") == "accepted"
+    after = releases.current_release(live_site.settings.store, live_site.settings.build_dir).id
+    assert after != before
+
+    correction_path = f"{BILBAO_PATH}-correction-{submission_url.rsplit('/', 1)[1]}"
+    for _ in range(100):  # the server follows the new release within about a second
+        page.goto(url + BILBAO_PATH)
+        if page.locator("#corrected-by").count():
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the practice's page does not show its correction")
+    assert page.inner_text("h1") == published_title  # the source's description stays
+    assert page.locator(f'#corrected-by a[href="{correction_path}"]').count() == 1
+    page.goto(url + correction_path)
+    assert page.inner_text("h1") == published_title + " (Bizkaia)"
+    assert page.locator(f'#correction-of a[href="{BILBAO_PATH}"]').count() == 1
+    page.goto(url + "/changes")
+    assert page.locator(f'[id="{after}"] .changes-changed a[href="{BILBAO_PATH}"]').count() == 1
+    assert page.locator(f'[id="{after}"] .changes-changed a[href="{correction_path}"]').count() == 1
     session.check()

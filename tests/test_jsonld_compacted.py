@@ -76,3 +76,46 @@ def test_the_context_is_served_at_a_stable_address(client):
     document = {"@context": response.json()["@context"], "@id": "practice:x", "title": "A title", "country": "place:es"}
     graph = Graph().parse(data=json.dumps(document), format="json-ld")
     assert len(graph) == 2
+
+
+def _graph_name(built) -> str:
+    release = current_release(built.store, built.build_dir)
+    return sorted(release.manifest["graphs"])[0].rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize("document", ["/def", "/graph/{name}", "/.well-known/void"])
+def test_the_ontology_graph_and_dataset_documents_are_compacted_too(client, built, document):
+    path = document.format(name=_graph_name(built))
+    response = client.get(path + ".jsonld")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/ld+json")
+    document = response.json()
+    full = publication_context()
+    assert document["@context"] and all(full[term] == definition for term, definition in document["@context"].items())
+    assert not any(key.startswith("http") for key in _keys(document, set())), "no property left as a full IRI"
+    triples = client.get(path + ".nt")
+    assert triples.status_code == 200
+    assert isomorphic(Graph().parse(data=response.text, format="json-ld"), Graph().parse(data=triples.text, format="nt"))
+
+
+@pytest.fixture(scope="module")
+def site(built):
+    """The whole application (its pages link to the others' routes)."""
+    from icgraph.server.app import create_app
+
+    with pooled_client(create_app(built), built) as client:
+        yield client
+
+
+@pytest.mark.parametrize("document", ["/graph/{name}", "/.well-known/void"])
+def test_the_json_ld_in_their_html_pages_is_compacted(site, built, document):
+    import re
+
+    page = site.get(document.format(name=_graph_name(built)), headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    script = re.search(r'<script type="application/ld\+json"[^>]*>(.*?)</script>', page.text, re.S)
+    assert script, "the page carries its description as JSON-LD"
+    embedded = json.loads(script.group(1))
+    full = publication_context()
+    assert embedded["@context"] and all(full[term] == definition for term, definition in embedded["@context"].items())
+    assert not any(key.startswith("http") for key in _keys(embedded, set()))

@@ -125,6 +125,38 @@ def test_load_puts_every_graph_with_the_dumps_triple_counts(loaded, remote, buil
     assert sorted(g.value for g in remote.named_graphs()) == sorted(_counts(built.build_result.release.dump("icgraph.nq")))
 
 
+COUNT_TRIPLES = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+
+def _count(store, **options) -> int:
+    return int(next(iter(store.query(COUNT_TRIPLES, **options)))["n"].value)
+
+
+def test_the_default_graph_matches_each_triple_once(loaded, remote, store, built):
+    """Virtuoso unions several default-graph-uri graphs as a multiset; the load writes their merge instead."""
+    quads = sum(_counts(built.build_result.release.dump("icgraph.nq")).values())
+    distinct = _count(store)  # the embedded release: its default graph is the merge
+    assert distinct < quads, "the build states no triple twice: this test would prove nothing"
+    assert _count(remote, use_default_graph_as_union=True) == distinct
+    assert remote.endpoint.merge_graph not in {g.value for g in remote.named_graphs()}
+
+
+def test_a_write_to_a_graph_is_followed_by_the_merge(loaded, store):
+    remote = RemoteStore(parse_location(loaded.store, environ=loaded.env), timeout=60)
+    distinct = _count(store)
+    first, second = sorted(g.value for g in remote.named_graphs())[:2]
+    triple = "<urn:icgraph:test:s> <urn:icgraph:test:p> <urn:icgraph:test:o>"
+    remote.update(f"INSERT DATA {{ GRAPH <{first}> {{ {triple} }} GRAPH <{second}> {{ {triple} }} }}")
+    try:
+        remote.refresh_merge()
+        assert _count(remote, use_default_graph_as_union=True) == distinct + 1
+    finally:
+        remote.update(f"DELETE DATA {{ GRAPH <{first}> {{ {triple} }} GRAPH <{second}> {{ {triple} }} }}")
+        remote.refresh_merge()
+    assert _count(remote, use_default_graph_as_union=True) == distinct
+    remote.close()
+
+
 def test_build_into_virtuoso(loaded, built, project_copy):
     """``icgraph build --store sparql+http://...`` builds, gates and loads the remote store."""
     result = CliRunner().invoke(main, ["build", "--store", loaded.store], env={**loaded.env, "ICGRAPH_HOME": str(project_copy.project_dir), "ICGRAPH_BUILD_DIR": str(project_copy.build_dir)})

@@ -116,3 +116,19 @@ def test_a_prefix_collision_gives_the_newcomer_a_longer_id(tmp_path):
     assert new and second == wanted[: ID_LENGTH + 1]
     assert links.load(second) == second_text and links.load(first) == QUERY
     assert links.save(second_text) == (second, False)
+
+
+def test_past_the_cap_a_new_query_gets_507_and_linked_ones_keep_their_ids(settings):
+    from dataclasses import replace
+
+    capped = replace(settings, max_short_links=2)
+    with TestClient(create_app(capped)) as client:
+        ids = [client.post("/api/short-links", json={"query": QUERY + f"# {n}\n"}).json()["id"] for n in range(2)]
+        refused = client.post("/api/short-links", json={"query": QUERY + "# one too many\n"})
+        assert refused.status_code == 507
+        assert "maximum of 2 short links" in refused.text and "ICGRAPH_MAX_SHORT_LINKS" in refused.text
+        again = client.post("/api/short-links", json={"query": QUERY + "# 0\n"})
+        assert again.status_code == 200 and again.json()["id"] == ids[0]
+        assert all(client.get(f"/api/short-links/{link_id}").status_code == 200 for link_id in ids)
+    with sqlite3.connect(ShortLinks(capped.state_dir).path) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM short_link").fetchone()[0] == 2  # nothing stored past the cap

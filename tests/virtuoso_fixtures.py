@@ -25,6 +25,8 @@ from endpoint_fixtures import free_port
 
 APT_INSTALL = ["apt-get", "install", "-y", "--no-install-recommends", "virtuoso-opensource"]
 USER, PASSWORD = "dba", "dba"
+#: Virtuoso's own limit per request (queries and updates), seconds; icgraph's time limit cuts queries first.
+UPDATE_SECONDS = 90
 
 
 @dataclass
@@ -82,7 +84,10 @@ def start_virtuoso(folder: Path, timeout: float = 120) -> Virtuoso:
     folder.mkdir(parents=True, exist_ok=True)
     http_port = free_port()
     ini = folder / "virtuoso.ini"
-    ini.write_text(virtuoso_ini(folder, free_port(), http_port), encoding="utf-8")
+    # Virtuoso's MaxQueryExecutionTime is also the transaction time limit of an update (SR171
+    # "Transaction timed out"): a load's switch moves every graph and the merge in one request,
+    # which on a loaded two-core machine takes more than the 15 s that suit a runaway query.
+    ini.write_text(virtuoso_ini(folder, free_port(), http_port, max_seconds=UPDATE_SECONDS), encoding="utf-8")
     log = open(folder / "stdout.log", "wb")
     process = subprocess.Popen([binary, "+foreground", "+configfile", str(ini)], cwd=folder, stdout=log, stderr=subprocess.STDOUT)
     server = Virtuoso(f"http://127.0.0.1:{http_port}", process, folder)

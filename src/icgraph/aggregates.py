@@ -5,7 +5,9 @@ is answered when the release is written (`icgraph.publish.ReleaseWriter`, before
 renamed, so nothing half-built is published) and kept in the release as ``aggregates.sqlite``:
 
 - the home page's counts (``headline-counts.rq``), the map (``map-*.rq``), the practice browser
-  without a selection (``practices-page.rq``, every facet's unfiltered counts);
+  without a selection (``practices-page.rq``, every facet's unfiltered pairs and counts), and the
+  browser's side index built from those answers (table ``indexes``: `icgraph.server.facet_index`,
+  from which every selection's results and counts are computed);
 - every query of the library (``queries/*.rq``) that has no parameters, or whose header says
   ``#+ precompute: true`` (then for its default parameters), in each format the query API offers.
 
@@ -47,6 +49,10 @@ CREATE TABLE answers (
     content_type TEXT NOT NULL,
     body BLOB NOT NULL,
     seconds REAL NOT NULL
+);
+CREATE TABLE indexes (
+    name TEXT PRIMARY KEY,      -- what reads it: facet-index (icgraph.server.facet_index)
+    body BLOB NOT NULL
 );
 """
 
@@ -100,6 +106,16 @@ class Aggregates:
             return None
         row = self._db.execute("SELECT body, content_type FROM answers WHERE key = ?", (job_key(job),)).fetchone()
         return None if row is None else {"body": row[0], "content_type": row[1]}
+
+    def index(self, name: str) -> bytes | None:
+        """A side index the release writer kept (``facet-index``: `icgraph.server.facet_index`), or None."""
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute("SELECT body FROM indexes WHERE name = ?", (name,)).fetchone()
+        except sqlite3.OperationalError:  # a release written before side indexes were kept
+            return None
+        return None if row is None else row[0]
 
     def answers(self) -> list[Answer]:
         """Every stored answer with the job that produced it (to check it against a live run)."""

@@ -34,7 +34,7 @@ import pyoxigraph as ox
 
 from icgraph import sparql
 from icgraph.namespaces import GRAPH
-from icgraph.sparql.text import bind_substitutions, query_form
+from icgraph.sparql.text import bind_substitutions, bind_update, query_form
 from icgraph.store import StoreError
 
 if TYPE_CHECKING:  # httpx is imported where a remote store is used: it costs ~0.1 s at start-up
@@ -46,6 +46,9 @@ ENGINES = ("generic", "virtuoso", "fuseki", "graphdb", "qlever")
 
 #: Graphs being loaded live under this prefix until the switch; a killed load leaves only these.
 STAGING_PREFIX = "urn:icgraph:staging:"
+#: The graph that holds the RDF merge of icgraph's live graphs (this prefix + the graph prefix):
+#: readers ask it as their default graph, so a triple stated in two graphs is matched once.
+MERGE_PREFIX = "urn:icgraph:merge:"
 #: How long the list of live graphs (the union default graph) is reused before asking again, seconds.
 GRAPH_LIST_TTL = 10.0
 #: Triples per SPARQL Update request when loading without the Graph Store Protocol.
@@ -93,6 +96,11 @@ class RemoteEndpoint:
 
     def with_urls(self, update_url: str | None = None, gsp_url: str | None = None) -> RemoteEndpoint:
         return replace(self, update_url=update_url or self.update_url, gsp_url=gsp_url or self.gsp_url)
+
+    @property
+    def merge_graph(self) -> str:
+        """The graph holding the merge of icgraph's graphs (outside ``graph_prefix``: never listed as one of them)."""
+        return MERGE_PREFIX + self.graph_prefix
 
 
 StoreLocation = Path | RemoteEndpoint
@@ -221,11 +229,15 @@ class RemoteStore:
     """A SPARQL 1.1 Protocol store that answers like a ``pyoxigraph.Store``.
 
     The union default graph (``use_default_graph_as_union=True``, what every icgraph query uses)
-    is the merge of icgraph's live graphs (IRIs under ``endpoint.graph_prefix``), sent as the
-    protocol's ``default-graph-uri`` and ``named-graph-uri``; so staging graphs and whatever else
-    the store holds (Virtuoso's system graphs) stay out. QLever's default graph is already the
-    union of all graphs: there nothing is sent. Without the union, the default graph is empty
-    (icgraph stores nothing there) and the named graphs are icgraph's.
+    is the merge of icgraph's live graphs (IRIs under ``endpoint.graph_prefix``). A load writes
+    that merge, each distinct triple once, into ``endpoint.merge_graph`` and readers send it as
+    the protocol's ``default-graph-uri``: a store that unions several ``default-graph-uri``
+    graphs as a multiset (Virtuoso does) would otherwise match a triple stated in two graphs
+    twice. A store loaded before the merge graph existed falls back to sending each live graph.
+    ``named-graph-uri`` lists the live graphs, so staging graphs, the merge graph and whatever
+    else the store holds (Virtuoso's system graphs) stay out. QLever's default graph is already
+    the union of all graphs: there nothing is sent. Without the union, the default graph is
+    empty (icgraph stores nothing there) and the named graphs are icgraph's.
     """
 
     def __init__(self, endpoint: RemoteEndpoint, timeout: float | None = None, client: httpx.Client | None = None):
@@ -235,7 +247,7 @@ class RemoteStore:
 
         auth = _challenge_auth(endpoint.user, endpoint.password or "") if endpoint.user else None
         self._client = client or httpx.Client(auth=auth, timeout=httpx.Timeout(timeout or 300.0, connect=10.0), follow_redirects=False)
-        self._graphs: tuple[float, list[ox.NamedNode]] | None = None
+        self._graphs: tuple[float, list[ox.NamedNode], bool] | None = None
         self._graphs_lock = threading.Lock()
 
     def __enter__(self) -> RemoteStore:
@@ -316,13 +328,23 @@ class RemoteStore:
         return {row["g"].value: int(row["n"].value) for row in _results(body, content_type, "SELECT")}
 
     def _live_graphs(self, fresh: bool = False) -> list[ox.NamedNode]:
+        return self._graph_list(fresh)[0]
+
+    def _graph_list(self, fresh: bool = False) -> tuple[list[ox.NamedNode], bool]:
+        """icgraph's live graphs, and whether the merge graph is there (reused for `GRAPH_LIST_TTL`)."""
         with self._graphs_lock:
             if not fresh and self._graphs and time.monotonic() - self._graphs[0] < GRAPH_LIST_TTL:
-                return self._graphs[1]
+                return self._graphs[1], self._graphs[2]
         graphs = [ox.NamedNode(iri) for iri in sorted(self.graph_triple_counts())]
+        has_merge = self.endpoint.merge_graph in self.graph_triple_counts(self.endpoint.merge_graph)
         with self._graphs_lock:
-            self._graphs = (time.monotonic(), graphs)
-        return graphs
+            self._graphs = (time.monotonic(), graphs, has_merge)
+        return graphs, has_merge
+
+    def refresh_merge(self, timeout: float | None = None) -> None:
+        """Make the merge graph hold the merge of the live graphs again (after a write to one of them)."""
+        substitutions = {"merge": ox.NamedNode(self.endpoint.merge_graph), "prefix": ox.Literal(self.endpoint.graph_prefix)}
+        self.update(bind_update(sparql.read("remote-merge-refresh"), substitutions), timeout=timeout)
 
     def _dataset(self, union: bool, default_graph, named_graphs) -> list[tuple[str, str]]:
         """The protocol dataset (default-graph-uri / named-graph-uri) that gives Oxigraph's semantics."""
@@ -339,8 +361,10 @@ class RemoteStore:
             return pairs
         if union and self.endpoint.engine == "qlever":
             return []
-        graphs = self._live_graphs()
+        graphs, has_merge = self._graph_list()
         named = [("named-graph-uri", g.value) for g in graphs] or [("named-graph-uri", STAGING_PREFIX + "none")]
+        if union and has_merge:
+            return [("default-graph-uri", self.endpoint.merge_graph)] + named
         if union:
             return [("default-graph-uri", g.value) for g in graphs] + named
         return named
@@ -439,9 +463,14 @@ class RemoteStore:
            graphs the dump no longer has. The store runs a request as one transaction (Virtuoso,
            Fuseki/TDB2, GraphDB do), so a reader sees it all or none of it; a loader killed before
            this request leaves only staging graphs, which step 1 of the next load removes.
+
+        The merge of the dump's graphs (each distinct triple once) is staged and switched the same
+        way, onto ``endpoint.merge_graph``: the default graph readers ask for.
         """
         say = progress or (lambda message: None)
         dataset = _read_dump(nquads)
+        merge = self.endpoint.merge_graph
+        dataset[merge] = list(dict.fromkeys(t for graph, triples in dataset.items() for t in triples))
         build_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         leftovers = sorted(self.graph_triple_counts(STAGING_PREFIX))
         if leftovers:
@@ -473,6 +502,7 @@ class RemoteStore:
         operations = [f"MOVE SILENT GRAPH <{staging[g]}> TO GRAPH <{g}>" if dataset[g] else f"DROP SILENT GRAPH <{g}>" for g in dataset]
         operations += [f"DROP SILENT GRAPH <{g}>" for g in removed]
         self.update(" ;\n".join(operations))
+        del dataset[merge]
         serving = self.graph_triple_counts()
         say(f"switched: build {build_id} serves")
         return LoadReport(build_id=build_id, graphs=serving, removed=removed, cleaned=leftovers)

@@ -76,9 +76,18 @@ class Settings:
     submission_max_bytes: int = _setting(
         "ICGRAPH_SUBMISSION_MAX_BYTES", lambda: _env_int("ICGRAPH_SUBMISSION_MAX_BYTES", 256 * 1024), "largest submission"
     )
-    #: Submissions and edits one account may send (`limits` notation, a moving window); more gets 429 with Retry-After.
+    #: Submissions and edits one account may send (`limits` notation, a moving window, counted in the
+    #: contributions database so a restart forgets nothing); more gets 429 with Retry-After.
     submission_rate: str = _setting(
         "ICGRAPH_SUBMISSION_RATE", lambda: os.environ.get("ICGRAPH_SUBMISSION_RATE", "30/hour"), "submissions per account"
+    )
+    #: Login attempts per account name, and per client address (`limits` notation, moving window); more gets 429.
+    login_rate: str = _setting(
+        "ICGRAPH_LOGIN_RATE", lambda: os.environ.get("ICGRAPH_LOGIN_RATE", "10/10 minutes"), "login attempts per account"
+    )
+    login_address_rate: str = _setting(
+        "ICGRAPH_LOGIN_ADDRESS_RATE", lambda: os.environ.get("ICGRAPH_LOGIN_ADDRESS_RATE", "30/10 minutes"),
+        "login attempts per client address",
     )
     query_timeout: float = _setting("ICGRAPH_QUERY_TIMEOUT", lambda: _env_float("ICGRAPH_QUERY_TIMEOUT", 30.0), "seconds a query may run")
     precompute_timeout: float = _setting(
@@ -117,6 +126,10 @@ class Settings:
     #: Bytes of answers the web process keeps until the next release (an LRU; 0 turns it off).
     result_cache_bytes: int = _setting(
         "ICGRAPH_RESULT_CACHE_BYTES", lambda: _env_int("ICGRAPH_RESULT_CACHE_BYTES", 256 * 1024 * 1024), "result cache size"
+    )
+    #: Short links (``POST /api/short-links``) kept at most; past it a new query gets 507, known ones keep their id.
+    max_short_links: int = _setting(
+        "ICGRAPH_MAX_SHORT_LINKS", lambda: _env_int("ICGRAPH_MAX_SHORT_LINKS", 100_000), "most short links"
     )
     #: Largest request body (query, update or uploaded graph), in bytes; larger ones get 413.
     max_request_bytes: int = _setting(

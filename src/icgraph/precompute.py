@@ -1,5 +1,5 @@
 """Writing a release's aggregates (`icgraph.aggregates` reads them): run the server's own code for
-the home counts, the map, the unfiltered browser and the parameterless library queries, each job in
+the home counts, the map, the practice browser's facet index and the parameterless library queries, each job in
 a killable process under the build's time limit (`Settings.precompute_timeout`), and keep the answers in ``aggregates.sqlite``.
 
 Kept apart from `icgraph.aggregates` because it drives the server's page code, while the server's
@@ -71,6 +71,7 @@ class Recorder:
         self.label = ""
         self.answers: dict[str, Answer] = {}
         self.refused: dict[str, str] = {}
+        self.indexes: dict[str, bytes] = {}
 
     async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
         from pebble import ProcessExpired
@@ -128,12 +129,15 @@ def precomputed_library(queries_dir: Path) -> list:
 
 
 async def _record(recorder: Recorder, queries_dir: Path, library_only: bool = False) -> None:
-    from icgraph.server.facets import Selection, browse
+    from icgraph.server.facet_index import INDEX_NAME, build_index
     from icgraph.server.maps import load_map_data
     from icgraph.server.query_api import offer_for
     from icgraph.server.web import headline_counts
 
-    pages = {"headline-counts": headline_counts, "map": load_map_data, "practices": lambda r: browse(r, Selection())}
+    async def practices(r) -> None:
+        recorder.indexes[INDEX_NAME] = (await build_index(r)).to_bytes()
+
+    pages = {"headline-counts": headline_counts, "map": load_map_data, "practices": practices}
     for label, compute in ({} if library_only else pages).items():
         recorder.label = label
         try:
@@ -174,6 +178,7 @@ def write_aggregates(store_folder: Path, target: Path, queries_dir: Path, max_re
               a.job["format"], json.dumps(a.job["hide"]), a.content_type, a.body, a.seconds)
              for a in recorder.answers.values()],
         )
+        database.executemany("INSERT INTO indexes VALUES (?, ?)", sorted(recorder.indexes.items()))
         database.commit()
     finally:
         database.close()
@@ -189,6 +194,7 @@ def write_aggregates(store_folder: Path, target: Path, queries_dir: Path, max_re
         "seconds": round(time.perf_counter() - started, 3),
         "by_label": {label: {**entry, "seconds": round(entry["seconds"], 4)} for label, entry in sorted(by_label.items())},
         "refused": recorder.refused,
+        "indexes": {name: len(body) for name, body in sorted(recorder.indexes.items())},
     }
 
 

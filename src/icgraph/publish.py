@@ -10,9 +10,15 @@ to it; `discard` removes everything if the gate fails or the build is interrupte
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import functools
 import gzip
+import itertools
 import json
+import multiprocessing
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -49,6 +55,7 @@ class ReleaseWriter:
         releases.clean_partials(location, build_dir)
         self.folder = releases.partial_folder(location, build_dir, self.id)
         self.timings: dict[str, float] = {}
+        self._timings_lock = threading.Lock()
         self.statistics: dict[str, Any] | None = None
         self.aggregates: dict[str, Any] | None = None
 
@@ -57,69 +64,88 @@ class ReleaseWriter:
     def write_data(self, quads: Iterable[ox.Quad] | None = None, nquads: Path | None = None) -> None:
         """The store, the dumps, the per-graph files, the search index, VoID and the service description.
 
-        From the build's quads, or (``icgraph load``) from an N-Quads file.
+        From the build's quads, or (``icgraph load``) from an N-Quads file. Once the store is written,
+        what does not depend on the rest runs beside it: the JSON-LD dump in a forked process, the
+        aggregates (their queries in a process of their own) and the gzipped N-Quads in threads. The
+        stage timings are each stage's own, and overlap.
         """
         dumps = self.folder / "dumps"
         dumps.mkdir()
-        with self._timed("dumps"):
-            if quads is not None:
-                quads = list(quads)
-                for name, fmt in _DATASET_FORMATS.items():
-                    ox.serialize(quads, str(dumps / name), fmt, prefixes=PREFIXES if fmt is ox.RdfFormat.TRIG else None)
-            else:
-                shutil.copyfile(nquads, dumps / "icgraph.nq")
-        with self._timed("store load"):
-            store = ox.Store(str(self.folder / "store"))
-            store.bulk_load(path=str(dumps / "icgraph.nq"), format=ox.RdfFormat.N_QUADS)
-            load_merge(store)  # the default graph queries see: each distinct triple once
-            store.flush()
-            store.optimize()
-            del store
-        store = ox.Store.read_only(str(self.folder / "store"))
-        with self._timed("dumps"):
-            if quads is None:
-                ox.serialize(named_quads(store), str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
-            with (dumps / "icgraph.nq").open("rb") as source, gzip.open(dumps / "icgraph.nq.gz", "wb", compresslevel=6) as target:
-                shutil.copyfileobj(source, target, 1 << 20)
-            union = list(store.query(sparql.load("union-construct")))
-            for name, fmt in _UNION_FORMATS.items():
-                ox.serialize(union, str(dumps / name), fmt, prefixes=PREFIXES)
-        with self._timed("json-ld"):  # compacted with the project's context (icgraph.jsonld)
-            (dumps / "icgraph.jsonld").write_bytes(compact(union))
+        with contextlib.ExitStack() as running:
+            with self._timed("dumps"):
+                if quads is not None:
+                    quads = list(quads)
+                    for name, fmt in _DATASET_FORMATS.items():
+                        ox.serialize(quads, str(dumps / name), fmt, prefixes=PREFIXES if fmt is ox.RdfFormat.TRIG else None)
+                else:
+                    shutil.copyfile(nquads, dumps / "icgraph.nq")
+            with self._timed("store load"):
+                store = ox.Store(str(self.folder / "store"))
+                if quads is not None:
+                    # The quads and their merge (the default graph queries see: each distinct triple once), from
+                    # memory: reading icgraph.nq back and querying the merge out of the store cost twice as much.
+                    store.bulk_extend(itertools.chain(quads, {ox.Quad(q.subject, q.predicate, q.object) for q in quads}))
+                else:
+                    store.bulk_load(path=str(dumps / "icgraph.nq"), format=ox.RdfFormat.N_QUADS)
+                    load_merge(store)
+                store.flush()
+                store.optimize()
+            with self._timed("dumps"):
+                # As the store holds it (its literals in canonical form, "1.0"^^xsd:decimal as "1"), for the
+                # Turtle and JSON-LD dumps to read the same as each other and as SPARQL answers.
+                union = list(store.query(sparql.load("union-construct")))
+            del store, quads
+            json_ld = running.enter_context(_beside(_write_json_ld, union, dumps / "icgraph.jsonld"))
+            threads = running.enter_context(concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="release"))
+            aggregates = threads.submit(self._write_aggregates)  # its queries run in a process of their own
+            gzipped = threads.submit(self._timed_call, "dumps", _gzip, dumps / "icgraph.nq")  # zlib lets go of the GIL
+            store = ox.Store.read_only(str(self.folder / "store"))
+            with self._timed("dumps"):
+                if nquads is not None:
+                    ox.serialize(named_quads(store), str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
+                for name, fmt in _UNION_FORMATS.items():
+                    ox.serialize(union, str(dumps / name), fmt, prefixes=PREFIXES)
             del union
-        with self._timed("dumps"):
-            graphs = self.folder / "graphs"
-            graphs.mkdir()
-            for graph in store.named_graphs():
-                if isinstance(graph, ox.NamedNode):
-                    store.dump(str(graphs / (releases.graph_slug(graph.value) + ".nt")), ox.RdfFormat.N_TRIPLES, from_graph=graph)
-        with self._timed("search index"):
-            build_search_index(store, self.folder / "search.sqlite")
-        with self._timed("describe"):
-            from icgraph.void import build_void, store_statistics
+            with self._timed("dumps"):
+                graphs = self.folder / "graphs"
+                graphs.mkdir()
+                for graph in store.named_graphs():
+                    if isinstance(graph, ox.NamedNode):
+                        store.dump(str(graphs / (releases.graph_slug(graph.value) + ".nt")), ox.RdfFormat.N_TRIPLES, from_graph=graph)
+            with self._timed("search index"):
+                build_search_index(store, self.folder / "search.sqlite")
+            with self._timed("describe"):
+                from icgraph.queries import load_library
+                from icgraph.server.service_description import describe
+                from icgraph.void import build_void, store_statistics
 
-            self.statistics = store_statistics(store)
-            void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base)
-            void.serialize(self.folder / "void.ttl", format="turtle")
-            from icgraph.server.service_description import describe
+                self.statistics = store_statistics(store)
+                # The query library as SPARQL examples (sh:SPARQLExecutable), so tools reading the release find them.
+                description = describe(
+                    self.base + "sparql", self.statistics, updates_enabled=False,
+                    examples=load_library(self.settings.queries_dir).values(), extension_functions=not is_remote(self.location),
+                )
+                description.serialize(self.folder / "service-description.ttl", format="turtle")
+            gzipped.result()
+            self.timings["json-ld"] = json_ld()
+            with self._timed("describe"):  # VoID gives each dump's size: once they are all written
+                void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base)
+                void.serialize(self.folder / "void.ttl", format="turtle")
+            del store
+            self.aggregates = aggregates.result()
 
-            from icgraph.queries import load_library
+    def _write_aggregates(self) -> dict[str, Any]:
+        from icgraph.aggregates import AGGREGATES
+        from icgraph.precompute import write_aggregates
 
-            # The query library as SPARQL examples (sh:SPARQLExecutable), so tools reading the release find them.
-            description = describe(
-                self.base + "sparql", self.statistics, updates_enabled=False,
-                examples=load_library(self.settings.queries_dir).values(), extension_functions=not is_remote(self.location),
-            )
-            description.serialize(self.folder / "service-description.ttl", format="turtle")
-        del store
-        with self._timed("aggregates"):
-            from icgraph.aggregates import AGGREGATES
-            from icgraph.precompute import write_aggregates
+        return self._timed_call(
+            "aggregates", write_aggregates, self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir,
+            self.settings.max_result_bytes, self.settings.precompute_timeout,
+        )
 
-            self.aggregates = write_aggregates(
-                self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir, self.settings.max_result_bytes,
-                self.settings.precompute_timeout,
-            )
+    def _timed_call(self, stage: str, function: Callable, *args):
+        with self._timed(stage):
+            return function(*args)
 
     # -- once the gate has passed -------------------------------------------------------------
 
@@ -170,17 +196,56 @@ class ReleaseWriter:
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    @contextlib.contextmanager
     def _timed(self, stage: str):
-        writer = self
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._timings_lock:  # stages that run in threads add to the same entries
+                self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
 
-        class _Timer:
-            def __enter__(self):
-                self.start = time.perf_counter()
 
-            def __exit__(self, *exc):
-                writer.timings[stage] = writer.timings.get(stage, 0.0) + time.perf_counter() - self.start
+def _gzip(path: Path) -> None:
+    with path.open("rb") as source, gzip.open(path.with_name(path.name + ".gz"), "wb", compresslevel=6) as target:
+        shutil.copyfileobj(source, target, 1 << 20)
 
-        return _Timer()
+
+def _write_json_ld(union: list[ox.Triple], target: Path) -> float:
+    """The JSON-LD dump: the union of the graphs, compacted with the project's context (icgraph.jsonld); its seconds."""
+    started = time.perf_counter()
+    target.write_bytes(compact(union))
+    return time.perf_counter() - started
+
+
+def _with_lifeline(function: Callable, *args):
+    from icgraph.server.lifeline import die_with_parent
+
+    die_with_parent()  # a killed build leaves no process writing into the folder it no longer owns
+    return function(*args)
+
+
+@contextlib.contextmanager
+def _beside(function: Callable, *args):
+    """Start ``function(*args)`` in a forked process; yield a function that waits for its result.
+
+    The process inherits the arguments (only the result is pickled), so a large graph costs no
+    copy; a process that dies raises `pebble.ProcessExpired` rather than leaving the wait hanging;
+    leaving the block stops it if it still runs. Where the platform cannot fork (macOS), the
+    function runs here when its result is asked for.
+    """
+    from pebble import concurrent
+
+    from icgraph.validate import _can_fork
+
+    if not _can_fork():
+        yield functools.cache(lambda: function(*args))
+        return
+    future = concurrent.process(mp_context=multiprocessing.get_context("fork"))(_with_lifeline)(function, *args)
+    try:
+        yield future.result
+    finally:
+        future.cancel()  # nothing once it has ended
 
 
 def report_json(validation) -> str:

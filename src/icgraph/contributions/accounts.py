@@ -3,6 +3,10 @@
 Passwords are hashed with Argon2id (argon2-cffi). Browser sessions and API tokens are random
 256-bit secrets handed out once; only their SHA-256 is stored (they are not guessable, so a
 slow hash adds nothing), so a copy of the database does not let anyone in.
+
+Rate limits (`limits`' moving window, their hits kept in the database, `RateStorage`): logins per
+account and per client address (`login_wait`), submissions and edits per account
+(`submission_wait`). Both survive a restart of the server.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import time
@@ -19,7 +24,10 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from icgraph.contributions.database import connect
+from limits import RateLimitItem, parse as parse_rate
+from limits.strategies import MovingWindowRateLimiter
+
+from icgraph.contributions.database import RateStorage, connect
 
 #: Roles, each allowed what the ones before it are: a reviewer also submits, an admin also reviews.
 ROLES: tuple[str, ...] = ("contributor", "reviewer", "admin")
@@ -101,6 +109,53 @@ def authenticate(state_dir: Path, name: str, password: str) -> User | None:
         with connect(state_dir) as db:
             db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), name))
     return User(row["name"], row["role"])
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+def _limiter(state_dir: Path) -> MovingWindowRateLimiter:
+    return MovingWindowRateLimiter(RateStorage(state_dir=state_dir))
+
+
+def _wait(limiter: MovingWindowRateLimiter, rate: RateLimitItem, *who: str) -> int:
+    reset, _ = limiter.get_window_stats(rate, *who)
+    return max(1, math.ceil(reset - time.time()))
+
+
+def _window(rate: RateLimitItem) -> str:
+    unit = rate.GRANULARITY.name
+    return f"{rate.multiples} {unit}s" if rate.multiples != 1 else f"one {unit}"
+
+
+def login_wait(state_dir: Path, account_rate: str, address_rate: str, name: str, address: str) -> tuple[int, str] | None:
+    """Count a login attempt for the account ``name`` (at most ``account_rate``) and the client ``address`` (``address_rate``).
+
+    None if it may go on; otherwise (seconds to wait, a sentence that says why), and the attempt
+    is not counted. Every attempt counts, so guessing a password costs the same however it ends.
+    """
+    limiter = _limiter(state_dir)
+    limits = (
+        (parse_rate(account_rate), ("login", "account", name.casefold()), f"the account {name!r}"),
+        (parse_rate(address_rate), ("login", "address", address), f"your address ({address})"),
+    )
+    for item, who, whom in limits:
+        if not limiter.test(item, *who):
+            wait = _wait(limiter, item, *who)
+            return wait, f"Too many login attempts for {whom}: at most {item.amount} in {_window(item)}. Try again in {wait} s."
+    for item, who, _ in limits:
+        limiter.hit(item, *who)
+    return None
+
+
+def submission_wait(state_dir: Path, rate: str, name: str) -> tuple[int, str] | None:
+    """Count one submission or edit of account ``name`` (at most ``rate``); as `login_wait`, None or (seconds, why)."""
+    limiter, item = _limiter(state_dir), parse_rate(rate)
+    if limiter.hit(item, "submit", name):
+        return None
+    wait = _wait(limiter, item, "submit", name)
+    return wait, (f"{name} has sent {item.amount} submissions or edits in {_window(item)}; "
+                  f"try again in {wait} s.")
 
 
 # --------------------------------------------------------------------------- browser sessions

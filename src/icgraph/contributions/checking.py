@@ -6,6 +6,12 @@ terms). It may describe the practice, the practice's own nodes (``practice:SLUG#
 nodes, which get such names) and actors it proposes as new (``actor:...`` IRIs the registry does
 not have); nothing else, so a contribution cannot rewrite what others published.
 
+A **correction** names the published practice it corrects (``prov:wasRevisionOf <practice:x>``,
+or the submission names its practice ``practice:x`` itself). It is a practice of its own,
+``practice:x-correction-ID``, checked like any other; on acceptance graph:contributions holds
+it with ``prov:wasRevisionOf practice:x`` and ``practice:x dct:isReplacedBy`` it, and the
+graphs derived from the source documents are left as they are (docs/design.md, "Contributions").
+
 The neighbourhood is what the shapes read beyond the submission: the actors, places and
 concepts it refers to, and what those refer to in turn, read from the current release's
 per-graph files (``graphs/*.nt``). The ontology and vocabularies come in with the shapes run
@@ -15,7 +21,6 @@ the graph passed the full gate of its release, which runs again before a release
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -56,6 +61,7 @@ class Check:
     title: str
     graph: Graph  #: the submission as it will be published (without the review's provenance)
     issues: list[dict] = field(default_factory=list)
+    corrects: URIRef | None = None  #: the published practice this one corrects, if it is a correction
 
     @property
     def conforms(self) -> bool:
@@ -210,29 +216,58 @@ def check(settings: Settings, submitted: Graph, submission_id: str, practice: UR
         return Check(practice or PRACTICE[f"draft-{submission_id}"], "", submitted, issues)
     given = practices[0]
     title = str(next((t for t in submitted.objects(given, DCTERMS.title) if isinstance(t, Literal)), ""))
-    if isinstance(given, URIRef):
+    corrects, problems = _corrected(submitted, given, practice, known, submission_id)
+    issues += problems
+    if isinstance(given, URIRef) and given != corrects:
         if not str(given).startswith(str(PRACTICE)) or "#" in given:
             issues.append(_issue(None, compact(given), f"Name the practice in the practice namespace ({PRACTICE}SLUG), or leave it without a name."))
         elif known.has(str(given)) and given != practice:
-            issues.append(_issue(None, compact(given), "This practice is published already; describe a new practice (leave it without a name) — corrections of published practices are not taken through this form yet."))
+            issues.append(_issue(None, compact(given), "This practice is published already; to correct it, say so with "
+                                 "prov:wasRevisionOf and leave the correction without a name."))
         named = given
+    elif corrects is not None:
+        named = practice or correction_iri(corrects, submission_id)
     else:
         named = practice or PRACTICE[f"{slugify(title or 'practice', 6) or 'practice'}-{submission_id}"]
-    graph = _named(submitted, given, named)
+    graph = _named(submitted, given, named, corrects)
     issues += _boundaries(graph, named, known)
-    _complete(graph, named, submission_id, lines)
+    _complete(graph, named, submission_id, lines, corrects)
     if any(i["severity"] == "Violation" for i in issues):
-        return Check(named, title, graph, issues)
+        return Check(named, title, graph, issues, corrects)
     data = Graph()
     data += graph
     data += known.neighbourhood(graph)
-    own = set(graph.subjects())
+    own = set(graph.subjects()) - {corrects}
     result = validate(data, settings, inplace=True)
     for found in result.issues:
         if _expand(found.focus_node) in own:
             issues.append({"severity": found.severity, "focus": found.focus_node, "path": found.path, "value": found.value,
                            "message": found.message, "shape": found.shape})
-    return Check(named, title, graph, issues)
+    return Check(named, title, graph, issues, corrects)
+
+
+def correction_iri(corrects: URIRef, submission_id: str) -> URIRef:
+    """The IRI of the corrected version of ``corrects`` that a submission proposes."""
+    return URIRef(f"{corrects}-correction-{submission_id}")
+
+
+def _corrected(submitted: Graph, given, practice: URIRef | None, known: Registry, submission_id: str) -> tuple[URIRef | None, list[dict]]:
+    """The published practice a submission corrects (None for a new practice), and what is wrong with how it says so."""
+    named = set(submitted.objects(given, PROV.wasRevisionOf))
+    if isinstance(given, URIRef) and given != practice and known.is_practice(str(given)):
+        named.add(given)  # the submission names the published practice itself: a correction of it
+    suffix = f"-correction-{submission_id}"
+    if not named and practice is not None and str(practice).endswith(suffix) and known.is_practice(str(practice)[: -len(suffix)]):
+        named.add(URIRef(str(practice)[: -len(suffix)]))  # a new version of a correction stays one
+    if not named:
+        return None, []
+    if len(named) > 1:
+        return None, [_issue("prov:wasRevisionOf", None, f"Correct one published practice at a time; this names {len(named)}.")]
+    target = next(iter(named))
+    if not isinstance(target, URIRef) or not known.is_practice(str(target)):
+        shown = compact(target) if isinstance(target, URIRef) else str(target)
+        return None, [_issue("prov:wasRevisionOf", shown, f"Name a published practice (practice:SLUG, as on its page) as the one this corrects; {shown} is none.")]
+    return target, []
 
 
 def _issue(path: str | None, value: str | None, message: str, severity: str = "Violation") -> dict:
@@ -248,22 +283,34 @@ def _expand(curie: str):
     return URIRef(text)
 
 
-def _named(graph: Graph, given, named: URIRef) -> Graph:
-    """The graph with the practice named ``named`` and every blank node a ``named#n-K`` node of it."""
+def _named(graph: Graph, given, named: URIRef, corrects: URIRef | None = None) -> Graph:
+    """The graph with the practice named ``named`` and every blank node a ``named#n-K`` node of it.
+
+    A correction may be written from the published practice's own description: ``corrects``
+    becomes ``named``, and the nodes of ``corrects`` the submission describes (``corrects#p-1``)
+    become the correction's (``named#p-1``). Those it only refers to (a generic actor group of
+    the published practice, ``corrects#group-...``) stay what they are.
+    """
     blanks: dict[BNode, URIRef] = {}
+    own_nodes = f"{corrects}#" if corrects is not None else None
+    described = set(graph.subjects())
 
     def name(term):
         if term == given:
             return named
         if isinstance(term, BNode):
             return blanks.setdefault(term, URIRef(f"{named}#n-{len(blanks) + 1}"))
+        if own_nodes and term in described and str(term).startswith(own_nodes):
+            return URIRef(f"{named}#{str(term)[len(own_nodes):]}")
         return term
 
     result = Graph()
     for prefix, iri in PREFIXES.items():
         result.bind(prefix, iri, override=True)
     for s, p, o in sorted(graph, key=lambda t: (str(t[0]), str(t[1]), str(t[2]))):
-        result.add((name(s), p, name(o)))
+        if corrects is not None and s == corrects and p == DCTERMS.isReplacedBy:
+            continue  # what icgraph states about the corrected practice (`_complete`), as a stored version shows it
+        result.add((name(s), p, o if p == PROV.wasRevisionOf else name(o)))
     return result
 
 
@@ -288,8 +335,12 @@ def _boundaries(graph: Graph, practice: URIRef, known: Registry) -> list[dict]:
     return issues
 
 
-def _complete(graph: Graph, practice: URIRef, submission_id: str, lines: int) -> None:
-    """Add what a submission implies: its participations' type and practice, and its derivation from the submission."""
+def _complete(graph: Graph, practice: URIRef, submission_id: str, lines: int, corrects: URIRef | None = None) -> None:
+    """Add what a submission implies: its participations' type and practice, its derivation from the submission,
+    and, for a correction, the link both ways between the published practice and its corrected version."""
+    if corrects is not None:
+        graph.add((practice, PROV.wasRevisionOf, corrects))
+        graph.add((corrects, DCTERMS.isReplacedBy, practice))
     for participation in list(graph.objects(practice, ICG.hasParticipation)):
         graph.add((participation, RDF.type, ICG.Participation))
         graph.add((participation, ICG.practice, practice))
@@ -306,16 +357,3 @@ def _complete(graph: Graph, practice: URIRef, submission_id: str, lines: int) ->
 def turtle(graph: Graph) -> str:
     """The submission as it is stored and shown: Turtle with the project's prefixes."""
     return graph.serialize(format="turtle")
-
-
-def likely_duplicates(settings: Settings, title: str, limit: int = 5, threshold: float = 0.6) -> list[tuple[str, str, float]]:
-    """Published practices whose title is like ``title``: (IRI, title, similarity 0-1), most alike first."""
-    if not title:
-        return []
-    wanted = title.casefold()
-    scored = []
-    for iri, other in registry(settings).titles().items():
-        ratio = difflib.SequenceMatcher(None, wanted, other.casefold()).ratio()
-        if ratio >= threshold:
-            scored.append((iri, other, round(ratio, 2)))
-    return sorted(scored, key=lambda item: -item[2])[:limit]

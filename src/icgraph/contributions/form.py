@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pyoxigraph as ox
+
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
-from rdflib.namespace import RDF, RDFS, SKOS, XSD
+from rdflib.namespace import OWL, PROV, RDF, RDFS, SKOS, XSD
 
 from icgraph.config import Settings
 from icgraph.contributions.checking import Registry, registry
 from icgraph.namespaces import ACTOR, ICG, SH, compact
+from icgraph.slugs import slugify
 from icgraph.validate import load_ontology, load_shapes
 
 #: Field kinds: what the form shows for a path.
@@ -77,10 +80,11 @@ def _practice_property_shapes(shapes: Graph):
             yield shape, path, True  # only there when given: optional
 
 
-def _fields(settings: Settings, known: Registry) -> tuple[Field, ...]:
+def _fields(settings: Settings, known: Registry, for_actors: bool = False) -> tuple[Field, ...]:
     shapes, ontology = load_shapes(settings), load_ontology(settings)
     found: dict[str, Field] = {}
-    for shape, path, optional in _practice_property_shapes(shapes):
+    chosen = _actor_property_shapes(shapes, ontology) if for_actors else _practice_property_shapes(shapes)
+    for shape, path, optional in chosen:
         name = compact(path).split(":", 1)[-1]
         entry = found.get(name)
         if entry is None:
@@ -88,7 +92,7 @@ def _fields(settings: Settings, known: Registry) -> tuple[Field, ...]:
             entry.min_count = 0
         label = _english(shapes, shape, RDFS.label)
         severity = shapes.value(shape, SH.severity)
-        if label and (severity in (None, SH.Violation) or entry.label == name):
+        if label and (severity in (None, SH.Violation) or (entry.label == name and not for_actors)):
             entry.label = label
         message = _english(shapes, shape, SH.message)
         if message and message not in entry.messages:
@@ -112,14 +116,28 @@ def _fields(settings: Settings, known: Registry) -> tuple[Field, ...]:
             entry.options = _concepts(ontology, scheme)
         wanted_class = shapes.value(shape, SH["class"])
         if wanted_class is not None and path != ICG.hasParticipation and str(wanted_class).startswith(str(ICG)):
-            options = _instances(known, ontology, wanted_class)
+            options = _instances(known, ontology, wanted_class, with_subclasses=for_actors)
             if options:
                 entry.kind, entry.options = CHOICE, options
+        kinds = _kinds(shapes, ontology, shapes.value(shape, SH.qualifiedValueShape)) if path == RDF.type else []
+        if kinds:
+            entry.kind, entry.options, entry.max_count = CHOICE, kinds, 1
+            entry.min_count = max(entry.min_count, int(shapes.value(shape, SH.qualifiedMinCount) or 0))
         if path == ICG.hasParticipation:
             entry.kind = PARTICIPANTS
+    if for_actors:
+        for entry in found.values():
+            # An actor's shapes are mostly warnings named after what they warn of: the ontology's name reads better.
+            entry.label = _english(ontology, URIRef(entry.path), RDFS.label) or entry.label
+            if entry.kind == TEXT and entry.language is None:
+                # No scheme or class in the shapes (dct:spatial): the values the registry's actors have.
+                used = _used_values(known, ontology, URIRef(entry.path))
+                if used:
+                    entry.kind, entry.options = CHOICE, used
     # Paths the shapes only use for provenance that icgraph sets itself are not for the contributor.
-    reserved = {"wasDerivedFrom", "qualifiedDerivation", "reference"}
-    kept = [f for f in found.values() if f.name not in reserved and f.max_count != 0]
+    reserved = {"wasDerivedFrom", "qualifiedDerivation", "reference", "sourceLine"}
+    kept = [f for f in found.values() if f.name not in reserved and f.max_count != 0
+            and (not for_actors or f.kind != TEXT or f.language is not None)]
     order = {TEXT: 0, CHOICE: 1, BOOLEAN: 2, YEAR: 3, PARTICIPANTS: 4}
     return tuple(sorted(kept, key=lambda f: (order[f.kind] + (5 if f.kind == TEXT and not f.required else 0), -f.min_count, f.label)))
 
@@ -129,12 +147,85 @@ _made: dict[tuple, tuple[Field, ...]] = {}
 
 
 def practice_fields(settings: Settings) -> list[Field]:
+    return _made_fields(settings, for_actors=False)
+
+
+def actor_fields(settings: Settings) -> list[Field]:
+    """The fields of an actor a submission proposes as new: from the shapes on icg:Actor and its subclasses."""
+    return _made_fields(settings, for_actors=True)
+
+
+def _made_fields(settings: Settings, for_actors: bool) -> list[Field]:
     known = registry(settings)
-    key = (str(settings.shapes_dir), str(settings.ontology_dir), known.release_id)
+    key = (str(settings.shapes_dir), str(settings.ontology_dir), known.release_id, for_actors)
     if key not in _made:
-        _made.clear()
-        _made[key] = _fields(settings, known)
+        for old in [k for k in _made if k[:3] != key[:3]]:
+            del _made[old]
+        _made[key] = _fields(settings, known, for_actors)
     return list(_made[key])
+
+
+def _actor_property_shapes(shapes: Graph, ontology: Graph):
+    """(shape, path, optional?) for the shapes on an actor: icg:Actor's (required as they say), its subclasses' and
+    sh:or members (optional), and the shapes on a property's subjects for those paths (their class or scheme)."""
+    paths = set()
+    classes = [ICG.Actor, *sorted(set(ontology.transitive_subjects(RDFS.subClassOf, ICG.Actor)) - {ICG.Actor}, key=str)]
+    for cls in classes:
+        for shape in sorted(shapes.subjects(SH.targetClass, cls), key=str):
+            path = shapes.value(shape, SH.path)
+            if isinstance(path, URIRef):
+                paths.add(path)
+                yield shape, path, cls != ICG.Actor
+            for members in shapes.objects(shape, SH["or"]):
+                for member in Collection(shapes, members):
+                    path = shapes.value(member, SH.path)
+                    if isinstance(path, URIRef):
+                        paths.add(path)
+                        yield member, path, True
+    for shape in shapes.subjects(SH.targetSubjectsOf, None):
+        target, path = shapes.value(shape, SH.targetSubjectsOf), shapes.value(shape, SH.path)
+        if target == path and path in paths:
+            yield shape, path, True
+
+
+def _kinds(shapes: Graph, ontology: Graph, qualified) -> list[tuple[str, str]]:
+    """The classes a qualified value shape on rdf:type allows: the subclasses of the class it names
+    (``sh:path [sh:oneOrMorePath rdfs:subClassOf]; sh:hasValue C``) that are members of an
+    owl:AllDisjointClasses, when it asks for that too."""
+    if qualified is None:
+        return []
+    base, disjoint = None, False
+    for member in shapes.objects(qualified, SH.property):
+        value = shapes.value(member, SH.hasValue)
+        path = shapes.value(member, SH.path)
+        if path is not None and shapes.value(path, SH.oneOrMorePath) == RDFS.subClassOf:
+            base = value
+        elif value == OWL.AllDisjointClasses:
+            disjoint = True
+    if base is None:
+        return []
+    found = set(ontology.transitive_subjects(RDFS.subClassOf, base)) - {base}
+    if disjoint:
+        members = set()
+        for group in ontology.subjects(RDF.type, OWL.AllDisjointClasses):
+            for listed in ontology.objects(group, OWL.members):
+                members.update(Collection(ontology, listed))
+        found &= members
+    labelled = [(str(c), _english(ontology, c, RDFS.label) or compact(c)) for c in found]
+    return sorted(labelled, key=lambda item: item[1].casefold())
+
+
+def _used_values(known: Registry, ontology: Graph, path: URIRef) -> list[tuple[str, str]]:
+    """The IRIs the registry's actors have as values of ``path``, with their names."""
+    actors, values = str(ACTOR), set()
+    for subject, triples in known.by_subject.items():
+        if subject.startswith(actors):
+            values.update(t.object.value for t in triples if t.predicate.value == str(path) and isinstance(t.object, ox.NamedNode))
+    labelled = []
+    for value in values:
+        label = next((t.object.value for t in known.by_subject.get(value, ()) if t.predicate.value == str(SKOS.prefLabel)), None)
+        labelled.append((value, label or compact(URIRef(value))))
+    return sorted(labelled, key=lambda item: item[1].casefold())
 
 
 def role_options(settings: Settings) -> list[tuple[str, str]]:
@@ -170,10 +261,13 @@ def _concepts(ontology: Graph, scheme: URIRef) -> list[tuple[str, str]]:
     return sorted(concepts, key=lambda item: (rank.get(item[0], 1 << 20), item[1].casefold()))
 
 
-def _instances(known: Registry, ontology: Graph, wanted_class: URIRef) -> list[tuple[str, str]]:
+def _instances(known: Registry, ontology: Graph, wanted_class: URIRef, with_subclasses: bool = False) -> list[tuple[str, str]]:
+    wanted = {str(wanted_class)}
+    if with_subclasses:
+        wanted |= {str(c) for c in ontology.transitive_subjects(RDFS.subClassOf, wanted_class)}
     found = []
     for subject, triples in known.by_subject.items():
-        if any(t.predicate.value == str(RDF.type) and t.object.value == str(wanted_class) for t in triples):
+        if any(t.predicate.value == str(RDF.type) and t.object.value in wanted for t in triples):
             label = next((t.object.value for t in triples if t.predicate.value == str(SKOS.prefLabel)), None)
             found.append((subject, label or compact(subject)))
     return sorted(found, key=lambda item: item[1].casefold())
@@ -187,6 +281,10 @@ def to_graph(fields: list[Field], values: dict[str, list[str]]) -> Graph:
     graph = Graph()
     practice = BNode()
     graph.add((practice, RDF.type, ICG.Practice))
+    for corrects in values.get("corrects", []):
+        if corrects.strip():
+            # A correction: the published practice it revises (checking makes the rest of it).
+            graph.add((practice, PROV.wasRevisionOf, URIRef(corrects.strip())))
     for entry in fields:
         if entry.kind == PARTICIPANTS:
             for actor, role in zip(values.get("participant_actor", []), values.get("participant_role", [])):
@@ -215,6 +313,22 @@ def to_graph(fields: list[Field], values: dict[str, list[str]]) -> Graph:
     return graph
 
 
+def values_of(graph: Graph, practice: URIRef, fields: list[Field]) -> dict[str, list[str]]:
+    """A practice in ``graph`` back into form values: a stored submission to edit, or a published practice to correct."""
+    values: dict[str, list[str]] = {}
+    for entry in fields:
+        if entry.kind == PARTICIPANTS:
+            for participation in sorted(graph.objects(practice, URIRef(entry.path)), key=str):
+                values.setdefault("participant_actor", []).append(str(graph.value(participation, ICG.agent) or ""))
+                values.setdefault("participant_role", []).append(str(graph.value(participation, ICG.role) or ""))
+        else:
+            values[entry.name] = [str(v) for v in graph.objects(practice, URIRef(entry.path))]
+    corrects = graph.value(practice, PROV.wasRevisionOf)
+    if corrects is not None:
+        values["corrects"] = [str(corrects)]
+    return values
+
+
 def _term(value: str) -> URIRef:
     """A picked IRI, or a name typed into the actor box: an actor IRI from the registry's names."""
     return URIRef(value)
@@ -230,3 +344,69 @@ def field_of(fields: list[Field], path: str | None) -> str:
     if path in ("icg:agent", "icg:role"):
         return "hasParticipation"
     return ""
+
+
+# --------------------------------------------------------------------------- actors proposed as new
+
+#: Form keys of the new-actor rows: ``new_actor_<field name>``, one value per row.
+NEW_ACTOR = "new_actor_"
+
+
+def new_actor_key(row: int, name: str) -> str:
+    """Where a problem of a proposed actor's field is shown: ``new_actor-ROW-FIELD`` ("" for the actor as a whole)."""
+    return f"new_actor-{row}-{name}"
+
+
+def proposed_actors(fields: list[Field], values: dict[str, list[str]], known: Registry) -> tuple[Graph, list[URIRef | None], dict[str, list[str]]]:
+    """The actors the form proposes as new: their triples, their IRIs by row (None for an empty row), and problems by key.
+
+    An actor's IRI is made from its name (``actor:SLUG``); a name whose IRI the registry has already
+    is a problem (pick that actor among the participants instead).
+    """
+    graph, iris, problems = Graph(), [], {}
+    rows = max((len(values.get(NEW_ACTOR + f.name, [])) for f in fields), default=0)
+    for row in range(rows):
+        typed = {f.name: (values.get(NEW_ACTOR + f.name, [])[row:row + 1] or [""])[0].strip() for f in fields}
+        if not any(typed.values()):
+            iris.append(None)
+            continue
+        name_field = next((f for f in fields if f.language is not None), None)
+        name = typed.get(name_field.name, "") if name_field else ""
+        slug = slugify(name) if name else ""
+        if not slug:
+            problems.setdefault(new_actor_key(row, name_field.name if name_field else ""), []).append(
+                "Give the new actor's name (in English): its IRI is made from it.")
+            iris.append(None)
+            continue
+        actor = ACTOR[slug]
+        if known.has(str(actor)):
+            registered = known.labels(str(ACTOR)).get(str(actor), compact(actor))
+            problems.setdefault(new_actor_key(row, name_field.name), []).append(
+                f"The registry has {compact(actor)} (“{registered}”) already: pick it among the participants instead of proposing it.")
+            iris.append(None)
+            continue
+        iris.append(actor)
+        for entry in fields:
+            value = typed.get(entry.name, "")
+            if not value:
+                continue
+            if entry.kind == CHOICE:
+                graph.add((actor, URIRef(entry.path), URIRef(value)))
+            else:
+                graph.add((actor, URIRef(entry.path), Literal(value, lang=entry.language)))
+    return graph, iris, problems
+
+
+def proposed_values_of(graph: Graph, fields: list[Field], known: Registry) -> dict[str, list[str]]:
+    """The new-actor rows of a stored submission: its actor:... subjects the registry does not have."""
+    values: dict[str, list[str]] = {}
+    for actor in proposed_iris(graph, known):
+        for entry in fields:
+            value = graph.value(actor, URIRef(entry.path))
+            values.setdefault(NEW_ACTOR + entry.name, []).append(str(value) if value is not None else "")
+    return values
+
+
+def proposed_iris(graph: Graph, known: Registry) -> list[URIRef]:
+    """The actors a stored submission proposes as new (actor:... subjects the registry does not have), in the form's row order."""
+    return sorted({s for s in graph.subjects() if isinstance(s, URIRef) and str(s).startswith(str(ACTOR)) and not known.has(str(s))}, key=str)

@@ -60,13 +60,16 @@ async def changes_feed(request: Request) -> Response:
         ET.SubElement(item, f"{{{ATOM}}}id").text = f"{base}/changes#{entry.release.id}"
         ET.SubElement(item, f"{{{ATOM}}}updated").text = entry.release.created
         ET.SubElement(item, f"{{{ATOM}}}link", rel="alternate", href=f"{base}/changes#{entry.release.id}", type="text/html")
-        for kind, iris in (("added", entry.added), ("changed", entry.changed), ("removed", entry.removed)):
+        revisions = [r for found in entry.corrected.values() for r in found]
+        for kind, iris in (("added", entry.added), ("changed", entry.changed), ("removed", entry.removed), ("correction", revisions)):
             for iri in iris:
                 ET.SubElement(item, f"{{{ATOM}}}link", rel="related", title=f"{kind}: {compact(iri)}", href=base + _path(iri) if _path(iri) else iri)
         lines = [summary + "."]
         for kind, iris in (("Added", entry.added), ("Changed", entry.changed), ("Removed", entry.removed)):
             if iris:
                 lines.append(f"{kind}: " + ", ".join(compact(i) for i in iris))
+        for original, revisions in entry.corrected.items():
+            lines.append(f"Corrected: {compact(original)} by " + ", ".join(compact(r) for r in revisions))
         if entry.accepted:
             lines.append(f"Accepted contribution {entry.accepted['submission']}, reviewed by {entry.accepted['reviewer']}.")
         ET.SubElement(item, f"{{{ATOM}}}summary").text = "\n".join(lines)

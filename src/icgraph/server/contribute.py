@@ -18,27 +18,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import os
 import secrets
 import sys
-import time
 from pathlib import Path
+from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from limits import parse as parse_rate
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from rdflib import URIRef
 
 import icgraph
 from icgraph.config import Settings
-from icgraph.contributions import accounts, checking, publication, submissions
+from icgraph.contributions import accounts, checking, corrections, duplicates, publication, submissions
 from icgraph.contributions import form as practice_form
 from icgraph.contributions.accounts import User
+from icgraph.namespaces import compact
 from icgraph.server.api_responses import TEXT
 from icgraph.server.security import EndpointError
+from icgraph.server.throttle import client_address
 from icgraph.server.templating import templates
 
 router = APIRouter(tags=["Contributions"])
@@ -50,7 +49,9 @@ _SUBMISSION_BODY = {
     "requestBody": {
         "required": True,
         "description": "One practice (a node typed icg:Practice): Turtle, or JSON-LD under the project's context "
-                       "(ontology/context.jsonld; without an @context it is applied). Blank nodes become parts of the practice.",
+                       "(ontology/context.jsonld; without an @context it is applied). Blank nodes become parts of the practice. "
+                       "To correct a published practice, give it prov:wasRevisionOf <practice:SLUG> (or name it practice:SLUG): "
+                       "it is kept as practice:SLUG-correction-ID, and GET shows its difference from the published one.",
         "content": {checking.TURTLE: {"schema": {"type": "string"}}, checking.JSON_LD: {"schema": {"type": "object"}}},
     }
 }
@@ -98,16 +99,10 @@ def _require(user: User, role: str, doing: str) -> None:
 
 
 def _throttle(request: Request, user: User) -> None:
-    """429 once ``user`` has sent ``Settings.submission_rate`` submissions and edits in the window."""
-    app = request.app
-    if getattr(app.state, "submission_limiter", None) is None:
-        app.state.submission_limiter = (MovingWindowRateLimiter(MemoryStorage()), parse_rate(_settings(request).submission_rate))
-    limiter, rate = app.state.submission_limiter
-    if not limiter.hit(rate, "submit", user.name):
-        reset, _ = limiter.get_window_stats(rate, "submit", user.name)
-        wait = max(1, math.ceil(reset - time.time()))
-        raise EndpointError(429, f"{user.name} has sent {rate.amount} submissions or edits in the last "
-                                 f"{rate.multiples} {rate.GRANULARITY.name}(s); try again in {wait} s.", {"Retry-After": str(wait)})
+    """429 once ``user`` has sent ``Settings.submission_rate`` submissions and edits in the window (kept across restarts)."""
+    refused = accounts.submission_wait(_state(request), _settings(request).submission_rate, user.name)
+    if refused is not None:
+        raise EndpointError(429, refused[1], {"Retry-After": str(refused[0])})
 
 
 async def _body(request: Request) -> tuple[bytes, str]:
@@ -145,7 +140,12 @@ def view(request: Request, found: submissions.Submission, with_history: bool = F
         "owner": found.owner, "practice": found.practice, "title": found.title, "created": found.created,
         "updated": found.updated, "release": found.release, "conforms": found.conforms,
         "results": found.report.get("results", []), "rdf": found.rdf,
+        "corrects": corrections.corrected_practice(found.rdf, found.practice),
     }
+    if with_history and data["corrects"]:
+        change = corrections.difference(_settings(request), found.rdf, found.practice, data["corrects"])
+        data["difference"] = {kind: [{"field": s.field, "value": s.value, "term": s.term} for s in found_statements]
+                              for kind, found_statements in (("removed", change.removed), ("added", change.added))}
     if with_history:
         data["history"] = [
             {"at": e.at, "actor": e.actor, "action": e.action, "from": e.from_state, "to": e.to_state, "comment": e.comment, "changes": e.changes}
@@ -383,6 +383,10 @@ async def login_page(request: Request, next: str = "/contribute") -> Response:
 async def login(request: Request) -> Response:
     values = await _form_of(request, None)
     name, password = (values.get("name") or [""])[0], (values.get("password") or [""])[0]
+    settings = _settings(request)
+    refused = accounts.login_wait(settings.state_dir, settings.login_rate, settings.login_address_rate, name, client_address(request))
+    if refused is not None:
+        raise EndpointError(429, refused[1], {"Retry-After": str(refused[0])})
     user = await anyio.to_thread.run_sync(accounts.authenticate, _state(request), name, password)
     target = _safe_next((values.get("next") or [""])[0])
     if user is None:
@@ -412,71 +416,97 @@ async def logout(request: Request) -> Response:
 
 def _form_context(request: Request, values: dict, problems: dict, action: str, button: str) -> dict:
     settings = _settings(request)
+    actor_fields = practice_form.actor_fields(settings)
+    rows = max((len(values.get(practice_form.NEW_ACTOR + f.name, [])) for f in actor_fields), default=0)
     return {"fields": practice_form.practice_fields(settings), "values": values, "problems": problems, "action": action,
-            "button": button, "roles_options": practice_form.role_options(settings), "actor_options": practice_form.actor_options(settings)}
+            "button": button, "roles_options": practice_form.role_options(settings), "actor_options": practice_form.actor_options(settings),
+            "actor_fields": actor_fields, "new_actor_rows": rows + 1, "new_actor": practice_form.NEW_ACTOR}
 
 
-def _values_of(found: submissions.Submission, fields: list) -> dict[str, list[str]]:
-    """A stored submission back into form values (to edit it)."""
+def _form_values(request: Request, found: submissions.Submission) -> dict[str, list[str]]:
     from rdflib import Graph, URIRef
 
+    settings = _settings(request)
     graph = Graph().parse(data=found.rdf, format="turtle")
-    practice = URIRef(found.practice)
-    values: dict[str, list[str]] = {}
-    for entry in fields:
-        if entry.kind == practice_form.PARTICIPANTS:
-            for participation in graph.objects(practice, URIRef(entry.path)):
-                values.setdefault("participant_actor", []).append(str(graph.value(participation, URIRef("https://w3id.org/icgraph/def#agent")) or ""))
-                values.setdefault("participant_role", []).append(str(graph.value(participation, URIRef("https://w3id.org/icgraph/def#role")) or ""))
-        else:
-            values[entry.name] = [str(v) for v in graph.objects(practice, URIRef(entry.path))]
+    values = practice_form.values_of(graph, URIRef(found.practice), practice_form.practice_fields(settings))
+    actor_fields = practice_form.actor_fields(settings)
+    proposed = practice_form.proposed_values_of(graph, actor_fields, checking.registry(settings))
+    values.update(proposed)
+    names = {str(s): str(o) for s, o in graph.subject_objects(URIRef(next(f.path for f in actor_fields if f.language is not None)))}
+    values["participant_actor"] = [names.get(a, a) for a in values.get("participant_actor", [])]
     return values
 
 
-def _problems(found_results: list[dict], fields: list) -> dict[str, list[str]]:
+def _problems(found_results: list[dict], fields: list, actor_rows: dict[str, int] | None = None,
+              actor_fields: list | None = None) -> dict[str, list[str]]:
+    """Each SHACL violation under the form field it is about; a proposed actor's under its row's field."""
     problems: dict[str, list[str]] = {}
     for result in found_results:
         if result["severity"] != "Violation":
             continue
-        name = practice_form.field_of(fields, result.get("path"))
+        row = (actor_rows or {}).get(result.get("focus") or "")
+        if row is not None:
+            name = practice_form.new_actor_key(row, practice_form.field_of(actor_fields or [], result.get("path")))
+        else:
+            name = practice_form.field_of(fields, result.get("path"))
         if result["message"] not in problems.get(name, []):
             problems.setdefault(name, []).append(result["message"])
     return problems
 
 
-def _resolve_actors(request: Request, values: dict[str, list[str]]) -> list[str]:
-    """Actor names typed instead of picked become their registry IRIs; the problems of those that match none."""
+def _stored_problems(request: Request, found: submissions.Submission, fields: list) -> dict[str, list[str]]:
+    """A stored submission's violations by field; its proposed actors' in their rows, in the order the form shows them."""
+    from rdflib import Graph
+
+    settings = _settings(request)
+    iris = practice_form.proposed_iris(Graph().parse(data=found.rdf, format="turtle"), checking.registry(settings))
+    return _problems(found.report.get("results", []), fields, {compact(iri): row for row, iri in enumerate(iris)},
+                     practice_form.actor_fields(settings))
+
+
+def _resolve_actors(request: Request, values: dict[str, list[str]], proposed: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The participants' actors as IRIs: a registry actor's name becomes its IRI (in ``values`` too), a proposed actor's
+    name the IRI it is proposed under; and the problems of names that match neither."""
     by_name = {label.casefold(): iri for iri, label in practice_form.actor_options(_settings(request))}
-    problems, resolved = [], []
+    problems, shown, resolved = [], [], []
     for typed in values.get("participant_actor", []):
         text = typed.strip()
+        iri = text
         if text and not text.startswith(("http://", "https://")):
             if text.casefold() in by_name:
-                text = by_name[text.casefold()]
+                iri = text = by_name[text.casefold()]
+            elif text.casefold() in proposed:
+                iri = proposed[text.casefold()]
             else:
-                problems.append(f"No actor named “{text}” in the registry; pick one from the list as you type.")
-        resolved.append(text)
-    values["participant_actor"] = resolved
-    return problems
+                iri = ""
+                problems.append(f"No actor named “{text}” in the registry or among the new actors below; pick one from the "
+                                "list as you type, or propose it as a new actor.")
+        shown.append(text)
+        resolved.append(iri)
+    values["participant_actor"] = shown
+    return resolved, problems
 
 
 async def _check_form(request: Request, values: dict, submission_id: str, practice: str | None):
-    fields = practice_form.practice_fields(_settings(request))
-    extra = _resolve_actors(request, values)
+    settings = _settings(request)
+    fields, actor_fields = practice_form.practice_fields(settings), practice_form.actor_fields(settings)
+    new_actors, actor_iris, actor_problems = practice_form.proposed_actors(actor_fields, values, checking.registry(settings))
+    name_field = next(f for f in actor_fields if f.language is not None)
+    proposed = {str(name).casefold(): str(actor) for actor, name in new_actors.subject_objects(URIRef(name_field.path))}
+    resolved, extra = _resolve_actors(request, values, proposed)
     kept = {k: v for k, v in values.items() if k != "csrf"}
-    if extra:
-        rows = [(a, r) for a, r in zip(kept.get("participant_actor", []), kept.get("participant_role", []))
-                if not a or a.startswith(("http://", "https://"))]
-        kept_for_graph = {**kept, "participant_actor": [a for a, _ in rows], "participant_role": [r for _, r in rows]}
-    else:
-        kept_for_graph = kept
-    graph = practice_form.to_graph(fields, kept_for_graph)
+    rows = [(a, r) for a, r in zip(resolved, kept.get("participant_role", [])) if a or not extra]
+    graph = practice_form.to_graph(fields, {**kept, "participant_actor": [a for a, _ in rows], "participant_role": [r for _, r in rows]})
+    graph += new_actors
     body = graph.serialize(format="turtle").encode("utf-8")
     check = await _checked(request, body, checking.TURTLE, submission_id, practice)
-    problems = _problems(check.issues, fields)
+    actor_rows = {compact(iri): row for row, iri in enumerate(actor_iris) if iri is not None}
+    problems = _problems(check.issues, fields, actor_rows, actor_fields)
+    for key, messages in actor_problems.items():
+        problems.setdefault(key, []).extend(messages)
     if extra:
         problems.setdefault("hasParticipation", []).extend(extra)
-    return check, problems, kept, bool(extra)
+    return check, problems, kept, bool(extra or actor_problems)
 
 
 @pages.get("/contribute", response_class=HTMLResponse)
@@ -487,6 +517,26 @@ async def contribute_page(request: Request) -> Response:
     context = _form_context(request, {}, {}, "/contribute", "Submit for review")
     return templates.TemplateResponse(request, "contribute/home.html", {
         **context, "user": session.user, "csrf": session.csrf, "mine": submissions.owned_by(_state(request), session.user)})
+
+
+@pages.get("/contribute/correct", response_class=HTMLResponse)
+async def correct_page(request: Request, practice: str = "") -> Response:
+    """The form, filled in from a published practice, to propose a correction of it."""
+    session = page_session(request)
+    if session is None:
+        return RedirectResponse(f"/login?next={quote('/contribute/correct?practice=' + practice, safe='')}", status_code=303)
+    iri = practice if practice.startswith(("http://", "https://")) else f"https://w3id.org/icgraph/id/practice/{practice}"
+    values = await anyio.to_thread.run_sync(corrections.published_values, _settings(request), iri)
+    if not values:
+        raise EndpointError(404, f"No published practice {iri}; open “propose a correction” from the practice's page.")
+    context = _form_context(request, values, {}, "/contribute", "Submit the correction for review")
+    return templates.TemplateResponse(request, "contribute/home.html", {
+        **context, "user": session.user, "csrf": session.csrf, "mine": submissions.owned_by(_state(request), session.user),
+        "correcting": {"iri": iri, "title": (values.get("title") or [iri])[0], "path": _site_path(iri)}})
+
+
+def _site_path(iri: str) -> str:
+    return iri.removeprefix("https://w3id.org/icgraph") if iri.startswith("https://w3id.org/icgraph/") else iri
 
 
 @pages.post("/contribute", response_class=HTMLResponse)
@@ -507,8 +557,10 @@ async def contribute(request: Request) -> Response:
         action, notice = f"/contribute/submissions/{found.id}/edit", "Saved as a draft: fix the problems shown beside their fields, then send it again."
     # The page keeps what was typed, each problem beside its field.
     context = _form_context(request, kept, problems, action, "Submit for review")
+    corrects = (kept.get("corrects") or [""])[0]
+    correcting = {"iri": corrects, "title": corrects, "path": _site_path(corrects)} if corrects else None
     return templates.TemplateResponse(request, "contribute/home.html", {
-        **context, "user": session.user, "csrf": session.csrf, "notice": notice,
+        **context, "user": session.user, "csrf": session.csrf, "notice": notice, "correcting": correcting,
         "mine": submissions.owned_by(_state(request), session.user)}, status_code=422)
 
 
@@ -519,17 +571,21 @@ def _submission_page(request: Request, session: accounts.Session, found: submiss
     is_owner, is_reviewer = found.owner == session.user.name, session.user.may("reviewer")
     fields = practice_form.practice_fields(settings)
     can_edit = is_owner and found.state in submissions.EDITABLE
-    context = _form_context(request, values if values is not None else _values_of(found, fields),
-                            problems if problems is not None else _problems(found.report.get("results", []), fields),
+    context = _form_context(request, values if values is not None else _form_values(request, found),
+                            problems if problems is not None else _stored_problems(request, found, fields),
                             f"/contribute/submissions/{found.id}/edit", "Save and submit")
     last_edit = next((e for e in reversed(events) if e.changes), None)
+    corrects = corrections.corrected_practice(found.rdf, found.practice)
+    change = corrections.difference(settings, found.rdf, found.practice, corrects) if corrects else None
     last_comment = next((e for e in reversed(events) if e.comment and e.action in ("request changes", "reject")), None)
     return templates.TemplateResponse(request, "contribute/submission.html", {
         **context, "s": found, "user": session.user, "csrf": session.csrf, "history": events,
         "can_edit": can_edit, "can_decide": is_reviewer and found.state in submissions.DECIDABLE,
-        "duplicates": checking.likely_duplicates(settings, found.title) if is_reviewer else [],
+        "duplicates": duplicates.likely_duplicates(settings, found.rdf, found.practice, corrects) if is_reviewer else None,
+        "actor_names": dict(context["actor_options"]),
         "changes": last_edit.changes if last_edit else None, "last_comment": last_comment, "notice": notice,
-        "practice_path": found.practice.removeprefix("https://w3id.org/icgraph") if found.practice.startswith("https://w3id.org/icgraph/") else found.practice,
+        "practice_path": _site_path(found.practice), "correction": change,
+        "corrects_path": _site_path(corrects) if corrects else None,
     }, status_code=status)
 
 
@@ -588,5 +644,7 @@ async def review_page(request: Request) -> Response:
         return _login_redirect(request)
     _require(session.user, "reviewer", "see the review queue")
     await anyio.to_thread.run_sync(publication.reconcile, _settings(request))
+    queue = submissions.queue(_state(request))
     return templates.TemplateResponse(request, "contribute/review.html", {
-        "user": session.user, "csrf": session.csrf, "queue": submissions.queue(_state(request)), "audit": submissions.audit_log(_state(request))})
+        "user": session.user, "csrf": session.csrf, "queue": queue, "audit": submissions.audit_log(_state(request)),
+        "corrects": {s.id: corrections.corrected_practice(s.rdf, s.practice) for s in queue}})

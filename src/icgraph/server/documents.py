@@ -20,6 +20,7 @@ from rdflib.namespace import DCTERMS, PROV, RDFS, VOID
 
 from icgraph.config import Settings
 from icgraph.jsonld import CONTEXT_PATH
+from icgraph.jsonld import compact as compact_jsonld
 from icgraph.namespaces import GRAPH, ONTOLOGY_GRAPH, compact
 from icgraph.release import DUMPS
 from icgraph.server.linked_data import (
@@ -132,7 +133,7 @@ async def named_graph(request: Request, name: str) -> Response:
         "formats": format_links(base),
         "sparql": sparql_link(query),
         "query": query,
-        "jsonld": script_json_text(description.serialize(format="json-ld")),
+        "jsonld": script_json_text(_compacted(description).decode("utf-8")),
     }
     return templates.TemplateResponse(request, "ld/graph.html", context, headers=headers)
 
@@ -239,7 +240,12 @@ def _void_subset(void: Graph, subset: URIRef) -> dict[str, Any]:
     }
 
 
-_RDFLIB_FORMATS = {"ttl": "turtle", "jsonld": "json-ld", "nt": "nt", "rdf": "xml"}
+_RDFLIB_FORMATS = {"ttl": "turtle", "nt": "nt", "rdf": "xml"}
+
+
+def _compacted(graph: Graph) -> bytes:
+    """An rdflib graph as JSON-LD compacted with the project's context, like the /id/ documents and the dump."""
+    return compact_jsonld(ox.parse(graph.serialize(format="nt", encoding="utf-8"), ox.RdfFormat.N_TRIPLES))
 
 
 @router.api_route("/.well-known/void", methods=["GET", "HEAD"], summary="VoID and DCAT description of the dataset")
@@ -254,7 +260,7 @@ async def void_description(request: Request, ext: str | None = None) -> Response
     if void is None:
         return _no_release(request, "dataset description")
     if fmt is not HTML:
-        body = void.serialize(format=_RDFLIB_FORMATS[fmt.key], encoding="utf-8")
+        body = _compacted(void) if fmt.key == "jsonld" else void.serialize(format=_RDFLIB_FORMATS[fmt.key], encoding="utf-8")
         return rdf_response(body, fmt, headers)
     d = DATASET
     context = {
@@ -269,7 +275,7 @@ async def void_description(request: Request, ext: str | None = None) -> Response
         "examples": [{"iri": str(x), "href": local_path(str(x))} for x in sorted(void.objects(d, VOID.exampleResource))],
         "sources": [{"iri": str(s), "href": local_path(str(s))} for s in sorted(void.objects(d, PROV.wasDerivedFrom))],
         "formats": format_links(base),
-        "jsonld": script_json_text(void.serialize(format="json-ld")),
+        "jsonld": script_json_text(_compacted(void).decode("utf-8")),
     }
     return templates.TemplateResponse(request, "ld/void.html", context, headers=headers)
 

@@ -11,8 +11,12 @@ selection would show with that value added.
 The facets of the participants (level, kind, role) pair a practice's *participations* with
 their values (``?practice ?participation ?value``): selected together, they keep the practices
 where one participation has them all (``level=national&role=funder``: a national funder, not a
-national partner and an international funder), and their counts follow. Every query runs on the server's pool
-(`icgraph.server.prepared`).
+national partner and an international funder), and their counts follow.
+
+The page does not run these queries per request: the release keeps what they answer unfiltered
+as a `icgraph.server.facet_index.FacetIndex`, from which `browse` computes a selection's
+practices and counts (``count_query`` is the query that says what a count is; the tests hold
+both equal). The list shows ``PAGE_SIZE`` practices a page.
 
 Values travel in the URL as the local name of their IRI (``country=es``,
 ``level=regional``, ``kind=LocalAuthority``) or as a token (``period=2015-2019``); a token
@@ -59,9 +63,6 @@ class Facet:
     #: it combines with the other participation facets on the same participation.
     per_participation: bool = False
 
-    async def prepare(self, pool) -> None:
-        """Read what the facet needs from the store before its first query (nothing, by default)."""
-
     # --- values in the URL ---------------------------------------------------------
     def accepts(self, token: str) -> bool:
         return bool(_TOKEN.match(token))
@@ -79,50 +80,44 @@ class Facet:
         """The name of the facet's query in icgraph/sparql."""
         return f"facet-{self.name}"
 
-    def restrictions(self) -> list[str]:
-        """VALUES blocks that limit ``?value`` in the facet's query (none, by default)."""
+    def restrictions(self, kinds=()) -> list[str]:
+        """VALUES blocks that limit ``?value`` in the facet's query (none, by default); ``kinds``: the actor kinds."""
         return []
 
-    def pairs(self, tokens: list[str] | None = None) -> str:
+    def pairs(self, tokens: list[str] | None = None, kinds=()) -> str:
         """The facet's query, opened with ``VALUES ?value`` of the chosen tokens when there are some."""
         chosen = [values_block("value", [self.term(t) for t in tokens])] if tokens else []
-        return with_groups(self.query, *self.restrictions(), *chosen)
+        return with_groups(self.query, *self.restrictions(kinds), *chosen)
 
-    async def practices(self, pool, tokens: list[str]) -> set[ox.NamedNode]:
-        """The practices that have at least one of ``tokens``."""
-        return {row["practice"] for row in await pool.prepared(self.pairs(tokens))}
-
-    async def participations(self, pool, tokens: list[str]) -> dict[ox.NamedNode, ox.NamedNode]:
-        """participation -> practice, for the participations with at least one of ``tokens`` (`per_participation`)."""
-        return {row["participation"]: row["practice"] for row in await pool.prepared(self.pairs(tokens))}
-
-    def count_query(self, practices: set | None = None, participations: set | None = None) -> str:
+    def count_query(self, practices: set | None = None, participations: set | None = None, kinds=()) -> str:
         """Practices per value of this facet, among ``practices`` (None: every practice) and, for a
-        participation facet, counting only the ``participations`` given (None: every one)."""
-        groups = [nested(self.query), *self.restrictions()]
+        participation facet, counting only the ``participations`` given (None: every one).
+
+        The page counts from the release's `FacetIndex` instead; this query says what it counts
+        (tests/test_facet_index.py holds both equal)."""
+        groups = [nested(self.query), *self.restrictions(kinds)]
         if practices is not None:
             groups.append(values_block("practice", sorted(practices, key=str)))
         if participations is not None and self.per_participation:
             groups.append(values_block("participation", sorted(participations, key=str)))
         return compose("facet-values", *groups)
 
-    async def values(self, pool, practices: set | None, selection: Selection, participations: set | None = None) -> list[FacetValue]:
-        rows = []
-        for row in await pool.prepared(self.count_query(practices, participations)):
-            token = self.token(row["value"]) if row["value"] is not None else None
-            if token is None:
-                continue
-            label = row["label"].value if row["label"] is not None else token
-            rank = int(row["rank"].value) if row["rank"] is not None else None
-            rows.append((token, label, int(row["count"].value), rank))
+    def values(self, index, practices: set | None, selection: Selection, participations: set | None = None) -> list[FacetValue]:
+        """The facet's values with their counts under ``practices``/``participations`` (numbers of ``index``)."""
+        named = index.labels.get(self.name, {})
+        rows = [(token, self.label_of(token, named), count, named.get(token, (None, None))[1])
+                for token, count in index.counts(self, practices, participations).items()]
         chosen = selection.get(self.name)
         seen = {token for token, *_ in rows}
-        rows += [(token, token, 0, None) for token in chosen if token not in seen]
+        rows += [(token, self.label_of(token, {}), 0, None) for token in chosen if token not in seen]
         rows.sort(key=self.sort_key)
         return [
             FacetValue(token, label, count, token in chosen, selection.toggled(self.name, token).url())
             for token, label, count, rank in rows
         ]
+
+    def label_of(self, token: str, named: dict) -> str:
+        return named.get(token, (token, None))[0]
 
     @staticmethod
     def sort_key(row) -> tuple:
@@ -141,21 +136,15 @@ class PathFacet(Facet):
 class ActorKindFacet(Facet):
     """The kind of organisation taking part: its most specific icg: class (actor groups: their member kind).
 
-    The kinds are the leaf subclasses of icg:Actor in the ontology (actor-kinds.rq), read once.
+    The kinds are the leaf subclasses of icg:Actor in the ontology (actor-kinds.rq), read with the
+    release's `FacetIndex` (so a new release's ontology gives its own kinds).
     """
 
     name, label, namespace = "kind", "Actor kind", str(ICG)
     per_participation = True
 
-    def __init__(self):
-        self.kinds: tuple[ox.NamedNode, ...] = ()
-
-    async def prepare(self, pool) -> None:
-        if not self.kinds:
-            self.kinds = tuple(row["kind"] for row in await pool.prepared("actor-kinds"))
-
-    def restrictions(self) -> list[str]:
-        return [values_block("value", self.kinds or [ox.NamedNode(str(ICG.Actor))])]
+    def restrictions(self, kinds=()) -> list[str]:
+        return [values_block("value", list(kinds) or [ox.NamedNode(str(ICG.Actor))])]
 
 
 @dataclass(frozen=True)
@@ -194,12 +183,8 @@ class PeriodFacet(Facet):
         order = [p.token for p in self.PERIODS]
         return (order.index(row[0]),)
 
-    async def values(self, pool, practices, selection, participations=None):
-        labels = {p.token: p.label for p in self.PERIODS}
-        return [
-            FacetValue(v.token, labels[v.token], v.count, v.selected, v.url)
-            for v in await super().values(pool, practices, selection)
-        ]
+    def label_of(self, token: str, named: dict) -> str:
+        return {p.token: p.label for p in self.PERIODS}[token]
 
 
 #: The facets of /practices, in the order the page shows them.
@@ -255,76 +240,98 @@ class Selection:
     def pairs(self) -> list[tuple[str, str]]:
         return [(facet.name, token) for facet in FACETS for token in sorted(self.get(facet.name))]
 
-    def url(self) -> str:
-        query = urlencode(self.pairs())
+    def url(self, page: int = 1) -> str:
+        query = urlencode(self.pairs() + ([("page", str(page))] if page > 1 else []))
         return self.path + ("?" + query if query else "")
 
 
 
-async def browse(pool, selection: Selection) -> dict:
+#: How many practices one page of /practices lists (``page=2`` for the next ones): at 100x a
+#: selection holds thousands.
+PAGE_SIZE = 200
+
+
+async def browse(pool, selection: Selection, index=None, page: int = 1) -> dict:
     """The practices of a selection and every facet's values with counts: the data of /practices.
 
-    Each selected facet's practices (participations, for the facets of participants) are read
-    once; results and counts are then restricted to the intersection of the sets (for a facet's
-    counts, of the *other* facets' sets). The participation facets intersect on participations
-    first: one participant must have every value selected.
+    ``index``: the release's `FacetIndex` (built from ``pool`` when not given). Each selected
+    facet's practices (participations, for the facets of participants) are taken from it; results
+    and counts are then restricted to the intersection of the sets (for a facet's counts, of the
+    *other* facets' sets). The participation facets intersect on participations first: one
+    participant must have every value selected. ``page``: which ``PAGE_SIZE`` practices are listed
+    (``count`` says how many match).
     """
-    for facet in FACETS:
-        await facet.prepare(pool)
+    from icgraph.server.facet_index import build_index
+
+    if index is None:
+        index = await build_index(pool)
     chosen = {name: tokens for name, tokens in selection.chosen.items() if tokens}
     sets, shared = {}, {}
     for name, tokens in chosen.items():
         facet = FACETS_BY_NAME[name]
         if facet.per_participation:
-            shared[name] = await facet.participations(pool, tokens)
+            shared[name] = index.selected(facet, tokens)
         else:
-            sets[name] = await facet.practices(pool, tokens)
+            sets[name] = index.selected(facet, tokens)
 
     def participations_among(skip: str | None = None) -> set | None:
-        kept = [set(found) for name, found in shared.items() if name != skip]
+        kept = [found for name, found in shared.items() if name != skip]
         return set.intersection(*kept) if kept else None
 
     def among(skip: str | None = None) -> set | None:
         kept = [practices for name, practices in sets.items() if name != skip]
         participations = participations_among(skip)
         if participations is not None:
-            of_practice = {participation: practice for found in shared.values() for participation, practice in found.items()}
-            kept.append({of_practice[p] for p in participations})
+            kept.append(index.practices_of(participations))
         return set.intersection(*kept) if kept else None
 
     everything = among()
-    query = "practices-page" if everything is None else with_groups("practices-page", values_block("practice", sorted(everything, key=str)))
+    matching = [number for number, practice in enumerate(index.listed) if everything is None or practice in everything]
+    count = len(matching)
+    pages = max(1, -(-count // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    repeats: dict[str, int] = {}
+    for number in matching:
+        key = index.listing[number]["key"]
+        repeats[key] = repeats.get(key, 0) + 1
     practices = []
-    rows = await pool.prepared(query)
-    for row in rows:
-        iri = row["practice"].value
-        slug = iri.rsplit("/", 1)[-1]
-
-        def text(name: str) -> str | None:
-            return row[name].value if row[name] is not None else None
-
-        practices.append(
-            {
-                "slug": slug,
-                "iri": iri,
-                "url": f"/id/practice/{slug}",
-                "title": text("title"),
-                "country": text("country"),
-                "principle": text("principle"),
-                "startYear": text("startYear"),
-                "endYear": text("endYear"),
-                # sorted here: stores concatenate a group's values in their own order
-                "places": ", ".join(sorted(set(filter(None, (text("places") or "").split(", "))))) or None,
-                "levelCount": int(row["levelCount"].value) if row["levelCount"] is not None else None,
-            }
-        )
-    _tell_apart(practices)
+    for number in matching[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
+        row = {k: v for k, v in index.listing[number].items() if k != "key"}
+        row["distinguish"] = _distinguish(row) if repeats[index.listing[number]["key"]] > 1 else None
+        practices.append(row)
     facets = [
         {"name": f.name, "label": f.label,
-         "values": await f.values(pool, among(skip=f.name), selection, participations_among(skip=f.name))}
+         "values": f.values(index, among(skip=f.name), selection, participations_among(skip=f.name))}
         for f in FACETS
     ]
-    return {"count": len(practices), "practices": practices, "facets": facets, "selection": selection}
+    return {"count": count, "practices": practices, "facets": facets, "selection": selection,
+            "page": page, "pages": pages, "page_size": PAGE_SIZE,
+            "next": selection.url(page + 1) if page < pages else None,
+            "previous": selection.url(page - 1) if page > 1 else None}
+
+
+def listing_row(row) -> dict:
+    """A row of practices-page.rq as the list shows it (``key``: its `title_key`, to tell repeated titles apart)."""
+    iri = row["practice"].value
+    slug = iri.rsplit("/", 1)[-1]
+
+    def text(name: str) -> str | None:
+        return row[name].value if row[name] is not None else None
+
+    return {
+        "slug": slug,
+        "iri": iri,
+        "url": f"/id/practice/{slug}",
+        "title": text("title"),
+        "country": text("country"),
+        "principle": text("principle"),
+        "startYear": text("startYear"),
+        "endYear": text("endYear"),
+        # sorted here: stores concatenate a group's values in their own order
+        "places": ", ".join(sorted(set(filter(None, (text("places") or "").split(", "))))) or None,
+        "levelCount": int(row["levelCount"].value) if row["levelCount"] is not None else None,
+        "key": title_key(text("title")),
+    }
 
 
 def title_key(title: str | None) -> str:
@@ -334,18 +341,9 @@ def title_key(title: str | None) -> str:
     return re.sub(r"[^0-9a-z]+", " ", text.lower()).strip()
 
 
-def _tell_apart(practices: list[dict]) -> None:
-    """Give each practice whose title repeats in the list the facts that tell it apart: its
-    place, country and years (``distinguish``, None for a title that is unique)."""
-    counts: dict[str, int] = {}
-    for practice in practices:
-        key = title_key(practice["title"])
-        counts[key] = counts.get(key, 0) + 1
-    for practice in practices:
-        if counts[title_key(practice["title"])] < 2:
-            practice["distinguish"] = None
-            continue
-        start, end = practice["startYear"], practice["endYear"]
-        years = f"{start}–{end}" if start and end and end != start else f"since {start}" if start else None
-        parts = [practice["places"], practice["country"], years]
-        practice["distinguish"] = ", ".join(part for part in parts if part) or practice["slug"]
+def _distinguish(practice: dict) -> str:
+    """The facts that tell apart a practice whose title repeats in the list: its place, country and years."""
+    start, end = practice["startYear"], practice["endYear"]
+    years = f"{start}–{end}" if start and end and end != start else f"since {start}" if start else None
+    parts = [practice["places"], practice["country"], years]
+    return ", ".join(part for part in parts if part) or practice["slug"]

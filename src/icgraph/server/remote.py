@@ -11,11 +11,18 @@ run at once; ``max_waiting_requests`` may wait up to ``queue_timeout`` seconds, 
 
 Text that rdflib's parser cannot read is refused (400) here: with no isolated worker to ask
 Oxigraph for a second opinion, nothing unparsed is sent on.
+
+Answers are kept in the same result cache as the embedded store's (`icgraph.server.result_cache`),
+keyed by the release that `icgraph load` made of the remote store's data (`RemotePool.release_id`;
+with updates on, also by the number of writes made through this server). Without a release the
+server cannot know when the remote data change, so nothing is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import pickle
+import time
 from functools import partial
 from typing import Any
 
@@ -28,7 +35,8 @@ from icgraph.release import Release, current_release
 from icgraph.server import negotiation, security
 from icgraph.server.query_errors import explain
 from icgraph.server.security import EndpointError
-from icgraph.server.workers import _CappedBuffer
+from icgraph.server.result_cache import ResultCache
+from icgraph.server.workers import PICKLED, _CappedBuffer, _unpickle, prepared_job
 
 
 class RemotePool:
@@ -45,16 +53,40 @@ class RemotePool:
         self._slots: asyncio.Semaphore | None = None
         self._write_lock: asyncio.Lock | None = None
         self._statistics: tuple[float, dict] | None = None
+        #: Answers kept until the next release (`Settings.result_cache_bytes`), as in `StorePool`.
+        self.results = ResultCache(settings.result_cache_bytes)
+        #: Writes made through this server: with updates on, they move `release_id`.
+        self._writes = 0
+        self._release: tuple[float, Release | None] | None = None
 
     @property
     def release(self) -> Release | None:
-        """The local release whose dumps, report and descriptions this server offers (from the last build)."""
-        return current_release(self.settings.store, self.settings.build_dir)
+        """The local release whose dumps, report and descriptions this server offers (from the last
+        build or ``icgraph load``); the current link is read at most once a second."""
+        now = time.monotonic()
+        if self._release is None or now - self._release[0] >= 1.0:
+            self._release = (now, current_release(self.settings.store, self.settings.build_dir))
+        return self._release[1]
 
     @property
     def release_id(self) -> str:
         release = self.release
-        return release.id if release is not None else str(self.settings.store)
+        served = release.id if release is not None else str(self.settings.store)
+        return f"{served}+w{self._writes}" if self.writable else served
+
+    def _cache_key(self, job: dict):
+        """The result cache's key of ``job``, or None: nothing is kept without a release (see the module)."""
+        release = self.release
+        return None if release is None else self.results.key(self.release_id, job)
+
+    async def _cached(self, job: dict, answer) -> dict:
+        """The kept reply of ``job``, or ``await answer()`` (then kept)."""
+        key = self._cache_key(job)
+        reply = self.results.get(key)
+        if reply is None:
+            reply = await answer()
+            self.results.put(key, reply)
+        return reply
 
     async def start(self) -> None:
         self._slots = asyncio.Semaphore(max(2, self.settings.query_workers))
@@ -119,6 +151,8 @@ class RemotePool:
 
     async def read(self, job: dict, timeout: float) -> dict:
         handler = {"query": self._query, "graph_get": self._graph_get, "statistics": self._statistics_job}[job["op"]]
+        if job["op"] == "query":
+            return await self._cached(job, lambda: handler(job, timeout))
         return await handler(job, timeout)
 
     async def _query(self, job: dict, timeout: float) -> dict:
@@ -189,20 +223,26 @@ class RemotePool:
             substitutions={ox.Variable(name): term for name, term in by_variable.items()} or None,
             max_bytes=self.settings.max_result_bytes,
         )
-        # pyoxigraph results belong to the thread that made them: read them there.
-        if fmt is not None:
+
+        # pyoxigraph results belong to the thread that made them: read and serialise them there.
+        def serialised() -> dict:
             from icgraph.queries import without_variables
 
             if page is not None:
                 from icgraph.server.paging import page_of
 
-                def paged() -> dict:
-                    results, more = page_of(run(), *page, text)
-                    return {**self._serialise(without_variables(results, set(hide)), fmt), "more": more}
+                results, more = page_of(run(), *page, text)
+                return {**self._serialise(without_variables(results, set(hide)), fmt), "more": more}
+            return self._serialise(without_variables(run(), set(hide)), fmt)
 
-                return await self._run(paged, timeout)
-            return await self._run(lambda: self._serialise(without_variables(run(), set(hide)), fmt), timeout)
-        return await self._run(lambda: as_values(run()), timeout)
+        def pickled() -> dict:  # values are kept pickled, so that each caller gets its own copy
+            return {"body": pickle.dumps(as_values(run()), protocol=pickle.HIGHEST_PROTOCOL), "content_type": PICKLED}
+
+        job = prepared_job(query, bindings, fmt, hide, page)
+        reply = await self._cached(job, lambda: self._run(serialised if fmt is not None else pickled, timeout))
+        if fmt is not None:
+            return reply
+        return await _unpickle(reply["body"], None)
 
     async def statistics(self, timeout: float = 30.0) -> dict:
         """Named graphs with their triple counts (cached for a minute: a remote load can change them)."""
@@ -228,6 +268,7 @@ class RemotePool:
             return await self._graph_write(job, timeout)
         finally:
             self._statistics = None
+            self._writes += 1  # a new release id: nothing kept before this write is served after it
             self._write_lock.release()
 
     async def _update(self, job: dict, timeout: float) -> dict:
@@ -240,7 +281,17 @@ class RemotePool:
             raise EndpointError(400, problem.message(), details=problem.as_json()) from None
         text = security.prepare_update(text, found, using, using_named, self.settings)
         await self._run(partial(self.store.update, text, base_iri=job.get("base_iri"), timeout=timeout), timeout)
+        await self._refresh_merge(timeout)
         return {}
+
+    async def _refresh_merge(self, timeout: float) -> None:
+        """After a write, the merge graph (the default graph readers see) follows the live graphs.
+
+        A separate request: for its duration a reader may still see the merge as it was before
+        the write (the graphs themselves have changed). Its cost grows with the store (it rewrites
+        the merge), which suits the occasional administrator's write this endpoint takes.
+        """
+        await self._run(partial(self.store.refresh_merge, timeout=timeout), timeout)
 
     async def _graph_write(self, job: dict, timeout: float) -> dict:
         graph = job.get("graph")
@@ -252,6 +303,7 @@ class RemotePool:
             if not existed:
                 raise EndpointError(404, f"No graph <{graph}> in this store.")
             await self._run(partial(self.store.drop_graphs, [graph]), timeout)
+            await self._refresh_merge(timeout)
             return {"created": False}
         triples = []
         for data, media_type in job["parts"]:
@@ -269,4 +321,5 @@ class RemotePool:
             self.store.insert_triples(graph, triples)
 
         await self._run(write, timeout)
+        await self._refresh_merge(timeout)
         return {"created": not existed}

@@ -11,6 +11,9 @@
   ``Accept: application/sparql-query`` or ``text/plain``).
 - A text larger than ``MAX_QUERY_BYTES``, empty, or not UTF-8 gets 400 (413 for size) and is not
   stored; an id that is not lowercase hex of the right length gets 400; an unknown one 404.
+- At most ``Settings.max_short_links`` links are kept (``ICGRAPH_MAX_SHORT_LINKS``), so that
+  anonymous posts cannot fill the disk: when the table is full a new text gets 507 (Insufficient
+  Storage) saying so; a text already linked still gets its id.
 """
 
 from __future__ import annotations
@@ -57,8 +60,10 @@ class ShortLinkError(ValueError):
 class ShortLinks:
     """The short-link table in ``folder/short-links.sqlite`` (created on first use)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, max_links: int | None = None):
         self.path = Path(folder) / FILE_NAME
+        #: The most links kept (None: no bound).
+        self.max_links = max_links
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +84,13 @@ class ShortLinks:
                 if row:
                     connection.execute("COMMIT")
                     return row[0], False
+                if self.max_links is not None:
+                    (stored,) = connection.execute("SELECT COUNT(*) FROM short_link").fetchone()
+                    if stored >= self.max_links:
+                        raise ShortLinkError(
+                            507, f"This server already keeps its maximum of {self.max_links} short links, so no new one can be "
+                                 "made; share the query text itself (queries already linked keep their links), or ask the "
+                                 "operator to raise ICGRAPH_MAX_SHORT_LINKS.")
                 for length in range(ID_LENGTH, len(digest) + 1):
                     candidate = digest[:length]
                     if connection.execute("SELECT 1 FROM short_link WHERE id = ?", (candidate,)).fetchone() is None:
@@ -120,7 +132,7 @@ def check_id(link_id: str) -> None:
 
 def short_links(request: Request) -> ShortLinks:
     settings: Settings = request.app.state.settings
-    return ShortLinks(settings.state_dir)
+    return ShortLinks(settings.state_dir, settings.max_short_links)
 
 
 async def _query_from_body(request: Request) -> str:

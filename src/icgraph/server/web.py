@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from urllib.parse import urlencode
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from icgraph.search import KINDS as _SEARCH_KINDS, Results, find as find_in_inde
 from icgraph.similar import KEEP as SIMILAR_LIMIT, similar_to
 from icgraph.server.api_responses import TEXT
 from icgraph.server.security import EndpointError
+from icgraph.server.facet_index import build_index, stored_index
 from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
 from icgraph.server.pools import pool_of
@@ -118,14 +120,28 @@ async def practices(request: Request) -> Response:
         selection = Selection.from_params(list(request.query_params.multi_items()), limit=limit)
     except TooManyValues as error:
         return PlainTextResponse(str(error) + "\n", status_code=400)
-    result = await browse(await _pool(request), selection)
+    try:
+        page = int(request.query_params.get("page") or 1)
+    except ValueError:
+        return PlainTextResponse("The parameter page must be a whole number (1 for the first page).\n", status_code=400)
+    result = await browse(await _pool(request), selection, await _facet_index(request), page)
     if _wants_json(request):
         facets = [{**f, "values": [v.as_dict() for v in f["values"]]} for f in result["facets"]]
         return JSONResponse(
             {"count": result["count"], "selection": selection.chosen, "url": selection.url(),
+             "page": result["page"], "pages": result["pages"], "next": result["next"],
              "practices": result["practices"], "facets": facets}
         )
     return _page(request, "practices.html", {**result, "json_url": _with_format(selection.url())})
+
+
+async def _facet_index(request: Request):
+    """The served release's `FacetIndex`: kept by the release writer, or built from the facet queries; once per release."""
+    cache = await _cache(request)
+    if "facet-index" not in cache:
+        pool = await _pool(request)
+        cache["facet-index"] = await asyncio.to_thread(stored_index, pool) or await build_index(pool)
+    return cache["facet-index"]
 
 
 def _with_format(url: str) -> str:
@@ -219,31 +235,55 @@ async def _map_filters(request: Request) -> dict[str, str | None]:
     return filters
 
 
+#: How many actors, and places, the map page lists in its text (the drawings read every one from the JSON).
+MAP_LISTED = 200
+#: How many filter combinations of the map each release keeps drawn (`_map_views`).
+_MAP_VIEWS = 64
+
+
+async def _map_views(request: Request, filters: dict[str, str | None]) -> tuple[dict, dict]:
+    """The governance map and the practices by place under ``filters``, computed once per release and filters."""
+    cache = await _cache(request)
+    views = cache.setdefault("map-views", {})
+    key = tuple(sorted(filters.items()))
+    if key not in views:
+        data = await _map_data(request)
+        views[key] = await asyncio.to_thread(
+            lambda: (governance_map(data, **filters), practice_places(data, country=filters["country"], principle=filters["principle"]))
+        )
+        while len(views) > _MAP_VIEWS:
+            del views[next(iter(views))]
+    return views[key]
+
+
 @router.get("/api/map", summary="The governance map as JSON: actors (nodes, in tiers by level) and cooperation (edges)")
 async def map_api(request: Request) -> Response:
-    filters = await _map_filters(request)
-    return JSONResponse(governance_map(await _map_data(request), **filters))
+    graph, _ = await _map_views(request, await _map_filters(request))
+    return JSONResponse(graph)
 
 
 @router.get("/api/map/places", summary="Practices by country and by city or region (with coordinates), as JSON")
 async def places_api(request: Request) -> Response:
     filters = await _map_filters(request)
-    return JSONResponse(practice_places(await _map_data(request), country=filters["country"], principle=filters["principle"]))
+    _, places = await _map_views(request, {**filters, "network": None})
+    return JSONResponse(places)
 
 
 @router.get("/map", summary="Governance map: actors by level and their cooperation; practices on a map")
 async def map_page(request: Request) -> Response:
     filters = await _map_filters(request)
-    data = await _map_data(request)
-    graph = governance_map(data, **filters)
+    graph, places = await _map_views(request, filters)
     if _wants_json(request):
         return JSONResponse(graph)
-    places = practice_places(data, country=filters["country"], principle=filters["principle"])
+    query = urlencode({name: value for name, value in filters.items() if value})
+    places_query = urlencode({name: value for name, value in filters.items() if value and name != "network"})
+    # the drawings fetch their data (/api/map, /api/map/places): inlined, it made the page 38 MB at 100x
     return _page(
         request,
         "map.html",
-        {"filters": filters, "options": filter_options(data), "graph": graph, "places": places,
-         "graph_json": _script_json(graph), "places_json": _script_json(places)},
+        {"filters": filters, "options": filter_options(await _map_data(request)), "graph": graph, "places": places,
+         "listed": MAP_LISTED, "graph_url": "/api/map" + ("?" + query if query else ""),
+         "places_url": "/api/map/places" + ("?" + places_query if places_query else "")},
     )
 
 

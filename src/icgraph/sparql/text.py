@@ -177,6 +177,28 @@ def insert_in_where(text: str, block: str, check: dict | None = None) -> str:
     return f"{text[:at]} {block}\n{text[at:]}"
 
 
+def bind_update(text: str, substitutions: dict) -> str:
+    """An update with ``substitutions`` bound by a VALUES block opening each operation's WHERE group.
+
+    For icgraph's own updates on a remote store (pyoxigraph's ``Store.update`` takes no
+    substitutions, and a remote store gets text): values are written as RDF terms by pyoxigraph,
+    never pasted. Every variable must be bound in every WHERE group, so each operation names
+    them all; an operation without a WHERE clause (DROP, MOVE) cannot take parameters.
+    """
+    block = values_block(substitutions)
+    tokens = list(scan_tokens(text))
+    openings = [
+        tokens[k + 1][0] + 1
+        for k, (_, token, braces, _) in enumerate(tokens[:-1])
+        if braces == 0 and token.upper() == "WHERE" and tokens[k + 1][1] == "{"
+    ]
+    if not openings:
+        raise SyntaxError("this update has no WHERE clause to bind parameters in")
+    for at in reversed(openings):
+        text = f"{text[:at]} {block}\n{text[at:]}"
+    return text
+
+
 def _check_projection(tokens: list, substitutions: dict) -> None:
     projected: set[str] = set()
     previous = ""

@@ -2,77 +2,82 @@
 // shared practices, partnerships and memberships. Positions come from the server (/api/map); this draws them.
 (function () {
   "use strict";
-  const data = JSON.parse(document.getElementById("graph-data").textContent);
   const svg = document.getElementById("governance-map");
-  const NS = "http://www.w3.org/2000/svg";
-  const width = 1200, rowHeight = 34, tierGap = 44, left = 130, right = 20, top = 20;
+  // The data comes from /api/map (the page's filters), fetched: at 100x it is too large to inline in the page.
+  fetch(svg.dataset.source, { headers: { Accept: "application/json" } }).then((r) => r.json()).then(draw);
 
-  // Vertical layout: each tier takes as many rows as the server gave it.
-  let y = top;
-  const tierTop = {};
-  data.tiers.forEach((tier, index) => {
-    tierTop[index] = y;
-    y += tier.rows * rowHeight + tierGap;
-  });
-  const height = y;
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  function draw(data) {
+    const NS = "http://www.w3.org/2000/svg";
+    const width = 1200, rowHeight = 34, tierGap = 44, left = 130, right = 20, top = 20;
 
-  function el(name, attributes, parent) {
-    const node = document.createElementNS(NS, name);
-    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-    (parent || svg).appendChild(node);
-    return node;
-  }
+    // Vertical layout: each tier takes as many rows as the server gave it.
+    let y = top;
+    const tierTop = {};
+    data.tiers.forEach((tier, index) => {
+      tierTop[index] = y;
+      y += tier.rows * rowHeight + tierGap;
+    });
+    const height = y;
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
 
-  data.tiers.forEach((tier, index) => {
-    const band = el("g", { class: "tier tier-" + tier.id });
-    el("rect", { x: 0, y: tierTop[index] - 14, width: width, height: tier.rows * rowHeight + 10, class: "tier-band" }, band);
-    const label = el("text", { x: 8, y: tierTop[index] + 4, class: "tier-label" }, band);
-    label.textContent = `${tier.label} (${tier.count})`;
-  });
+    function el(name, attributes, parent) {
+      const node = document.createElementNS(NS, name);
+      for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+      (parent || svg).appendChild(node);
+      return node;
+    }
 
-  const position = {};
-  data.nodes.forEach((node) => {
-    position[node.id] = {
-      x: left + node.x * (width - left - right),
-      y: tierTop[node.tier] + node.row * rowHeight + 4,
-    };
-  });
+    data.tiers.forEach((tier, index) => {
+      const band = el("g", { class: "tier tier-" + tier.id });
+      el("rect", { x: 0, y: tierTop[index] - 14, width: width, height: tier.rows * rowHeight + 10, class: "tier-band" }, band);
+      const label = el("text", { x: 8, y: tierTop[index] + 4, class: "tier-label" }, band);
+      label.textContent = `${tier.label} (${tier.count})`;
+    });
 
-  const edges = el("g", { class: "edges" });
-  data.edges.forEach((edge) => {
-    const a = position[edge.source], b = position[edge.target];
-    if (!a || !b) return;
-    const bend = a.y === b.y ? -Math.min(60, Math.abs(a.x - b.x) / 4) : 0;
-    const path = el("path", {
-      d: `M${a.x},${a.y} Q${(a.x + b.x) / 2},${(a.y + b.y) / 2 + bend} ${b.x},${b.y}`,
-      class: "edge edge-" + edge.kind,
-      "data-source": edge.source, "data-target": edge.target,
-    }, edges);
-    const title = el("title", {}, path);
-    title.textContent = edge.practices.length
-      ? `${edge.practices.length} shared practice(s)` : edge.kind === "membership" ? "member of the network" : "same partnership";
-  });
+    const position = {};
+    data.nodes.forEach((node) => {
+      position[node.id] = {
+        x: left + node.x * (width - left - right),
+        y: tierTop[node.tier] + node.row * rowHeight + 4,
+      };
+    });
 
-  const nodes = el("g", { class: "nodes" });
-  const info = document.getElementById("node-info");
-  data.nodes.forEach((node) => {
-    const p = position[node.id];
-    const link = el("a", { href: node.url, class: "node level-" + node.level, "data-id": node.id }, nodes);
-    link.setAttributeNS("http://www.w3.org/1999/xlink", "xlink:title", node.label);
-    el("circle", { cx: p.x, cy: p.y, r: Math.min(11, 4 + Math.sqrt(node.degree || 1)) }, link);
-    const title = el("title", {}, link);
-    title.textContent = `${node.label} — ${node.level}${node.countryLabel ? ", " + node.countryLabel : ""}`;
-    link.addEventListener("mouseenter", () => {
-      info.textContent = title.textContent;
-      svg.querySelectorAll(".edge").forEach((e) => {
-        e.classList.toggle("highlight", e.dataset.source === node.id || e.dataset.target === node.id);
+    const edges = el("g", { class: "edges" });
+    data.edges.forEach((edge) => {
+      const a = position[edge.source], b = position[edge.target];
+      if (!a || !b) return;
+      const bend = a.y === b.y ? -Math.min(60, Math.abs(a.x - b.x) / 4) : 0;
+      const path = el("path", {
+        d: `M${a.x},${a.y} Q${(a.x + b.x) / 2},${(a.y + b.y) / 2 + bend} ${b.x},${b.y}`,
+        class: "edge edge-" + edge.kind,
+        "data-source": edge.source, "data-target": edge.target,
+      }, edges);
+      const title = el("title", {}, path);
+      title.textContent = edge.practices.length
+        ? `${edge.practices.length} shared practice(s)` : edge.kind === "membership" ? "member of the network" : "same partnership";
+    });
+
+    const nodes = el("g", { class: "nodes" });
+    const info = document.getElementById("node-info");
+    data.nodes.forEach((node) => {
+      const p = position[node.id];
+      const link = el("a", { href: node.url, class: "node level-" + node.level, "data-id": node.id }, nodes);
+      link.setAttributeNS("http://www.w3.org/1999/xlink", "xlink:title", node.label);
+      el("circle", { cx: p.x, cy: p.y, r: Math.min(11, 4 + Math.sqrt(node.degree || 1)) }, link);
+      const title = el("title", {}, link);
+      title.textContent = `${node.label} — ${node.level}${node.countryLabel ? ", " + node.countryLabel : ""}`;
+      link.addEventListener("mouseenter", () => {
+        info.textContent = title.textContent;
+        svg.querySelectorAll(".edge").forEach((e) => {
+          e.classList.toggle("highlight", e.dataset.source === node.id || e.dataset.target === node.id);
+        });
+      });
+      link.addEventListener("mouseleave", () => {
+        svg.querySelectorAll(".edge.highlight").forEach((e) => e.classList.remove("highlight"));
       });
     });
-    link.addEventListener("mouseleave", () => {
-      svg.querySelectorAll(".edge.highlight").forEach((e) => e.classList.remove("highlight"));
-    });
-  });
+    svg.setAttribute("data-ready", "true");
+  }
 
   // Filters: every change is a new URL (so each state can be shared), answered by the server.
   const form = document.getElementById("map-filters");

@@ -2,19 +2,23 @@
 // number of practices, and a dot for each city or region at its schema:latitude / schema:longitude.
 (function () {
   "use strict";
-  const data = JSON.parse(document.getElementById("places-data").textContent);
-  const svg = d3.select("#practice-map");
-  const width = 960, height = 600;
-  svg.attr("viewBox", `0 0 ${width} ${height}`);
-  const info = document.getElementById("place-info");
-  const counts = new Map(data.countries.filter((c) => c.numeric).map((c) => [String(Number(c.numeric)), c]));
-  const max = d3.max(data.countries, (c) => c.count) || 1;
-  const shade = d3.scaleSequential(d3.interpolateBlues).domain([0, max * 1.2]);
-  const views = {
-    europe: { type: "Feature", geometry: { type: "MultiPoint", coordinates: [[-24, 34], [45, 34], [45, 71], [-24, 71]] } },
-  };
+  const element = document.getElementById("practice-map");
+  // The practices by place come from /api/map/places (the page's filters), fetched rather than inlined.
+  Promise.all([fetch(element.dataset.source, { headers: { Accept: "application/json" } }).then((r) => r.json()),
+               fetch(element.dataset.world).then((r) => r.json())]).then(([data, world]) => render(data, world));
 
-  fetch(document.getElementById("practice-map").dataset.world).then((r) => r.json()).then((world) => {
+  function render(data, world) {
+    const svg = d3.select("#practice-map");
+    const width = 960, height = 600;
+    svg.attr("viewBox", `0 0 ${width} ${height}`);
+    const info = document.getElementById("place-info");
+    const counts = new Map(data.countries.filter((c) => c.numeric).map((c) => [String(Number(c.numeric)), c]));
+    const max = d3.max(data.countries, (c) => c.count) || 1;
+    const shade = d3.scaleSequential(d3.interpolateBlues).domain([0, max * 1.2]);
+    const views = {
+      europe: { type: "Feature", geometry: { type: "MultiPoint", coordinates: [[-24, 34], [45, 34], [45, 71], [-24, 71]] } },
+    };
+
     const countries = topojson.feature(world, world.objects.countries);
     views.world = countries;
     const projection = d3.geoNaturalEarth1();
@@ -56,5 +60,5 @@
     document.querySelectorAll(".geo-controls button").forEach((b) => b.addEventListener("click", () => draw(b.dataset.view)));
     draw("europe");
     svg.attr("data-ready", "true");
-  });
+  }
 })();

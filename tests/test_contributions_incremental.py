@@ -1,0 +1,140 @@
+"""An accept writes its release from the previous one: the graphs from the sources stay the same bytes,
+every dump still holds the whole new dataset, and a contributed practice gets the inferred triples the build's
+rules give a source practice."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+import pyoxigraph as ox
+import pytest
+from fastapi.testclient import TestClient
+from rdflib import Graph
+
+from icgraph import release as releases
+from icgraph.contributions.accounts import find_user
+from icgraph.contributions.incremental import HEAD_KEY, head_of
+from icgraph.contributions.publication import accept
+from icgraph.infer import infer
+from icgraph.namespaces import CONTRIBUTIONS_GRAPH, INFERRED_GRAPH
+from icgraph.server.app import create_app
+from icgraph.terms import from_ox
+
+from contribution_fixtures import TURTLE, contribution_site
+
+#: The graphs the build derives from the sources and curation alone.
+SOURCE_GRAPHS = ("ontology", "vocabularies", "compendium", "meeting-report", "curation", "provenance")
+ICG = "https://w3id.org/icgraph/def#"
+#: The fixture's practice with a second participant at another level (the EU agency, European level).
+MULTILEVEL = TURTLE.replace(
+    b"icg:role role:lead ] .",
+    b"icg:role role:lead ] , [ icg:agent actor:fra ; icg:role role:adviser ] .",
+)
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _submit(site, client, body: bytes) -> dict:
+    answer = client.post("/api/submissions", content=body, headers={"Content-Type": "text/turtle", **site.auth("carla")})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def _canonical(statements) -> list:
+    """Quads or triples as a store holds them (Oxigraph writes typed literals in their canonical form)."""
+    statements = list(statements)
+    store = ox.Store()
+    store.extend([s if isinstance(s, ox.Quad) else ox.Quad(s.subject, s.predicate, s.object, ox.DefaultGraph()) for s in statements])
+    return [q.triple if q.graph_name == ox.DefaultGraph() else q for q in store.quads_for_pattern(None, None, None, None)]
+
+
+def _ground(triples) -> tuple[set, int]:
+    """Statements without blank nodes as a set, and how many have one (their labels differ between files)."""
+    ground, blank = set(), 0
+    for triple in _canonical(triples):
+        if any(isinstance(term, ox.BlankNode) for term in (triple.subject, triple.object)):
+            blank += 1
+        else:
+            ground.add(triple)
+    return ground, blank
+
+
+@pytest.fixture(scope="module")
+def two_accepts(built, tmp_path_factory):
+    """A site where two practices were accepted one after the other: (site, releases before/first/second, submissions)."""
+    site = contribution_site(built, tmp_path_factory.mktemp("incremental"))
+    with TestClient(create_app(site.settings), base_url="https://testserver") as client:
+        first, second = _submit(site, client, TURTLE), _submit(site, client, MULTILEVEL)
+    rui = find_user(site.settings.state_dir, "rui")
+    before = releases.current_release(site.settings.store, site.settings.build_dir)
+    after_first = accept(site.settings, first["id"], rui)
+    after_second = accept(site.settings, second["id"], rui)
+    return site, (before, after_first, after_second), (first, second)
+
+
+def test_the_graphs_from_the_sources_keep_their_bytes_through_accepts(two_accepts):
+    _, (before, *accepted), _ = two_accepts
+    for release in accepted:
+        for name in SOURCE_GRAPHS:
+            assert _sha256(release.path / "graphs" / f"{name}.nt") == _sha256(before.path / "graphs" / f"{name}.nt"), name
+        # The dumps start with the build's dump, byte for byte; the contributions follow it.
+        head = release.manifest[HEAD_KEY]
+        for name in ("icgraph.nq", "icgraph.trig", "icgraph.ttl", "icgraph.nq.gz"):
+            built = before.dump(name).read_bytes()
+            assert head[f"dumps/{name}"] == len(built) and release.dump(name).read_bytes()[: len(built)] == built, name
+        inferred = (before.path / "graphs" / "inferred.nt").read_bytes()
+        assert (release.path / "graphs" / "inferred.nt").read_bytes().startswith(inferred)
+    # A graph an accept does not change is the same file (a hard link), not a copy.
+    assert (accepted[1].path / "graphs" / "compendium.nt").stat().st_ino == (before.path / "graphs" / "compendium.nt").stat().st_ino
+    assert head_of(accepted[1]) == head_of(before)
+
+
+def test_every_dump_of_an_accepted_release_holds_its_whole_dataset(two_accepts):
+    site, (_, _, release), (first, second) = two_accepts
+    store = ox.Store.read_only(str(release.store))
+    named = [q for q in store.quads_for_pattern(None, None, None, None) if q.graph_name != ox.DefaultGraph()]
+    merge = [q.triple for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())]
+    nquads = release.dump("icgraph.nq").read_bytes()
+    assert gzip.decompress(release.dump("icgraph.nq.gz").read_bytes()) == nquads
+    from_nq = list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS))
+    assert len(set(from_nq)) == len(from_nq) == len(named)
+    assert _ground(from_nq) == _ground(named)
+    assert set(ox.parse(path=str(release.dump("icgraph.trig")), format=ox.RdfFormat.TRIG)) == set(from_nq)
+    expected = _ground(merge)
+    turtle = set(ox.parse(path=str(release.dump("icgraph.ttl")), format=ox.RdfFormat.TURTLE))
+    assert _ground(turtle) == expected
+    jsonld = Graph().parse(release.dump("icgraph.jsonld"), format="json-ld")
+    assert _ground(ox.parse(jsonld.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)) == expected
+    # Each graph's file holds that graph; both practices are in graph:contributions.
+    for graph in {q.graph_name for q in named}:
+        path = release.graph_file(graph.value)
+        assert _ground(ox.parse(path=str(path), format=ox.RdfFormat.N_TRIPLES)) == _ground(q.triple for q in named if q.graph_name == graph)
+    contributed = {q.subject.value for q in named if q.graph_name.value == str(CONTRIBUTIONS_GRAPH)}
+    assert {first["practice"], second["practice"]} <= contributed
+    assert release.manifest["contributions"] == [first["id"], second["id"]]
+
+
+def test_a_contributed_practice_gets_the_inferred_triples_the_build_would_give_it(two_accepts):
+    _, (_, _, release), (_, second) = two_accepts
+    store = ox.Store.read_only(str(release.store))
+    inferred = ox.NamedNode(str(INFERRED_GRAPH))
+    # What the build's inference finds in the asserted graphs of this release, contributions included.
+    asserted = Graph()
+    for quad in store.quads_for_pattern(None, None, None, None):
+        if quad.graph_name not in (ox.DefaultGraph(), inferred):
+            asserted.add((from_ox(quad.subject), from_ox(quad.predicate), from_ox(quad.object)))
+    expected = {t for t in infer(asserted) if not any(type(term).__name__ == "BNode" for term in t)}
+    held = {(from_ox(q.subject), from_ox(q.predicate), from_ox(q.object)) for q in store.quads_for_pattern(None, None, None, inferred)}
+    held = {t for t in held if not any(type(term).__name__ == "BNode" for term in t)}
+    assert held == expected
+    practice = second["practice"]
+    about = {(str(p), str(o)) for s, p, o in held if str(s) == practice}
+    assert (ICG + "spansLevel", "https://w3id.org/icgraph/id/level/local") in about
+    assert (ICG + "spansLevel", "https://w3id.org/icgraph/id/level/european") in about
+    assert ("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", ICG + "MultilevelPractice") in about
+    assert (ICG + "levelCount", "2") in about
+    edges = {str(s) for s, p, o in held if str(p) == ICG + "viaPractice" and str(o) == practice}
+    assert len(edges) == 1 and all(edge.startswith(practice + "#coop-") for edge in edges)
