@@ -68,6 +68,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="above this scale, only the survival run: each query once on icgraph, under its own time limit")
     parser.add_argument("--survival-timeout", type=float, default=30.0,
                         help="icgraph's query time limit (--query-timeout) in the survival run, seconds")
+    parser.add_argument("--stage-timeout", type=float, default=4 * 3600.0,
+                        help="seconds one build stage (generate, validate, load) may take; the 1000x store load "
+                             "took more than an hour on a shared machine (2026-12-05)")
     args = parser.parse_args(argv)
     if args.quick:
         args.scales = "1"
@@ -84,7 +87,7 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def stage(name: str, timeout: float = 3600, **options) -> dict:
+def stage(name: str, timeout: float = 4 * 3600.0, **options) -> dict:
     """Run one stage of bench.stages in its own process; its JSON report, or {"error": ...}."""
     command = [sys.executable, "-m", "bench.stages", name]
     for key, value in options.items():
@@ -153,7 +156,7 @@ def prepare_scale(scale: int, args, build_rows: list[dict]) -> tuple[Path, Path,
 
     if scale == 1 and not args.no_real_build:
         log("1x: the real build (icgraph.build.build) in a scratch store")
-        result = stage("real-build", store=store, build_dir=folder / "dump")
+        result = stage("real-build", args.stage_timeout, store=store, build_dir=folder / "dump")
         if "error" in result:
             raise SystemExit(f"the real build failed: {result['error']}")
         peak = result["peak_mib"]
@@ -166,8 +169,8 @@ def prepare_scale(scale: int, args, build_rows: list[dict]) -> tuple[Path, Path,
         dump = store / "dumps" / "icgraph.nq"  # the release the real build made
         # The synthetic 1x must be valid too: generate it and check it with icgraph.validate.
         sample = folder / "synthetic-x1.nq"
-        row("generate (synthetic 1x)", stage("generate", scale=1, seed=args.seed, output=sample, source=dump))
-        checked = stage("validate", input=sample)
+        row("generate (synthetic 1x)", stage("generate", args.stage_timeout, scale=1, seed=args.seed, output=sample, source=dump))
+        checked = stage("validate", args.stage_timeout, input=sample)
         row("validate (synthetic 1x)", checked, _conformance(checked))
         return store, store / "dumps" / "icgraph.trig", _count_triples(store)
 
@@ -183,28 +186,28 @@ def prepare_scale(scale: int, args, build_rows: list[dict]) -> tuple[Path, Path,
             return store, everything, saved["triples"]
     first_row = len(build_rows)
     log(f"{scale}x: generate")
-    generated = stage("generate", scale=scale, seed=args.seed, output=everything, asserted_output=asserted if scale <= args.infer_max_scale else None, source=source)
+    generated = stage("generate", args.stage_timeout, scale=scale, seed=args.seed, output=everything, asserted_output=asserted if scale <= args.infer_max_scale else None, source=source)
     if "error" in generated:
         raise SystemExit(f"generation failed at {scale}x: {generated['error']}")
     row("generate", generated, f"{generated['quads']} quads (replaces the curation mapping)")
     if scale <= args.infer_max_scale:
         log(f"{scale}x: infer")
-        inferred = stage("infer", input=asserted, expected=everything)
+        inferred = stage("infer", args.stage_timeout, input=asserted, expected=everything)
         row("infer", inferred, _inference_note(inferred))
     else:
         row("infer", {}, "skipped: the generator writes the renamed real inferred graph")
     if scale <= args.validate_max_scale:
         log(f"{scale}x: validate")
-        checked = stage("validate", input=everything)
+        checked = stage("validate", args.stage_timeout, input=everything)
         row("validate", checked, _conformance(checked))
     else:
         shard = random.Random(args.seed).randrange(scale)
         sample = folder / f"sample-shard-{shard}.nq"
         _generate_sample(source, scale, args.seed, shard, sample)
-        checked = stage("validate", input=sample)
+        checked = stage("validate", args.stage_timeout, input=sample)
         row(f"validate (sample: shard {shard})", checked, _conformance(checked))
     log(f"{scale}x: load")
-    loaded = stage("load", input=everything, store=store)
+    loaded = stage("load", args.stage_timeout, input=everything, store=store)
     row("store load", loaded)
     if "error" in loaded:
         raise SystemExit(f"loading failed at {scale}x: {loaded['error']}")

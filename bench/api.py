@@ -19,7 +19,7 @@ with idle readers.
 folder, which has no precomputed answers. ``LOCATION`` is then made a release around it
 (`release_around`): ``LOCATION.releases/<id>/`` with ``store`` (a link to STORE) and
 ``aggregates.sqlite`` written by `icgraph.precompute.write_aggregates` under
-``--precompute-timeout`` (what ``icgraph build`` / ``icgraph load`` write with the release; the
+``--precompute-timeout`` (``--library-only``: the library's answers, not the pages'; what ``icgraph build`` / ``icgraph load`` write with the release; the
 dumps, search index and SHACL report of a real release are left out: the query API does not
 read them).
 
@@ -62,7 +62,8 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- a plain store as a release
 
 
-def release_around(plain: Path, location: Path, queries_dir: Path, timeout: float, max_result_bytes: int) -> Path:
+def release_around(plain: Path, location: Path, queries_dir: Path, timeout: float, max_result_bytes: int,
+                   library_only: bool = False) -> Path:
     """Make ``location`` a release whose store is the plain Oxigraph folder ``plain`` (linked, not
     copied), with the aggregates a release writes; returns the release folder. Reused when present."""
     from icgraph import __version__
@@ -78,9 +79,9 @@ def release_around(plain: Path, location: Path, queries_dir: Path, timeout: floa
     folder = location.with_name(location.name + ".releases") / release_id
     folder.mkdir(parents=True)
     (folder / "store").symlink_to(Path(plain).resolve())
-    log(f"aggregates of {plain} (each job at most {timeout:g} s)")
+    log(f"aggregates of {plain} (each job at most {timeout:g} s{'; the library only' if library_only else ''})")
     started = time.perf_counter()
-    entry = write_aggregates(folder / "store", folder / AGGREGATES, queries_dir, max_result_bytes, timeout)
+    entry = write_aggregates(folder / "store", folder / AGGREGATES, queries_dir, max_result_bytes, timeout, library_only)
     seconds = time.perf_counter() - started
     log(f"aggregates: {entry['answers']} answers in {seconds:.0f} s; not precomputed: {sorted(entry['refused'])}")
     (folder / MANIFEST).write_text(json.dumps({
@@ -270,6 +271,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--wrap-plain", type=Path, default=None, metavar="STORE",
                         help="make --store a release around this plain Oxigraph folder, with its aggregates")
     parser.add_argument("--precompute-timeout", type=float, default=300.0, help="seconds per precomputed job (--wrap-plain)")
+    parser.add_argument("--library-only", action="store_true",
+                        help="--wrap-plain precomputes the library queries only, not the pages' answers (home counts, map, browser)")
     parser.add_argument("--virtuoso", type=Path, default=None, metavar="FOLDER", help="also (or only) Virtuoso on this folder")
     parser.add_argument("--dump", type=Path, default=None, help="the N-Quads dump Virtuoso bulk-loads (first start)")
     parser.add_argument("--no-icgraph", action="store_true", help="Virtuoso only")
@@ -293,7 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     log(f"{len(queries)} queries at {args.scale}x; load average {os.getloadavg()}")
     if not args.no_icgraph:
         if args.wrap_plain:
-            release_around(args.wrap_plain, args.store, settings.queries_dir, args.precompute_timeout, settings.max_result_bytes)
+            release_around(args.wrap_plain, args.store, settings.queries_dir, args.precompute_timeout, settings.max_result_bytes,
+                           args.library_only)
         systems.add("icgraph")
         rows += measure_icgraph(args.store, queries, args, base_row)
         write(args.out, rows, systems, args.scale)

@@ -126,3 +126,19 @@ def test_a_job_past_the_time_limit_is_left_to_the_live_path_and_the_rest_is_writ
     entry = write_aggregates(Path(release.path) / "store", target.with_name("again.sqlite"), queries,
                              built.max_result_bytes, timeout=built.query_timeout)
     assert entry["refused"] == {} and "library/cooperation-edges" in entry["by_label"]
+
+
+def test_library_only_aggregates_hold_the_library_and_one_run_serves_every_results_format(release, built, tmp_path):
+    """``library_only`` (python -m bench api) leaves the pages' answers out; a SELECT runs once, and its
+    XML, CSV and TSV answers are written from the JSON one (each equals a live run: the test above)."""
+    import shutil
+
+    from icgraph.precompute import write_aggregates
+
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    shutil.copy(built.queries_dir / "practices-per-country.rq", queries)
+    entry = write_aggregates(Path(release.path) / "store", tmp_path / "library.sqlite", queries, built.max_result_bytes,
+                             timeout=built.query_timeout, library_only=True)
+    assert set(entry["by_label"]) == {"library/practices-per-country"} and entry["refused"] == {}
+    assert entry["by_label"]["library/practices-per-country"]["answers"] == 4  # json, xml, csv, tsv

@@ -128,7 +128,7 @@ def precomputed_library(queries_dir: Path) -> list:
             if not q.parameters or PRECOMPUTE_MARK in q.text.splitlines()]
 
 
-async def _record(recorder: Recorder, queries_dir: Path) -> None:
+async def _record(recorder: Recorder, queries_dir: Path, library_only: bool = False) -> None:
     from icgraph.server.facet_index import INDEX_NAME, build_index
     from icgraph.server.maps import load_map_data
     from icgraph.server.query_api import offer_for
@@ -138,7 +138,7 @@ async def _record(recorder: Recorder, queries_dir: Path) -> None:
         recorder.indexes[INDEX_NAME] = (await build_index(r)).to_bytes()
 
     pages = {"headline-counts": headline_counts, "map": load_map_data, "practices": practices}
-    for label, compute in pages.items():
+    for label, compute in ({} if library_only else pages).items():
         recorder.label = label
         try:
             await compute(recorder)
@@ -155,16 +155,17 @@ async def _record(recorder: Recorder, queries_dir: Path) -> None:
 
 
 def write_aggregates(store_folder: Path, target: Path, queries_dir: Path, max_result_bytes: int,
-                     timeout: float) -> dict[str, Any]:
+                     timeout: float, library_only: bool = False) -> dict[str, Any]:
     """Compute the aggregates of the store at ``store_folder`` into ``target`` (aggregates.sqlite); the manifest's entry.
 
+    ``library_only``: the library queries alone, not the pages' answers (`python -m bench api` measures the library).
     Each job has ``timeout`` seconds (`Settings.precompute_timeout`: the build is offline, so it may allow more
     than the server's query time limit); one past it is left to the live path, under that limit.
     """
     recorder = Recorder(store_folder, max_result_bytes, timeout)
     started = time.perf_counter()
     try:
-        _run(_record(recorder, queries_dir))
+        _run(_record(recorder, queries_dir, library_only))
     finally:
         recorder.close()
     database = sqlite3.connect(target)
