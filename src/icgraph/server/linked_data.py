@@ -76,9 +76,11 @@ async def describe(pool, iri: str) -> list[ox.Triple]:
     entity = ox.NamedNode(iri)
     parts = [entity] + [row["part"] for row in await pool.prepared("describe-parts", {"entity": entity})]
     # Virtuoso 7.2 fails to compile ?part IN (<x>) and ?part = <x> ("SP031"), and answers a VALUES block
-    # of several rows joined with the UNION wrongly (the whole store): one part is a VALUES row, several a filter.
-    chosen = prepared.values("part", parts) if len(parts) == 1 else prepared.one_of("part", parts)
-    triples = await pool.prepared(prepared.with_groups("describe-triples", chosen))
+    # of several rows joined with the UNION wrongly (the whole store); Oxigraph evaluates a FILTER (?part IN
+    # (...)) over the whole store (65 s for a practice at 100x). So each part is one query of one VALUES row.
+    triples = []
+    for part in parts:
+        triples += await pool.prepared(prepared.with_groups("describe-triples", prepared.values("part", [part])))
     return sorted(set(triples), key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
 
 
@@ -111,12 +113,13 @@ class _Cache:
     store_id: str | None  # the pool's release_id
     descriptions: OrderedDict = field(default_factory=OrderedDict)
     pages: OrderedDict = field(default_factory=OrderedDict)
-    labels: dict[str, str] | None = None
+    labels_of: OrderedDict = field(default_factory=OrderedDict)  # IRI -> its label, or None: it has none
     ranks: dict[str, int] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _MAX_DESCRIPTIONS = 2048
+_MAX_LABELS = 200_000
 
 
 def _cache(request: Request) -> _Cache:
@@ -143,21 +146,62 @@ async def _describe(request: Request, iri: str) -> list[ox.Triple]:
 _LABEL_PRIORITY = {p: i for i, p in enumerate(("skos:prefLabel", "dct:title", "rdfs:label", "foaf:name"))}
 
 
-async def _labels(request: Request) -> dict[str, str]:
-    """IRI -> the label a person reads (prefLabel, then title, label, name; English first)."""
+#: How many IRIs one labels query asks for (its VALUES block).
+_LABELS_AT_ONCE = 2000
+
+
+async def _ranks(request: Request) -> dict[str, int]:
+    """Concept IRI -> its icg:rank (the governance levels' order), once per release."""
     cache = _cache(request)
-    if cache.labels is None:
+    if cache.ranks is None:
+        cache.ranks = {row["c"].value: int(row["rank"].value) for row in await pools.run(request, "ranks")}
+    return cache.ranks
+
+
+async def _learn_labels(request: Request, view: "View", terms) -> None:
+    """Add to ``view`` the labels a person reads (prefLabel, then title, label, name; English first) of the
+    IRIs among ``terms`` it has none for: labels.rq opened with a VALUES block of those IRIs only (every
+    label of the store was read before: at 100x, more than the time limit allows)."""
+    cache = _cache(request)
+    wanted = {t.value for t in terms if isinstance(t, ox.NamedNode)} - view.global_labels.keys()
+    with cache.lock:
+        for iri in [iri for iri in wanted if iri in cache.labels_of]:
+            if cache.labels_of[iri] is not None:
+                view.global_labels[iri] = cache.labels_of[iri]
+            wanted.discard(iri)
+    wanted = sorted(wanted)
+    for start in range(0, len(wanted), _LABELS_AT_ONCE):
+        chunk = wanted[start:start + _LABELS_AT_ONCE]
         best: dict[str, tuple[tuple[int, int], str]] = {}
-        for row in await pools.run(request, "labels"):
+        query = prepared.with_groups("labels", prepared.values("s", [ox.NamedNode(iri) for iri in chunk]))
+        for row in await pools.run(request, query):
             label = row["label"]
             lang = getattr(label, "language", None)
             key = (_LABEL_PRIORITY[compact(row["p"])], 0 if lang in (None, "en") else 1)
             subject = row["s"].value
             if subject not in best or key < best[subject][0]:
                 best[subject] = (key, label.value)
-        ranks = {row["c"].value: int(row["rank"].value) for row in await pools.run(request, "ranks")}
-        cache.labels, cache.ranks = {s: v for s, (_, v) in best.items()}, ranks
-    return cache.labels
+        with cache.lock:
+            for iri in chunk:
+                found = best.get(iri)
+                cache.labels_of[iri] = found[1] if found else None
+                if found:
+                    view.global_labels[iri] = found[1]
+            while len(cache.labels_of) > _MAX_LABELS:
+                cache.labels_of.popitem(last=False)
+
+
+def _terms_in(value, found: set) -> set:
+    """The IRIs in a page's context (rows, lists, nodes), to label them in one query."""
+    if isinstance(value, ox.NamedNode):
+        found.add(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _terms_in(item, found)
+    elif isinstance(value, (list, tuple, set)):
+        for item in value:
+            _terms_in(item, found)
+    return found
 
 
 async def _select(request: Request, name: str, **bindings: str) -> list[dict[str, Any]]:
@@ -439,8 +483,8 @@ _TEMPLATES = (
 
 async def _entity_page(request: Request, iri: str, triples: list[ox.Triple]) -> Response:
     """The HTML page: its data from the pool, then the template rendered in a thread."""
-    labels = await _labels(request)
-    view = View(iri, triples, labels, _cache(request).ranks or {})
+    view = View(iri, triples, {}, await _ranks(request))
+    await _learn_labels(request, view, [term for t in triples for term in (t.subject, t.predicate, t.object)])
     template, kind = "ld/generic.html", "Resource"
     for curie, name, title in _TEMPLATES:
         if view.entity.has_type(curie):
@@ -463,6 +507,7 @@ async def _entity_page(request: Request, iri: str, triples: list[ox.Triple]) -> 
         context.update(await _CONTEXT[template](request, view))
     if template in _UNDERTAKING_PAGES:
         context["stated_relations"] = await _select(request, "entity-stated-relations", entity=view.iri)
+    await _learn_labels(request, view, _terms_in([v for k, v in context.items() if k not in ("view", "e")], set()))
     return await run_in_threadpool(
         templates.TemplateResponse, request, template, context, headers={"Link": f'<{local_path(iri)}>; rel="describes"'}
     )
@@ -542,6 +587,7 @@ async def _actor_context(request: Request, view: View) -> dict[str, Any]:
     partnerships = await _select(request, "actor-partnerships", entity=iri)
     for row in partners:
         row["practices"] = [ox.NamedNode(p) for p in row["practices"].value.split()]
+    await _learn_labels(request, view, [row["other"] for row in partners])
     partners.sort(key=lambda r: (view.rank(r["level"]), view.label(r["other"]).lower()))
     alt = [v for v in view.entity["skos:altLabel"]]
     return {

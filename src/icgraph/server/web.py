@@ -80,9 +80,14 @@ def _page(request: Request, template: str, context: dict, status_code: int = 200
 
 
 async def headline_counts(pool) -> dict[str, int]:
-    """The numbers on the home page (headline-counts.rq), counted over the default graph, the merge of the named graphs (triples: each distinct triple once)."""
+    """The entities counted on the home page (headline-counts.rq), over the default graph, the merge of the named graphs."""
     (row,) = await pool.prepared("headline-counts")
     return {name: int(term.value) for name, term in row.items()}
+
+
+async def home_counts(pool) -> dict[str, int]:
+    """`headline_counts` and the distinct triples, which the served release's manifest says (a plain store's are counted)."""
+    return {**await headline_counts(pool), "triples": (await pool.statistics())["default_triples"]}
 
 
 def page_url(iri: str) -> str | None:
@@ -102,7 +107,7 @@ def page_url(iri: str) -> str | None:
 async def home(request: Request) -> Response:
     cache = await _cache(request)
     if "headlines" not in cache:
-        cache["headlines"] = await headline_counts(await _pool(request))
+        cache["headlines"] = await home_counts(await _pool(request))
     if _wants_json(request):
         return JSONResponse(cache["headlines"])
     return _page(request, "home.html", {"counts": cache["headlines"]})

@@ -55,7 +55,8 @@ from icgraph.release import Release, current_release, hold, let_go
 from icgraph.server.lifeline import die_with_parent
 from icgraph.server.origin import current as current_origin
 from icgraph.server.processes import worker_context
-from icgraph.store import holds_merge, merge_named_graphs, prepare_writable
+from icgraph.release import PARTIAL_PREFIX, is_release
+from icgraph.store import holds_merge, merge_named_graphs, prepare_writable, release_holds_merge
 from icgraph.server.security import EndpointError
 from icgraph.sparql.functions import CUSTOM_FUNCTIONS
 
@@ -178,7 +179,11 @@ class _WorkerState:
             gc.collect()  # close the old snapshot before opening the new one
             self.store = Store.read_only(snapshot)
             self.opened = snapshot
-            self.merged = holds_merge(self.store)
+            # a release's store (or one being written: the aggregates are computed before the release is listed)
+            # is checked in O(1) (release_holds_merge); any other store triple by triple
+            folder = Path(snapshot).parent
+            by_writer = is_release(folder) or folder.name.startswith(PARTIAL_PREFIX)
+            self.merged = release_holds_merge(self.store) if by_writer else holds_merge(self.store)
         return self.store
 
     def writer_store(self):
