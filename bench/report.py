@@ -272,7 +272,6 @@ def write(out: Path, *, facts, args, scales, build, latency, cold, shape, overhe
     plotted = plot(out / "scaling.png", latency, build, scales)
     target_rows = targets(scales, build, latency, ratio_rows, cold)
     versions = ", ".join(f"{k} {v}" for k, v in facts["versions"].items())
-    command = "python -m bench " + " ".join(a for a in (args.argv_text if hasattr(args, "argv_text") else []))
     text = [
         "# icgraph benchmark results",
         "",

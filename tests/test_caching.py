@@ -10,7 +10,7 @@ from icgraph.publish import release_from_dump
 
 from endpoint_fixtures import EX, PEOPLE, running_server
 
-SELECT = {"query": f"SELECT ?s WHERE {{ GRAPH ?g {{ ?s <http://xmlns.com/foaf/0.1/name> ?n }} }} ORDER BY ?s"}
+SELECT = {"query": "SELECT ?s WHERE { GRAPH ?g { ?s <http://xmlns.com/foaf/0.1/name> ?n } } ORDER BY ?s"}
 JSON = {"Accept": "application/sparql-results+json"}
 
 

@@ -9,7 +9,6 @@ one rule per actor kind, and cited lines that name their actor. The curation key
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest

@@ -8,7 +8,6 @@ purpose in an icg:Funding, checked here against the source lines.
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 import yaml
