@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,3 +38,15 @@ def contribution_site(built: Settings, root: Path) -> Site:
         accounts.add_user(settings.state_dir, name, role, PASSWORD)
         tokens[name] = accounts.new_token(settings.state_dir, name)
     return Site(settings, tokens)
+
+
+def served_site(built: Settings, root: Path) -> Iterator[Site]:
+    """A `contribution_site` with ``site.client``: a TestClient of its app over HTTPS that does not follow redirects."""
+    from fastapi.testclient import TestClient
+
+    from icgraph.server.app import create_app
+
+    site = contribution_site(built, root)
+    with TestClient(create_app(site.settings), base_url="https://testserver", follow_redirects=False) as client:
+        site.client = client
+        yield site

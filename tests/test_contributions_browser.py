@@ -76,12 +76,26 @@ def _log_out(page) -> None:
         page.click(".account form button")
 
 
-def test_the_whole_contribution_flow_in_a_browser(live_site, browser, artifacts):
-    url = live_site.url
+def _submit_and_log_out(page) -> str:
+    """Submit the form, check it was accepted for review, log out; the submission's URL."""
+    with page.expect_navigation():
+        page.click("#submit-practice")
+    assert page.inner_text("#submission-state") == "submitted"
+    submission_url = page.url
+    _log_out(page)
+    return submission_url
+
+
+def _open(live_site, browser):
+    """The site's URL, its current release id, and an offline Chromium page on it."""
     before = releases.current_release(live_site.settings.store, live_site.settings.build_dir).id
-    session = OfflinePage(browser, url)
-    page = session.page
-    page.set_default_timeout(60_000)
+    session = OfflinePage(browser, live_site.url)
+    session.page.set_default_timeout(60_000)
+    return live_site.url, before, session, session.page
+
+
+def test_the_whole_contribution_flow_in_a_browser(live_site, browser, artifacts):
+    url, before, session, page = _open(live_site, browser)
 
     # A contributor submits a practice with a mistake: no principle.
     _log_in(page, url, "carla")
@@ -100,11 +114,7 @@ def test_the_whole_contribution_flow_in_a_browser(live_site, browser, artifacts)
 
     # Fixed, it is submitted.
     page.select_option("#input-principle", "https://w3id.org/icgraph/id/principle/interaction")
-    with page.expect_navigation():
-        page.click("#submit-practice")
-    assert page.inner_text("#submission-state") == "submitted"
-    submission_url = page.url
-    _log_out(page)
+    submission_url = _submit_and_log_out(page)
 
     # The reviewer asks for a change.
     _log_in(page, url, "rui")
@@ -167,11 +177,7 @@ BILBAO_PATH = "/id/practice/bilbao-intersectional-board-on-female-genital-mutila
 def test_a_correction_of_a_published_practice_in_a_browser(live_site, browser, artifacts):
     """A contributor opens "Propose a correction" on a practice's page, changes its title; the reviewer sees the
     difference with labels and accepts; the practice's page then says it is corrected, and /changes lists it as changed."""
-    url = live_site.url
-    before = releases.current_release(live_site.settings.store, live_site.settings.build_dir).id
-    session = OfflinePage(browser, url)
-    page = session.page
-    page.set_default_timeout(60_000)
+    url, before, session, page = _open(live_site, browser)
 
     _log_in(page, url, "carla")
     page.goto(url + BILBAO_PATH)
@@ -181,11 +187,7 @@ def test_a_correction_of_a_published_practice_in_a_browser(live_site, browser, a
     assert page.input_value("#input-title") == published_title  # filled in from the published practice
     assert "A correction of" in page.inner_text("#correcting")
     page.fill("#input-title", published_title + " (Bizkaia)")
-    with page.expect_navigation():
-        page.click("#submit-practice")
-    assert page.inner_text("#submission-state") == "submitted"
-    submission_url = page.url
-    _log_out(page)
+    submission_url = _submit_and_log_out(page)
 
     _log_in(page, url, "rui")
     page.goto(submission_url)

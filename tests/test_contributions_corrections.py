@@ -12,17 +12,15 @@ import re
 import time
 
 import pytest
-from fastapi.testclient import TestClient
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, SKOS
 
 from icgraph import release as releases
 from icgraph.contributions import accounts, checking, corrections, duplicates, submissions
 from icgraph.contributions import form as practice_form
-from icgraph.server.app import create_app
 from icgraph.validate import load_ontology
 
-from contribution_fixtures import PASSWORD, TURTLE, contribution_site
+from contribution_fixtures import PASSWORD, TURTLE, contribution_site, served_site
 
 ID = "https://w3id.org/icgraph/id/"
 #: A real practice of the Compendium (graph:compendium and graph:curation), with generic actor groups among its participants.
@@ -32,10 +30,7 @@ SOURCE_GRAPHS = ("compendium", "curation", "meeting-report")
 
 @pytest.fixture
 def site(built, tmp_path):
-    site = contribution_site(built, tmp_path)
-    with TestClient(create_app(site.settings), base_url="https://testserver", follow_redirects=False) as client:
-        site.client = client
-        yield site
+    yield from served_site(built, tmp_path)
 
 
 def _correction_turtle(settings, change) -> bytes:

@@ -6,20 +6,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 
 from icgraph.contributions import submissions
-from icgraph.server.app import create_app
 
-from contribution_fixtures import PASSWORD, TURTLE, contribution_site
+from contribution_fixtures import PASSWORD, TURTLE, served_site
 
 
 @pytest.fixture
 def site(built, tmp_path):
-    site = contribution_site(built, tmp_path)
-    with TestClient(create_app(site.settings), base_url="https://testserver", follow_redirects=False) as client:
-        site.client = client
-        yield site
+    yield from served_site(built, tmp_path)
 
 
 def _csrf(html: str) -> str:
