@@ -67,13 +67,19 @@ def _release_at(scale: int, work: Path, source: Settings, seed: int, dump: Path 
     return settings
 
 
-def measure(scale: int, work: Path, source: Settings, submissions: int, seed: int = 1, dump: Path | None = None) -> dict:
+def measure(scale: int, work: Path, source: Settings, submissions: int, seed: int = 1, dump: Path | None = None,
+            feedback_only: bool = False) -> dict:
     from fastapi.testclient import TestClient
 
     from icgraph.server.app import create_app
 
     started = time.perf_counter()
-    settings = _release_at(scale, work, source, seed, dump)
+    if feedback_only:  # the source's release read in place (nothing is accepted, so nothing is written beside it)
+        if work.exists():
+            shutil.rmtree(work)
+        settings = Settings(store=source.store, build_dir=source.build_dir, state_dir=work / "state", query_workers=2)
+    else:
+        settings = _release_at(scale, work, source, seed, dump)
     prepared = time.perf_counter() - started
     accounts.add_user(settings.state_dir, "carla", "contributor", "bench password 1")
     accounts.add_user(settings.state_dir, "rui", "reviewer", "bench password 2")
@@ -97,6 +103,9 @@ def measure(scale: int, work: Path, source: Settings, submissions: int, seed: in
             rest = times[1:] or times
             result[f"submit_to_feedback_{status}_median_seconds"] = round(statistics.median(rest), 3)
             result[f"submit_to_feedback_{status}_max_seconds"] = round(max(rest), 3)
+        if feedback_only:
+            result["loadavg_after"] = _loadavg()
+            return result
         result["loadavg_at_accept"] = _loadavg()
         t = time.perf_counter()
         answer = client.post(last["url"] + "/decision", json={"action": "accept"}, headers=rui)
@@ -123,13 +132,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store", type=Path, default=None, help="the store whose current release is the model")
     parser.add_argument("--build-dir", type=Path, default=None)
     parser.add_argument("--dump", type=Path, default=None, help="at scale k, an existing k-times N-Quads file (bench.generate's)")
+    parser.add_argument("--feedback-only", action="store_true",
+                        help="submit-to-feedback alone, on --store's release as it is (--scale then only labels it; no accept)")
     args = parser.parse_args(argv)
     source = Settings()
     if args.store:
         source.store = args.store
     if args.build_dir:
         source.build_dir = args.build_dir
-    print(json.dumps(measure(args.scale, args.work / f"x{args.scale}", source, args.submissions, dump=args.dump), indent=1))
+    print(json.dumps(measure(args.scale, args.work / f"x{args.scale}", source, args.submissions, dump=args.dump,
+                                feedback_only=args.feedback_only), indent=1))
 
 
 if __name__ == "__main__":
