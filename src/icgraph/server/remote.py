@@ -29,6 +29,7 @@ from typing import Any
 import pyoxigraph as ox
 from pyparsing import ParseException
 
+from icgraph import sparql
 from icgraph.backends import RemoteStore, RemoteStoreError, RemoteTimeout, ResultTooLarge
 from icgraph.config import Settings
 from icgraph.release import Release, current_release
@@ -188,8 +189,6 @@ class RemotePool:
         except negotiation.NotAcceptable as error:
             raise EndpointError(406, str(error)) from None
         graph = job.get("graph")
-        from icgraph import sparql
-
         construct = sparql.load("union-construct")
         if graph is None:
             run = partial(self.store.query, construct, use_default_graph_as_union=self.settings.union_default_graph,
@@ -205,7 +204,11 @@ class RemotePool:
     async def _statistics_job(self, job: dict, timeout: float) -> dict:
         def count() -> dict:
             graphs = self.store.graph_triple_counts()
-            return {"graphs": sorted(graphs.items()), "default_triples": len(self.store) if self.settings.union_default_graph else 0}
+            if not self.settings.union_default_graph:
+                return {"graphs": sorted(graphs.items()), "default_triples": 0}
+            # the default graph as queries see it: the load's merge graph, each distinct triple once
+            (row,) = self.store.query(sparql.load("union-triples"), use_default_graph_as_union=True, timeout=timeout)
+            return {"graphs": sorted(graphs.items()), "default_triples": int(row["n"].value)}
 
         return await self._run(count, timeout)
 
