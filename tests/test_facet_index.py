@@ -73,7 +73,7 @@ async def _by_queries(pool, selection: Selection, kinds) -> dict[str, dict[str, 
 def test_counts_from_the_index_equal_the_facet_queries(client, index, chosen):
     pool = client.app.state.pool
     selection = Selection(chosen)
-    result = client.portal.call(browse, pool, selection, index)
+    result = browse(selection, index)
     expected = client.portal.call(_by_queries, pool, selection, index.kind_terms())
     for facet in result["facets"]:
         got = {v.token: v.count for v in facet["values"] if v.count}
@@ -88,7 +88,7 @@ ONE_PARTICIPANT = [SELECTIONS[i] for i in (0, 1, 2, 3, 7, 8)]
 @pytest.mark.parametrize("chosen", ONE_PARTICIPANT, ids=str)
 def test_the_listed_practices_equal_the_practices_page_query(client, index, chosen):
     pool = client.app.state.pool
-    result = client.portal.call(browse, pool, Selection(chosen), index)
+    result = browse(Selection(chosen), index)
     matching = None
     for name, tokens in chosen.items():
         rows = client.portal.call(pool.prepared, FACETS_BY_NAME[name].pairs(tokens, kinds=index.kind_terms()))
@@ -101,8 +101,7 @@ def test_the_listed_practices_equal_the_practices_page_query(client, index, chos
 
 
 def test_a_long_list_is_paged_with_a_link_to_the_next_page(client, index):
-    pool = client.app.state.pool
-    everything = client.portal.call(browse, pool, Selection(), index)
+    everything = browse(Selection(), index)
     assert everything["pages"] == -(-everything["count"] // PAGE_SIZE)
     response = client.get("/practices?format=json&page=999")
     assert response.status_code == 200 and response.json()["page"] == everything["pages"]  # past the end: the last page

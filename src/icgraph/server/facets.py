@@ -251,20 +251,16 @@ class Selection:
 PAGE_SIZE = 200
 
 
-async def browse(pool, selection: Selection, index=None, page: int = 1) -> dict:
+def browse(selection: Selection, index, page: int = 1) -> dict:
     """The practices of a selection and every facet's values with counts: the data of /practices.
 
-    ``index``: the release's `FacetIndex` (built from ``pool`` when not given). Each selected
+    ``index``: the release's `FacetIndex` (`icgraph.server.facet_index`). Each selected
     facet's practices (participations, for the facets of participants) are taken from it; results
     and counts are then restricted to the intersection of the sets (for a facet's counts, of the
     *other* facets' sets). The participation facets intersect on participations first: one
     participant must have every value selected. ``page``: which ``PAGE_SIZE`` practices are listed
     (``count`` says how many match).
     """
-    from icgraph.server.facet_index import build_index
-
-    if index is None:
-        index = await build_index(pool)
     chosen = {name: tokens for name, tokens in selection.chosen.items() if tokens}
     sets, shared = {}, {}
     for name, tokens in chosen.items():

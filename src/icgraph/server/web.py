@@ -129,7 +129,7 @@ async def practices(request: Request) -> Response:
         page = int(request.query_params.get("page") or 1)
     except ValueError:
         return PlainTextResponse("The parameter page must be a whole number (1 for the first page).\n", status_code=400)
-    result = await browse(await _pool(request), selection, await _facet_index(request), page)
+    result = browse(selection, await _facet_index(request), page)
     if _wants_json(request):
         facets = [{**f, "values": [v.as_dict() for v in f["values"]]} for f in result["facets"]]
         return JSONResponse(
