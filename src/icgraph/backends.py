@@ -336,7 +336,10 @@ class RemoteStore:
             if not fresh and self._graphs and time.monotonic() - self._graphs[0] < GRAPH_LIST_TTL:
                 return self._graphs[1], self._graphs[2]
         graphs = [ox.NamedNode(iri) for iri in sorted(self.graph_triple_counts())]
-        has_merge = self.endpoint.merge_graph in self.graph_triple_counts(self.endpoint.merge_graph)
+        merge = ox.NamedNode(self.endpoint.merge_graph)
+        # ASK, not a count: the merge graph holds every distinct triple, and this runs every GRAPH_LIST_TTL
+        has_merge = bool(self.query(sparql.load("graph-holds-triples"), substitutions={ox.Variable("g"): merge},
+                                    default_graph=[], named_graphs=[merge]))
         with self._graphs_lock:
             self._graphs = (time.monotonic(), graphs, has_merge)
         return graphs, has_merge
