@@ -208,15 +208,14 @@ def _publish(settings: Settings, previous: Release, submission: submissions.Subm
     build_inferred = had_inferred - {q.triple for q in old_tail if q.graph_name == inferred}
     published = {q.triple for q in source.quads_for_pattern(None, None, None, contributions)}
     new_contributions = [ox.Quad(t.subject, t.predicate, t.object, contributions) for t in dict.fromkeys(added) if t not in published]
+    kept = [q for graph in asserted for q in source.quads_for_pattern(None, None, None, graph)]
     if head is not None and build_inferred <= implied:
         tail = [q for q in old_tail if q.graph_name == contributions] + new_contributions
         tail += [ox.Quad(t.subject, t.predicate, t.object, inferred) for t in sorted(implied - build_inferred, key=str)]
-        kept = [q for graph in asserted for q in source.quads_for_pattern(None, None, None, graph)]
         kept += [q for q in source.quads_for_pattern(None, None, None, inferred) if q.triple in build_inferred]
         quads, head_after = kept + [q for q in tail if q.graph_name == inferred] + new_contributions, head
     else:
         # Everything anew; the release records no head, so later accepts write everything anew too.
-        kept = [q for graph in asserted for q in source.quads_for_pattern(None, None, None, graph)]
         quads = kept + [ox.Quad(t.subject, t.predicate, t.object, inferred) for t in sorted(implied, key=str)] + new_contributions
         tail, head_after = None, None
     del source

@@ -51,11 +51,10 @@ from pathlib import Path
 from typing import Any
 
 from icgraph.config import Settings
-from icgraph.release import Release, current_release, hold, let_go
+from icgraph.release import PARTIAL_PREFIX, Release, current_release, hold, is_release, let_go
 from icgraph.server.lifeline import die_with_parent
 from icgraph.server.origin import current as current_origin
 from icgraph.server.processes import worker_context
-from icgraph.release import PARTIAL_PREFIX, is_release
 from icgraph.store import holds_merge, merge_named_graphs, prepare_writable, release_holds_merge
 from icgraph.server.security import EndpointError
 from icgraph.sparql.functions import CUSTOM_FUNCTIONS
