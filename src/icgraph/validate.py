@@ -30,6 +30,7 @@ from pathlib import Path
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.graph import ConjunctiveGraph
+from rdflib.paths import Path as PropertyPath
 from rdflib.term import Node
 
 from icgraph.config import Settings
@@ -297,8 +298,8 @@ def _run(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None) -> tu
     from pyshacl import validate as shacl_validate  # here: the server imports this module, and starts faster without it
 
     _, report_graph, text = shacl_validate(
-        _QueryPreparingGraph(store=graph.store, identifier=graph.identifier, namespace_manager=graph.namespace_manager),
-        shacl_graph=shapes,
+        _QueryPreparingGraph.over(graph),
+        shacl_graph=_RepeatedReads.over(shapes),
         inference="none",
         advanced=True,  # SHACL-SPARQL constraints and SPARQL targets
         inplace=True,  # `graph` is ours: a copy, or the caller gave it up (`inplace`)
@@ -313,7 +314,49 @@ def _run(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None) -> tu
     return report_graph, [_issue(report_graph, r, graph, shapes) for r in report_graph.objects(None, SH.result)]
 
 
-class _QueryPreparingGraph(Graph):
+class _RepeatedReads(Graph):
+    """A graph (the same triples, not a copy) that keeps the answer of each triple pattern it is asked.
+
+    pySHACL asks the same patterns over and over: each value node of a property path reads the
+    path's structure anew from the shapes graph (icgsh:ActorKind, a path of four steps with a
+    zero-or-more step, does so for every type of every actor), and the data graph's class
+    hierarchy likewise. `triples` is what `objects`, `subjects`, `value`, `__contains__`, property
+    paths and SPARQL's basic graph patterns all read; nothing changes either graph during a run (no
+    inference, no SHACL rules), and should anything add or remove a triple the kept answers are
+    dropped, so each answer is the one the graph gives.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._answers: dict[tuple, tuple] = {}
+
+    def triples(self, triple):
+        if isinstance(triple[1], PropertyPath):  # evaluated from the plain patterns it asks
+            yield from super().triples(triple)
+            return
+        found = self._answers.get(triple)
+        if found is None:
+            found = self._answers[triple] = tuple(super().triples(triple))
+        yield from found
+
+    def add(self, triple):
+        self._answers.clear()
+        return super().add(triple)
+
+    def addN(self, quads):
+        self._answers.clear()
+        return super().addN(quads)
+
+    def remove(self, triple):
+        self._answers.clear()
+        return super().remove(triple)
+
+    @classmethod
+    def over(cls, graph: Graph) -> "_RepeatedReads":
+        return cls(store=graph.store, identifier=graph.identifier, namespace_manager=graph.namespace_manager)
+
+
+class _QueryPreparingGraph(_RepeatedReads):
     """The data graph as pySHACL reads it (the same triples, not a copy): each SPARQL text is parsed once.
 
     pySHACL hands a SHACL-SPARQL constraint's text to `Graph.query` once per focus node, and rdflib
@@ -321,6 +364,7 @@ class _QueryPreparingGraph(Graph):
     a focus node per practice, spent 1.5 s of 1.8 s in it). The text is prepared once per process here
     and each focus node's bindings applied to it, as rdflib's prepared queries are meant to be used;
     the query, its bindings and so its answers are unchanged.
+
     """
 
     def query(self, query_object, processor="sparql", result="sparql", initNs=None, initBindings=None,
