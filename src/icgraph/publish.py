@@ -58,6 +58,16 @@ class ReleaseWriter:
         self._timings_lock = threading.Lock()
         self.statistics: dict[str, Any] | None = None
         self.aggregates: dict[str, Any] | None = None
+        self._aggregates_process: _AggregatesProcess | None = None
+
+    def prepare(self) -> None:
+        """Start, while the caller still builds the data, the process that will write the aggregates.
+
+        It imports the page code it drives (most of a second) on a core the caller leaves idle, then
+        waits for the store (`write_data`).
+        """
+        if self._aggregates_process is None:
+            self._aggregates_process = _AggregatesProcess(self._aggregates_job())
 
     # -- while the gate runs ---------------------------------------------------------------
 
@@ -66,8 +76,8 @@ class ReleaseWriter:
 
         From the build's quads, or (``icgraph load``) from an N-Quads file. Once the store is written,
         what does not depend on the rest runs beside it: the JSON-LD dump in a forked process, the
-        aggregates (their queries in a process of their own) and the gzipped N-Quads in threads. The
-        stage timings are each stage's own, and overlap.
+        aggregates in a spawned one (`prepare`; their queries in a process of their own) and the gzipped
+        N-Quads in a thread. The stage timings are each stage's own, and overlap.
         """
         dumps = self.folder / "dumps"
         dumps.mkdir()
@@ -96,8 +106,11 @@ class ReleaseWriter:
                 union = list(store.query(sparql.load("union-construct")))
             del store, quads
             json_ld = running.enter_context(_beside(_write_json_ld, union, dumps / "icgraph.jsonld"))
-            threads = running.enter_context(concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="release"))
-            aggregates = threads.submit(self._write_aggregates)  # its queries run in a process of their own
+            self.prepare()
+            aggregates, self._aggregates_process = self._aggregates_process, None
+            running.callback(aggregates.stop)  # nothing once it has answered
+            aggregates.start()
+            threads = running.enter_context(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="release"))
             gzipped = threads.submit(self._timed_call, "dumps", _gzip, dumps / "icgraph.nq")  # zlib lets go of the GIL
             store = ox.Store.read_only(str(self.folder / "store"))
             with self._timed("dumps"):
@@ -112,36 +125,39 @@ class ReleaseWriter:
                 for graph in store.named_graphs():
                     if isinstance(graph, ox.NamedNode):
                         store.dump(str(graphs / (releases.graph_slug(graph.value) + ".nt")), ox.RdfFormat.N_TRIPLES, from_graph=graph)
+            # The store holds the merge of its graphs (loaded above, or by load_merge): its default graph
+            # is read as it is, without `icgraph.store.holds_merge`'s scan to prove it (once per use).
+            merged: dict = {}
             with self._timed("search index"):
-                build_search_index(store, self.folder / "search.sqlite")
+                build_search_index(store, self.folder / "search.sqlite", dataset=merged)
             with self._timed("describe"):
                 from icgraph.queries import load_library
                 from icgraph.server.service_description import describe
-                from icgraph.void import build_void, store_statistics
+                from icgraph.void import build_void, set_dump_sizes, store_statistics
 
-                self.statistics = store_statistics(store)
+                self.statistics = store_statistics(store, dataset=merged)
                 # The query library as SPARQL examples (sh:SPARQLExecutable), so tools reading the release find them.
                 description = describe(
                     self.base + "sparql", self.statistics, updates_enabled=False,
                     examples=load_library(self.settings.queries_dir).values(), extension_functions=not is_remote(self.location),
                 )
                 description.serialize(self.folder / "service-description.ttl", format="turtle")
+                # Its counts now, while the JSON-LD dump may still be written; each dump's size once they all are.
+                void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base, dataset=merged)
+            del store
             gzipped.result()
             self.timings["json-ld"] = json_ld()
-            with self._timed("describe"):  # VoID gives each dump's size: once they are all written
-                void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base)
+            with self._timed("describe"):
+                set_dump_sizes(void, dumps)
                 void.serialize(self.folder / "void.ttl", format="turtle")
-            del store
-            self.aggregates = aggregates.result()
+            self.timings["aggregates"], self.aggregates = aggregates.result()
 
-    def _write_aggregates(self) -> dict[str, Any]:
+    def _aggregates_job(self) -> tuple:
+        """`icgraph.precompute.write_aggregates`'s arguments for this release."""
         from icgraph.aggregates import AGGREGATES
-        from icgraph.precompute import write_aggregates
 
-        return self._timed_call(
-            "aggregates", write_aggregates, self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir,
-            self.settings.max_result_bytes, self.settings.precompute_timeout,
-        )
+        return (self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir,
+                self.settings.max_result_bytes, self.settings.precompute_timeout)
 
     def _timed_call(self, stage: str, function: Callable, *args):
         with self._timed(stage):
@@ -194,6 +210,9 @@ class ReleaseWriter:
         return release
 
     def discard(self) -> None:
+        if self._aggregates_process is not None:
+            self._aggregates_process.stop()
+            self._aggregates_process = None
         shutil.rmtree(self.folder, ignore_errors=True)
 
     @contextlib.contextmanager
@@ -216,6 +235,60 @@ def _write_json_ld(union: list[ox.Triple], target: Path) -> float:
     started = time.perf_counter()
     target.write_bytes(compact(union))
     return time.perf_counter() - started
+
+
+class _AggregatesProcess:
+    """The process that writes a release's aggregates (`icgraph.precompute.write_aggregates`).
+
+    Spawned, not forked: the build process holds threads and open files a fork would copy. As soon
+    as it starts, it imports the page code the aggregates are computed with and starts the reader
+    process their queries run in (`icgraph.precompute.Recorder`), then waits until the store is
+    written (`start`): a build starts it before its data exist, on the core it leaves idle
+    meanwhile. Out of the build's own process, the page code's work does not hold the interpreter
+    lock the build's writing needs.
+    """
+
+    def __init__(self, job: tuple):
+        from pebble import concurrent
+
+        spawn = multiprocessing.get_context("spawn")
+        jobs, self._orders = spawn.Pipe(duplex=False)
+        # Not a daemon: the queries run in a process pool of its own (`icgraph.precompute.Recorder`).
+        self._future = concurrent.process(daemon=False, mp_context=spawn)(_with_lifeline)(_write_aggregates, job, jobs)
+        jobs.close()
+
+    def start(self) -> None:
+        """The store is written: compute the aggregates."""
+        self._orders.send(True)
+
+    def result(self) -> tuple[float, dict[str, Any]]:
+        """The seconds the aggregates took once started, and the manifest's entry (`write_aggregates`)."""
+        return self._future.result()
+
+    def stop(self) -> None:
+        self._future.cancel()  # nothing once it has ended
+        self._orders.close()
+
+
+def _write_aggregates(job: tuple, orders) -> tuple[float, dict[str, Any]] | None:
+    """`_AggregatesProcess`'s work: get ready, wait for the store, write the aggregates; their seconds and
+    the manifest's entry. ``job``: `write_aggregates`'s arguments."""
+    from icgraph.precompute import Recorder, write_aggregates
+    # What write_aggregates runs (the home counts, the map, the facet index, the query API's formats):
+    # imported while the build still assembles its data.
+    from icgraph.server import facet_index, maps, query_api, web  # noqa: F401
+
+    store_folder, _, _, max_result_bytes, timeout = job
+    recorder = Recorder(store_folder, max_result_bytes, timeout)
+    recorder.start()
+    try:
+        orders.recv()
+    except EOFError:  # the build stopped before its store was written
+        recorder.close()
+        return None
+    started = time.perf_counter()
+    answer = write_aggregates(*job, recorder=recorder)
+    return time.perf_counter() - started, answer
 
 
 def _with_lifeline(function: Callable, *args):
