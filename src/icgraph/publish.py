@@ -55,6 +55,8 @@ class ReleaseWriter:
         releases.clean_partials(location, build_dir)
         self.folder = releases.partial_folder(location, build_dir, self.id)
         self.timings: dict[str, float] = {}
+        #: Each stage's CPU seconds in the thread or process that ran it (`bench.stages`; not in the manifest).
+        self.cpu: dict[str, float] = {}
         self._timings_lock = threading.Lock()
         self.statistics: dict[str, Any] | None = None
         self.aggregates: dict[str, Any] | None = None
@@ -146,11 +148,11 @@ class ReleaseWriter:
                 void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base, dataset=merged)
             del store
             gzipped.result()
-            self.timings["json-ld"] = json_ld()
+            self.timings["json-ld"], self.cpu["json-ld"] = json_ld()
             with self._timed("describe"):
                 set_dump_sizes(void, dumps)
                 void.serialize(self.folder / "void.ttl", format="turtle")
-            self.timings["aggregates"], self.aggregates = aggregates.result()
+            self.timings["aggregates"], self.cpu["aggregates"], self.aggregates = aggregates.result()
 
     def _aggregates_job(self) -> tuple:
         """`icgraph.precompute.write_aggregates`'s arguments for this release."""
@@ -217,12 +219,13 @@ class ReleaseWriter:
 
     @contextlib.contextmanager
     def _timed(self, stage: str):
-        start = time.perf_counter()
+        start, thread_start = time.perf_counter(), time.thread_time()
         try:
             yield
         finally:
             with self._timings_lock:  # stages that run in threads add to the same entries
                 self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+                self.cpu[stage] = self.cpu.get(stage, 0.0) + time.thread_time() - thread_start
 
 
 def _gzip(path: Path) -> None:
@@ -230,11 +233,12 @@ def _gzip(path: Path) -> None:
         shutil.copyfileobj(source, target, 1 << 20)
 
 
-def _write_json_ld(union: list[ox.Triple], target: Path) -> float:
-    """The JSON-LD dump: the union of the graphs, compacted with the project's context (icgraph.jsonld); its seconds."""
-    started = time.perf_counter()
+def _write_json_ld(union: list[ox.Triple], target: Path) -> tuple[float, float]:
+    """The JSON-LD dump: the union of the graphs, compacted with the project's context (icgraph.jsonld); its
+    seconds and CPU seconds."""
+    started, cpu = time.perf_counter(), time.thread_time()
     target.write_bytes(compact(union))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.thread_time() - cpu
 
 
 class _AggregatesProcess:
@@ -261,8 +265,9 @@ class _AggregatesProcess:
         """The store is written: compute the aggregates."""
         self._orders.send(True)
 
-    def result(self) -> tuple[float, dict[str, Any]]:
-        """The seconds the aggregates took once started, and the manifest's entry (`write_aggregates`)."""
+    def result(self) -> tuple[float, float, dict[str, Any]]:
+        """The seconds the aggregates took once started, the CPU seconds of the process (its start-up and its
+        readers included), and the manifest's entry (`write_aggregates`)."""
         return self._future.result()
 
     def stop(self) -> None:
@@ -270,7 +275,7 @@ class _AggregatesProcess:
         self._orders.close()
 
 
-def _write_aggregates(job: tuple, orders) -> tuple[float, dict[str, Any]] | None:
+def _write_aggregates(job: tuple, orders) -> tuple[float, float, dict[str, Any]] | None:
     """`_AggregatesProcess`'s work: get ready, wait for the store, write the aggregates; their seconds and
     the manifest's entry. ``job``: `write_aggregates`'s arguments."""
     from icgraph.precompute import Recorder, write_aggregates
@@ -288,7 +293,11 @@ def _write_aggregates(job: tuple, orders) -> tuple[float, dict[str, Any]] | None
         return None
     started = time.perf_counter()
     answer = write_aggregates(*job, recorder=recorder)
-    return time.perf_counter() - started, answer
+    import resource
+
+    own, readers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + readers.ru_utime + readers.ru_stime
+    return time.perf_counter() - started, cpu, answer
 
 
 def _with_lifeline(function: Callable, *args):
