@@ -91,13 +91,17 @@ def _as_store(source) -> ox.Store:
     return store
 
 
-def build_search_index(graph_or_store, path: Path) -> Path:
-    """Index the practices, actors and places of a store (or rdflib graph) into the SQLite file ``path``, atomically."""
+def build_search_index(graph_or_store, path: Path, dataset: dict | None = None) -> Path:
+    """Index the practices, actors and places of a store (or rdflib graph) into the SQLite file ``path``, atomically.
+
+    ``dataset``: the store's `icgraph.store.default_dataset` when the caller knows it (a release being
+    written holds the merge: ``{}``), which spares the scan that proves it.
+    """
     from icgraph import similar, sparql
     from icgraph.store import default_dataset
 
     store = _as_store(graph_or_store)
-    dataset = default_dataset(store)
+    dataset = default_dataset(store) if dataset is None else dataset
     rows = {kind: sparql.as_values(store.query(sparql.load(query), **dataset)) for kind, query, _, _ in KINDS}
     features = sparql.as_values(store.query(sparql.load(similar.FEATURES_QUERY), **dataset))
     return write_search_index(rows, path, features)

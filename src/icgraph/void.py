@@ -41,8 +41,13 @@ def _rows(store: ox.Store, name: str, **dataset) -> list:
     return list(store.query(sparql.load(name), **dataset))
 
 
-def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None, base: str = ROOT) -> Graph:
-    """The VoID + DCAT description of the dataset in ``store``, with every count computed from it."""
+def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None, base: str = ROOT,
+               dataset: dict | None = None) -> Graph:
+    """The VoID + DCAT description of the dataset in ``store``, with every count computed from it.
+
+    ``dataset``: the store's `default_dataset` when the caller knows it (a release being written
+    holds the merge: ``{}``), which spares the scan that proves it.
+    """
     g = Graph()
     for prefix, iri in PREFIXES.items():
         g.bind(prefix, iri)
@@ -75,7 +80,7 @@ def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, iss
 
     for name, (fmt, media_type, description) in DUMPS.items():
         url = URIRef(base + "downloads/" + name)
-        dist = URIRef(VOID_IRI + "#dump-" + name.removeprefix("icgraph.").replace(".", "-"))
+        dist = _distribution(name)
         g.add((d, VOID.dataDump, url))
         g.add((d, DCAT.distribution, dist))
         g.add((dist, RDF.type, DCAT.Distribution))
@@ -86,10 +91,9 @@ def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, iss
         if name.endswith(".gz"):
             g.add((dist, DCAT.compressFormat, URIRef("https://www.iana.org/assignments/media-types/application/gzip")))
         g.add((dist, DCTERMS.license, URIRef(LICENSE)))
-        if (dumps_dir / name).is_file():
-            g.add((dist, DCAT.byteSize, Literal((dumps_dir / name).stat().st_size, datatype=XSD.nonNegativeInteger)))
+    set_dump_sizes(g, dumps_dir)
 
-    union = default_dataset(store)
+    union = default_dataset(store) if dataset is None else dataset
     (total,) = _rows(store, "void-triples", **union)
     g.add((d, VOID.triples, Literal(int(total["n"].value))))
     (entities,) = _rows(store, "void-entities", **union)
@@ -150,10 +154,30 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
 
 
-def store_statistics(store: ox.Store) -> dict:
-    """Triples per named graph and in the default graph (their merge): the manifest's and service description's counts."""
+def _distribution(dump: str) -> URIRef:
+    return URIRef(VOID_IRI + "#dump-" + dump.removeprefix("icgraph.").replace(".", "-"))
+
+
+def set_dump_sizes(void: Graph, dumps_dir: Path) -> None:
+    """Give each distribution of ``void`` (`build_void`) the size of its dump in ``dumps_dir`` as it is now.
+
+    The release writer describes the release while some dumps are still being written, then sets
+    their sizes once they all are.
+    """
+    for name in DUMPS:
+        dist = _distribution(name)
+        void.remove((dist, DCAT.byteSize, None))
+        if (dumps_dir / name).is_file():
+            void.add((dist, DCAT.byteSize, Literal((dumps_dir / name).stat().st_size, datatype=XSD.nonNegativeInteger)))
+
+
+def store_statistics(store: ox.Store, dataset: dict | None = None) -> dict:
+    """Triples per named graph and in the default graph (their merge): the manifest's and service description's counts.
+
+    ``dataset`` as for `build_void`.
+    """
     counts = {str(row["g"].value): int(row["n"].value) for row in _rows(store, "graph-triple-counts")}
     for name in store.named_graphs():
         counts.setdefault(str(name.value), 0)
-    (row,) = _rows(store, "union-triples", **default_dataset(store))
+    (row,) = _rows(store, "union-triples", **(default_dataset(store) if dataset is None else dataset))
     return {"graphs": sorted(counts.items()), "default_triples": int(row["n"].value)}
