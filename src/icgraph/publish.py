@@ -58,6 +58,8 @@ class ReleaseWriter:
         self._timings_lock = threading.Lock()
         self.statistics: dict[str, Any] | None = None
         self.aggregates: dict[str, Any] | None = None
+        #: {dump left out: why} (`icgraph.dump_writers.skipped_dumps`), in the manifest as ``skipped``.
+        self.skipped: dict[str, str] = {}
 
     # -- while the gate runs ---------------------------------------------------------------
 
@@ -134,6 +136,74 @@ class ReleaseWriter:
             del store
             self.aggregates = aggregates.result()
 
+    def write_from_dump(self, nquads: Path) -> None:
+        """`icgraph load`: what `write_data` writes, from an N-Quads file, in memory that does not grow with it.
+
+        The file is hard-linked (or copied) as icgraph.nq and bulk-loaded in one streamed pass with
+        the merge of its graphs (`icgraph.store.bulk_load_with_merge`); every other dump is read out of
+        the store and serialised as it is read (`icgraph.dump_writers`), the JSON-LD one in a forked
+        process, the aggregates and the gzipped N-Quads beside it as in `write_data`. Above
+        `Settings.dump_max_quads` quads the derived dumps are left out (`self.skipped` says why).
+        """
+        from icgraph import dump_writers
+        from icgraph.store import bulk_load_with_merge
+
+        dumps = self.folder / "dumps"
+        dumps.mkdir()
+        with self._timed("dumps"):
+            dump_writers.link_or_copy(nquads, dumps / "icgraph.nq")
+        with self._timed("store load"):
+            store = ox.Store(str(self.folder / "store"))
+            quads = bulk_load_with_merge(store, dumps / "icgraph.nq")
+            store.flush()
+        with self._timed("store optimize"):
+            store.optimize()
+        del store
+        self.skipped = dump_writers.skipped_dumps(quads, self.settings.dump_max_quads)
+        with contextlib.ExitStack() as running:
+            json_ld = None
+            if "icgraph.jsonld" not in self.skipped:
+                json_ld = running.enter_context(_beside(dump_writers.write_json_ld, self.folder / "store", dumps / "icgraph.jsonld"))
+            threads = running.enter_context(concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="release"))
+            aggregates = threads.submit(self._write_aggregates)  # its queries run in a process of their own
+            gzipped = threads.submit(self._timed_call, "dumps", _gzip, dumps / "icgraph.nq")  # zlib lets go of the GIL
+            store = ox.Store.read_only(str(self.folder / "store"))
+            with self._timed("dumps"):
+                if "icgraph.trig" not in self.skipped:
+                    dump_writers.write_trig(store, dumps / "icgraph.trig")
+                if "icgraph.ttl" not in self.skipped:
+                    dump_writers.write_turtle(store, dumps / "icgraph.ttl")
+                graphs = self.folder / "graphs"
+                graphs.mkdir()
+                for graph in () if "graphs" in self.skipped else store.named_graphs():
+                    if isinstance(graph, ox.NamedNode):
+                        store.dump(str(graphs / (releases.graph_slug(graph.value) + ".nt")), ox.RdfFormat.N_TRIPLES, from_graph=graph)
+            with self._timed("search index"):
+                build_search_index(store, self.folder / "search.sqlite")
+            self._describe(store, dumps, gzipped, json_ld)
+            del store
+            self.aggregates = aggregates.result()
+
+    def _describe(self, store: ox.Store, dumps: Path, gzipped, json_ld) -> None:
+        """The service description, then (once the dumps are written) the VoID with their sizes."""
+        with self._timed("describe"):
+            from icgraph.queries import load_library
+            from icgraph.server.service_description import describe
+            from icgraph.void import build_void, store_statistics
+
+            self.statistics = store_statistics(store)
+            description = describe(
+                self.base + "sparql", self.statistics, updates_enabled=False,
+                examples=load_library(self.settings.queries_dir).values(), extension_functions=not is_remote(self.location),
+            )
+            description.serialize(self.folder / "service-description.ttl", format="turtle")
+        gzipped.result()
+        if json_ld is not None:
+            self.timings["json-ld"] = json_ld()
+        with self._timed("describe"):
+            void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base)
+            void.serialize(self.folder / "void.ttl", format="turtle")
+
     def _write_aggregates(self) -> dict[str, Any]:
         from icgraph.aggregates import AGGREGATES
         from icgraph.precompute import write_aggregates
@@ -176,8 +246,9 @@ class ReleaseWriter:
             "dumps": {
                 name: {"bytes": (self.folder / "dumps" / name).stat().st_size,
                        "sha256": releases.file_digest(self.folder / "dumps" / name)}
-                for name in DUMPS
+                for name in DUMPS if name not in self.skipped
             },
+            **({"skipped": self.skipped} if self.skipped else {}),
             "aggregates": self.aggregates,
             "timings": {stage: round(seconds, 3) for stage, seconds in {**(timings or {}), **self.timings}.items()},
             **(extra or {}),
@@ -262,7 +333,7 @@ def release_from_dump(nquads: Path, location, build_dir: Path, progress: Callabl
     """`icgraph load` into an embedded store: a release made from an N-Quads dump (no SHACL report)."""
     writer = ReleaseWriter(location, build_dir, {str(nquads): releases.file_digest(nquads)}, settings)
     try:
-        writer.write_data(nquads=nquads)
+        writer.write_from_dump(nquads)
         return writer.finish(progress=progress)
     except BaseException:
         writer.discard()
