@@ -6,9 +6,10 @@ dump is read out of the written store and serialised as it is read:
 
 - ``icgraph.nq``: the loaded file itself, hard-linked into the release when both lie on one file
   system (no copy of gigabytes), else copied;
-- ``icgraph.trig``: the named graphs, quad by quad (`icgraph.store.named_quads`);
-- ``icgraph.ttl``: the default graph (the merge), triple by triple; the store yields it grouped by
-  subject, so the Turtle groups each subject's triples as a whole-graph serialisation would;
+- ``icgraph.trig``: the named graphs, graph by graph, quad by quad (`named_graph_quads`; ``Store.dump``
+  would add the default graph);
+- ``icgraph.ttl``: the default graph (the merge), written by the store (`Store.dump`), each
+  subject's triples grouped as a whole-graph serialisation would;
 - ``icgraph.jsonld``: the default graph compacted with the project's context one batch of subjects
   at a time (`json_ld_nodes`), each node object written as it comes into one ``@graph`` array under
   the whole publication context.
@@ -60,16 +61,20 @@ def default_triples(store: ox.Store) -> Iterator[ox.Triple]:
     return (quad.triple for quad in store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
 
 
-def write_trig(store: ox.Store, target: Path) -> None:
-    """The named graphs as TriG, streamed."""
-    from icgraph.store import named_quads
+def named_graph_quads(store: ox.Store) -> Iterator[ox.Quad]:
+    """The quads of the named graphs, graph by graph (the merge in the default graph is not read at all)."""
+    for graph in store.named_graphs():
+        yield from store.quads_for_pattern(None, None, None, graph)
 
-    ox.serialize(named_quads(store), str(target), ox.RdfFormat.TRIG, prefixes=PREFIXES)
+
+def write_trig(store: ox.Store, target: Path) -> None:
+    """The named graphs as TriG, streamed, each graph in one block."""
+    ox.serialize(named_graph_quads(store), str(target), ox.RdfFormat.TRIG, prefixes=PREFIXES)
 
 
 def write_turtle(store: ox.Store, target: Path) -> None:
-    """The default graph (the merge of the named graphs) as Turtle, streamed."""
-    ox.serialize(default_triples(store), str(target), ox.RdfFormat.TURTLE, prefixes=PREFIXES)
+    """The default graph (the merge of the named graphs) as Turtle, streamed by the store itself (no Python per triple)."""
+    store.dump(str(target), ox.RdfFormat.TURTLE, from_graph=ox.DefaultGraph(), prefixes=PREFIXES)
 
 
 def subject_batches(triples: Iterable[ox.Triple], size: int) -> Iterator[list[ox.Triple]]:

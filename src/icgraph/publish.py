@@ -60,6 +60,8 @@ class ReleaseWriter:
         self.aggregates: dict[str, Any] | None = None
         #: {dump left out: why} (`icgraph.dump_writers.skipped_dumps`), in the manifest as ``skipped``.
         self.skipped: dict[str, str] = {}
+        #: {dump: sha256} known without reading it again (a loaded file is hashed once, as the release's input).
+        self.known_digests: dict[str, str] = {}
 
     # -- while the gate runs ---------------------------------------------------------------
 
@@ -152,6 +154,7 @@ class ReleaseWriter:
         dumps.mkdir()
         with self._timed("dumps"):
             dump_writers.link_or_copy(nquads, dumps / "icgraph.nq")
+            self.known_digests["icgraph.nq"] = self.inputs.get(str(nquads)) or releases.file_digest(dumps / "icgraph.nq")
         with self._timed("store load"):
             store = ox.Store(str(self.folder / "store"))
             quads = bulk_load_with_merge(store, dumps / "icgraph.nq")
@@ -245,7 +248,7 @@ class ReleaseWriter:
             "validation": None if validation is None else {"conforms": validation.conforms, **validation.counts},
             "dumps": {
                 name: {"bytes": (self.folder / "dumps" / name).stat().st_size,
-                       "sha256": releases.file_digest(self.folder / "dumps" / name)}
+                       "sha256": self.known_digests.get(name) or releases.file_digest(self.folder / "dumps" / name)}
                 for name in DUMPS if name not in self.skipped
             },
             **({"skipped": self.skipped} if self.skipped else {}),
