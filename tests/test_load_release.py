@@ -84,3 +84,16 @@ def test_a_load_above_the_limit_leaves_out_the_derived_dumps_and_the_server_says
         assert httpx.get(f"{base}/downloads/icgraph.nq.gz").status_code == 200
         page = httpx.get(f"{base}/downloads", headers={"Accept": "text/html"})
         assert page.status_code == 200 and "icgraph.nq.gz" in page.text and "icgraph.ttl" not in page.text
+
+
+def test_the_writer_skips_proving_the_merge_only_within_merge_known():
+    from icgraph.store import default_dataset, merge_known
+
+    store = ox.Store()
+    store.add(ox.Quad(ox.NamedNode(f"{EX}a"), ox.NamedNode(f"{EX}p"), ox.Literal("x"), ox.NamedNode(f"{GRAPH}g")))
+    union = {"use_default_graph_as_union": True}
+    assert default_dataset(store) == union  # the default graph lacks the named graph's triple
+    with merge_known(store):
+        assert default_dataset(store) == {}
+        assert default_dataset(ox.Store()) == {}  # an empty store holds the merge of no graphs
+    assert default_dataset(store) == union

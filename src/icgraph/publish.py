@@ -148,7 +148,7 @@ class ReleaseWriter:
         `Settings.dump_max_quads` quads the derived dumps are left out (`self.skipped` says why).
         """
         from icgraph import dump_writers
-        from icgraph.store import bulk_load_with_merge
+        from icgraph.store import bulk_load_with_merge, merge_known
 
         dumps = self.folder / "dumps"
         dumps.mkdir()
@@ -181,9 +181,10 @@ class ReleaseWriter:
                 for graph in () if "graphs" in self.skipped else store.named_graphs():
                     if isinstance(graph, ox.NamedNode):
                         store.dump(str(graphs / (releases.graph_slug(graph.value) + ".nt")), ox.RdfFormat.N_TRIPLES, from_graph=graph)
-            with self._timed("search index"):
-                build_search_index(store, self.folder / "search.sqlite")
-            self._describe(store, dumps, gzipped, json_ld)
+            with merge_known(store):  # loaded with the data: no scan of every quad to prove it
+                with self._timed("search index"):
+                    build_search_index(store, self.folder / "search.sqlite")
+                self._describe(store, dumps, gzipped, json_ld)
             del store
             self.aggregates = aggregates.result()
 
