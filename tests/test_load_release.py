@@ -73,6 +73,8 @@ def test_a_load_above_the_limit_leaves_out_the_derived_dumps_and_the_server_says
     assert set(loaded.manifest["dumps"]) == {"icgraph.nq", "icgraph.nq.gz"}
     assert sorted(p.name for p in loaded.dumps.iterdir()) == ["icgraph.nq", "icgraph.nq.gz"]
     assert not any((loaded.path / "graphs").iterdir())
+    void = (loaded.path / "void.ttl").read_text(encoding="utf-8")
+    assert "downloads/icgraph.nq.gz" in void and "downloads/icgraph.ttl" not in void
     # The store holds every quad and the merge all the same.
     assert _quads(loaded.dump("icgraph.nq"), ox.RdfFormat.N_QUADS) <= set(ox.Store.read_only(str(loaded.path / "store")))
     with running_server(settings.store, token=None) as server:

@@ -205,7 +205,7 @@ class ReleaseWriter:
         if json_ld is not None:
             self.timings["json-ld"] = json_ld()
         with self._timed("describe"):
-            void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base)
+            void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base, skipped=self.skipped)
             void.serialize(self.folder / "void.ttl", format="turtle")
 
     def _write_aggregates(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Iterable
 
 import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
@@ -41,8 +42,12 @@ def _rows(store: ox.Store, name: str, **dataset) -> list:
     return list(store.query(sparql.load(name), **dataset))
 
 
-def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None, base: str = ROOT) -> Graph:
-    """The VoID + DCAT description of the dataset in ``store``, with every count computed from it."""
+def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None, base: str = ROOT,
+               skipped: Iterable[str] = ()) -> Graph:
+    """The VoID + DCAT description of the dataset in ``store``, with every count computed from it.
+
+    ``skipped``: dumps the release does not hold (`icgraph.dump_writers.skipped_dumps`), not offered.
+    """
     g = Graph()
     for prefix, iri in PREFIXES.items():
         g.bind(prefix, iri)
@@ -74,6 +79,8 @@ def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, iss
     g.add((d, DCAT.landingPage, URIRef(base)))
 
     for name, (fmt, media_type, description) in DUMPS.items():
+        if name in skipped:
+            continue
         url = URIRef(base + "downloads/" + name)
         dist = URIRef(VOID_IRI + "#dump-" + name.removeprefix("icgraph.").replace(".", "-"))
         g.add((d, VOID.dataDump, url))
