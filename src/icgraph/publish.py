@@ -62,6 +62,10 @@ class ReleaseWriter:
         self.aggregates: dict[str, Any] | None = None
         self._aggregates_process: _AggregatesProcess | None = None  # started (`prepare`), not yet given its store
         self._aggregates_running: _AggregatesProcess | None = None  # given its store (`write_data`), not yet collected
+        #: {dump left out: why} (`icgraph.dump_writers.skipped_dumps`), in the manifest as ``skipped``.
+        self.skipped: dict[str, str] = {}
+        #: {dump: sha256} known without reading it again (a loaded file is hashed once, as the release's input).
+        self.known_digests: dict[str, str] = {}
 
     def prepare(self) -> None:
         """Start, while the caller still builds the data, the process that will write the aggregates.
@@ -149,6 +153,67 @@ class ReleaseWriter:
                 set_dump_sizes(void, dumps)
                 void.serialize(self.folder / "void.ttl", format="turtle")
 
+    def write_from_dump(self, nquads: Path) -> None:
+        """`icgraph load`: what `write_data` writes, from an N-Quads file, in memory that does not grow with it.
+
+        The file is hard-linked (or copied) as icgraph.nq and bulk-loaded in one streamed pass with
+        the merge of its graphs (`icgraph.store.bulk_load_with_merge`); every other dump is read out of
+        the store and serialised as it is read (`icgraph.dump_writers`), the JSON-LD one in a forked
+        process, the statistics, service description and aggregates in their process and the gzipped
+        N-Quads beside it as in `write_data`. Above `Settings.dump_max_quads` quads the derived dumps
+        are left out (`self.skipped` says why).
+        """
+        from icgraph import dump_writers
+        from icgraph.store import bulk_load_with_merge
+        from icgraph.void import build_void, set_dump_sizes
+
+        dumps = self.folder / "dumps"
+        dumps.mkdir()
+        with self._timed("dumps"):
+            dump_writers.link_or_copy(nquads, dumps / "icgraph.nq")
+            self.known_digests["icgraph.nq"] = self.inputs.get(str(nquads)) or releases.file_digest(dumps / "icgraph.nq")
+        with self._timed("store load"):
+            store = ox.Store(str(self.folder / "store"))
+            quads = bulk_load_with_merge(store, dumps / "icgraph.nq")
+            store.flush()
+        with self._timed("store optimize"):
+            store.optimize()
+        del store
+        self.skipped = dump_writers.skipped_dumps(quads, self.settings.dump_max_quads)
+        with contextlib.ExitStack() as running:
+            json_ld = None
+            if "icgraph.jsonld" not in self.skipped:
+                json_ld = running.enter_context(_beside(dump_writers.write_json_ld, self.folder / "store", dumps / "icgraph.jsonld"))
+            self.prepare()
+            self._aggregates_running, self._aggregates_process = self._aggregates_process, None
+            running.push(lambda failed, *_: self._stop_aggregates() if failed else None)
+            self._aggregates_running.start()
+            threads = running.enter_context(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="release"))
+            gzipped = threads.submit(self._timed_call, "dumps", _gzip, dumps / "icgraph.nq")  # zlib lets go of the GIL
+            store = ox.Store.read_only(str(self.folder / "store"))
+            with self._timed("dumps"):
+                if "icgraph.trig" not in self.skipped:
+                    dump_writers.write_trig(store, dumps / "icgraph.trig")
+                if "icgraph.ttl" not in self.skipped:
+                    dump_writers.write_turtle(store, dumps / "icgraph.ttl")
+                graphs = self.folder / "graphs"
+                graphs.mkdir()
+                for graph in () if "graphs" in self.skipped else store.named_graphs():
+                    if isinstance(graph, ox.NamedNode):
+                        store.dump(str(graphs / (releases.graph_slug(graph.value) + ".nt")), ox.RdfFormat.N_TRIPLES, from_graph=graph)
+            merged: dict = {}  # loaded with the data: no scan of every quad to prove it
+            with self._timed("search index"):
+                build_search_index(store, self.folder / "search.sqlite", dataset=merged)
+            with self._timed("describe"):
+                void = build_void(store, dumps, version=self.id, issued=_now(), base=self.base, dataset=merged, skipped=self.skipped)
+            del store
+            gzipped.result()
+            if json_ld is not None:
+                self.timings["json-ld"] = json_ld()
+            with self._timed("describe"):
+                set_dump_sizes(void, dumps)
+                void.serialize(self.folder / "void.ttl", format="turtle")
+
     def _collect_aggregates(self) -> None:
         """Wait for the aggregates `write_data` started (if it did), and keep their manifest entry."""
         if self._aggregates_running is not None:
@@ -195,8 +260,8 @@ class ReleaseWriter:
             (report / "shacl.json").write_text(report_json(validation), encoding="utf-8")
         dumps = {
             name: {"bytes": (self.folder / "dumps" / name).stat().st_size,
-                   "sha256": releases.file_digest(self.folder / "dumps" / name)}
-            for name in DUMPS
+                   "sha256": self.known_digests.get(name) or releases.file_digest(self.folder / "dumps" / name)}
+            for name in DUMPS if name not in self.skipped
         }
         self._collect_aggregates()  # computed meanwhile
         previous = releases.current_release(self.location, self.build_dir)
@@ -211,6 +276,7 @@ class ReleaseWriter:
             "graphs": dict(self.statistics["graphs"]) if self.statistics else {},
             "validation": None if validation is None else {"conforms": validation.conforms, **validation.counts},
             "dumps": dumps,
+            **({"skipped": self.skipped} if self.skipped else {}),
             "aggregates": self.aggregates,
             "timings": {stage: round(seconds, 3) for stage, seconds in {**(timings or {}), **self.timings}.items()},
             **(extra or {}),
@@ -387,7 +453,7 @@ def release_from_dump(nquads: Path, location, build_dir: Path, progress: Callabl
     """`icgraph load` into an embedded store: a release made from an N-Quads dump (no SHACL report)."""
     writer = ReleaseWriter(location, build_dir, {str(nquads): releases.file_digest(nquads)}, settings)
     try:
-        writer.write_data(nquads=nquads)
+        writer.write_from_dump(nquads)
         return writer.finish(progress=progress)
     except BaseException:
         writer.discard()

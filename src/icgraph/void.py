@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Iterable
 
 import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
@@ -42,11 +43,12 @@ def _rows(store: ox.Store, name: str, **dataset) -> list:
 
 
 def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None, base: str = ROOT,
-               dataset: dict | None = None) -> Graph:
+               dataset: dict | None = None, skipped: Iterable[str] = ()) -> Graph:
     """The VoID + DCAT description of the dataset in ``store``, with every count computed from it.
 
     ``dataset``: the store's `default_dataset` when the caller knows it (a release being written
-    holds the merge: ``{}``), which spares the scan that proves it.
+    holds the merge: ``{}``), which spares the scan that proves it. ``skipped``: dumps the release
+    does not hold (`icgraph.dump_writers.skipped_dumps`), not offered.
     """
     g = Graph()
     for prefix, iri in PREFIXES.items():
@@ -79,6 +81,8 @@ def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, iss
     g.add((d, DCAT.landingPage, URIRef(base)))
 
     for name, (fmt, media_type, description) in DUMPS.items():
+        if name in skipped:
+            continue
         url = URIRef(base + "downloads/" + name)
         dist = _distribution(name)
         g.add((d, VOID.dataDump, url))
