@@ -175,6 +175,30 @@ def test_practice_page_shows_what_people_read(client, store, samples):
     assert "link without address" in client.get(local_path(placeholder) + ".html").text
 
 
+def test_actor_partners_bound_by_a_values_row_equal_the_query_bound_by_substitution(client, store):
+    """The actor page opens actor-partners.rq with the actor as a VALUES row (`select_bound`, which Oxigraph
+    plans from the actor); its rows must be those of the file's query bound by substitution, for every actor."""
+    from functools import partial
+
+    from icgraph.server import prepared
+    from icgraph.store import default_dataset
+
+    def rows(solutions) -> set:
+        return {(r["other"].value, r["level"].value if r["level"] is not None else None,
+                 tuple(sorted(r["practices"].value.split()))) for r in solutions}
+
+    actors = [row["x"] for row in store.query(
+        "SELECT DISTINCT ?x WHERE { ?p icg:agent ?x . ?x a org:Organization } ORDER BY ?x LIMIT 80", prefixes=PREFIXES)]
+    query = prepared.load("actor-partners").text
+    with_partners = 0
+    for actor in actors:
+        expected = rows(store.query(query, substitutions={ox.Variable("_entity_iri"): actor}, **default_dataset(store)))
+        got = rows(client.portal.call(partial(linked_data.select_bound, client.app.state.pool, "actor-partners", entity=actor.value)))
+        assert got == expected, actor
+        with_partners += bool(got)
+    assert with_partners > 20  # the comparison covers actors that have partners, not only empty answers
+
+
 # ----------------------------------------------------------------------------------------------
 #   303 for things, 200 + Content-Location for documents, Vary: Accept
 # ----------------------------------------------------------------------------------------------

@@ -209,6 +209,16 @@ async def _select(request: Request, name: str, **bindings: str) -> list[dict[str
     return await pools.run(request, name, {key: ox.NamedNode(iri) for key, iri in bindings.items()})
 
 
+async def select_bound(pool, name: str, **bindings: str) -> list[dict[str, Any]]:
+    """The rows of the server query ``name`` with each IRI of ``bindings`` opening its WHERE clause as a VALUES
+    row, for a query that joins several patterns from its bound IRIs. Oxigraph 0.5 plans a query before
+    ``substitutions`` bind it, so its planner joins those patterns over the whole store (actor-partners at 100x:
+    62 s bound by substitution, 20 ms from a VALUES row); a VALUES row is part of the plan."""
+    variables = {parameter.name: parameter.variable for parameter in prepared.load(name).parameters}
+    rows = [prepared.values(variables[key], [ox.NamedNode(iri)]) for key, iri in bindings.items()]
+    return await pool.prepared(prepared.with_groups(name, *rows))
+
+
 async def _exists(request: Request, iri: str) -> bool:
     """Whether the store says anything about ``iri``; the IRI comes from the URL and must pass
     Oxigraph's IRI parser to become the bound term."""
@@ -583,7 +593,7 @@ async def _actor_context(request: Request, view: View) -> dict[str, Any]:
     memberships = await _select(request, "actor-memberships", entity=iri)
     members = await _select(request, "actor-members", entity=iri)
     subs = await _select(request, "actor-sub-organisations", entity=iri)
-    partners = await _select(request, "actor-partners", entity=iri)
+    partners = await select_bound(await pools.pool_of(request.app), "actor-partners", entity=iri)
     partnerships = await _select(request, "actor-partnerships", entity=iri)
     for row in partners:
         row["practices"] = [ox.NamedNode(p) for p in row["practices"].value.split()]
