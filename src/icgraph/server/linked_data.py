@@ -75,6 +75,7 @@ async def describe(pool, iri: str) -> list[ox.Triple]:
     """The triples of `describe_query` (iri), found by the pool in two simpler queries that Virtuoso 7.2 also runs."""
     entity = ox.NamedNode(iri)
     parts = [entity] + [row["part"] for row in await pool.prepared("describe-parts", {"entity": entity})]
+    parts += [row["part"] for row in await select_bound(pool, "describe-meeting-parts", entity=iri)]
     # Virtuoso 7.2 fails to compile ?part IN (<x>) and ?part = <x> ("SP031"), and answers a VALUES block
     # of several rows joined with the UNION wrongly (the whole store); Oxigraph evaluates a FILTER (?part IN
     # (...)) over the whole store (65 s for a practice at 100x). So each part is one query of one VALUES row.
