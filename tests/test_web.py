@@ -233,6 +233,20 @@ def test_map_page_fetches_its_data_rather_than_inlining_it(client):
     assert html.count('<li><a href="/id/actor/') <= web.MAP_LISTED
 
 
+def test_map_page_without_filters_counts_and_lists_what_is_drawn(client):
+    """Without filters the page's summary is the one the release keeps (maps.map_indexes): its counts and lists
+    are those of the JSON the drawings fetch."""
+    html = client.get("/map").text
+    graph, places = client.get("/api/map").json(), client.get("/api/map/places").json()
+    assert f'<span id="node-count">{len(graph["nodes"])}</span>' in html
+    assert f'<span id="edge-count">{len(graph["edges"])}</span>' in html
+    assert f'<span id="actor-total">{graph["counts"]["actors"]}</span>' in html
+    listed = min(len(graph["nodes"]), web.MAP_LISTED)
+    assert html.count('<li><a href="/id/actor/') == listed
+    assert all(f'<li><a href="{n["url"]}">' in html for n in graph["nodes"][:listed])
+    assert html.count('<li>') - html.count('<li><a href="/id/actor/') >= min(len(places["places"]), web.MAP_LISTED)
+
+
 def test_map_page_draws_from_vendored_assets(client):
     html = client.get("/map?country=es").text
     assert '<option value="es" selected>' in html
