@@ -214,7 +214,7 @@ async def select_bound(pool, name: str, **bindings: str) -> list[dict[str, Any]]
     """The rows of the server query ``name`` with each IRI of ``bindings`` opening its WHERE clause as a VALUES
     row, for a query that joins several patterns from its bound IRIs. Oxigraph 0.5 plans a query before
     ``substitutions`` bind it, so its planner joins those patterns over the whole store (actor-partners at 100x:
-    62 s bound by substitution, 20 ms from a VALUES row); a VALUES row is part of the plan."""
+    7-15 s bound by substitution, 9-57 ms from a VALUES row); a VALUES row is part of the plan."""
     variables = {parameter.name: parameter.variable for parameter in prepared.load(name).parameters}
     rows = [prepared.values(variables[key], [ox.NamedNode(iri)]) for key, iri in bindings.items()]
     return await pool.prepared(prepared.with_groups(name, *rows))
