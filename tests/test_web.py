@@ -363,3 +363,29 @@ def test_vendored_assets_are_committed_and_small():
     assert sum(p.stat().st_size for p in files) < 4 * 1024 * 1024
     css = (VENDOR / "yasgui" / "yasgui.min.css").read_text()
     assert "@import" not in css and "fonts.googleapis" not in css
+
+
+def test_compiled_templates_are_kept_in_the_build_folder_and_render_the_same(client, built, tmp_path):
+    """A server keeps its compiled templates under build_dir/cache/templates (so a page's first view in a new
+    process reads bytecode instead of compiling); a page rendered from them is the page rendered from the source,
+    and a folder that cannot be made leaves the templates compiled in memory."""
+    from jinja2 import FileSystemBytecodeCache
+
+    from icgraph.server.app import create_app
+    from icgraph.server.templating import keep_compiled_templates, templates
+
+    create_app(built)
+    assert templates.env.bytecode_cache.directory == str(built.build_dir / "cache" / "templates")
+    folder = tmp_path / "templates"
+    keep_compiled_templates(folder)
+    templates.env.cache.clear()  # as in a new process
+    compiled = client.get("/search?q=roma").text
+    assert list(folder.glob("*.cache"))
+    source, filename, _ = templates.env.loader.get_source(templates.env, "search.html")
+    assert FileSystemBytecodeCache(str(folder)).get_bucket(templates.env, "search.html", filename, source).code is not None
+    templates.env.cache.clear()  # read from the kept bytecode this time
+    assert client.get("/search?q=roma").text == compiled and "roma" in compiled.lower()
+    kept = templates.env.bytecode_cache
+    (tmp_path / "a-file").write_text("not a folder")
+    keep_compiled_templates(tmp_path / "a-file" / "templates")
+    assert templates.env.bytecode_cache is kept
