@@ -41,6 +41,12 @@ def test_the_release_keeps_the_index_the_facet_queries_give(client, index, built
     stored = stored_index(client.app.state.pool)
     assert stored is not None
     assert index_state(stored) == index_state(index)
+    # the practices of each participation facet's values, kept with the index, are those its participations give
+    participation_facets = [f for f in FACETS if f.per_participation]
+    assert participation_facets and set(stored._practices_of) == {f.name for f in participation_facets}
+    for facet in participation_facets:
+        for token, participations in stored.by_value[facet.name].items():
+            assert set(stored._practices_of[facet.name][token]) == stored.practices_of(participations), (facet.name, token)
     assert built.build_result.release.manifest["aggregates"]["indexes"]["facet-index"] > 0
     assert len(index.practices) >= len(index.listing) > 50
     assert {row["kind"].value for row in client.portal.call(client.app.state.pool.prepared, "actor-kinds")} == set(index.kinds)

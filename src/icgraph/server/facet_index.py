@@ -13,6 +13,7 @@ then set operations in Python (`FacetIndex.counts`, `FacetIndex.selected`), equa
 
 from __future__ import annotations
 
+import gc
 import pickle
 from array import array
 from dataclasses import dataclass, field
@@ -47,8 +48,10 @@ class FacetIndex:
     #: The listing rows of practices-page.rq as the page shows them, in its order, and each one's practice number.
     listing: list[dict]
     listed: list[int]
-    #: token -> practice numbers, for the participation facets (derived, not stored).
-    _practices_of: dict[str, dict[str, set[int]]] = field(default_factory=dict, repr=False, compare=False)
+    #: facet name -> token -> practice numbers, for the participation facets without a selection (derived from
+    #: ``by_value``: `build_index` fills it and `to_bytes` keeps it, as sorted arrays; at 100x deriving it took
+    #: 30-156 ms of the first /practices).
+    _practices_of: dict[str, dict[str, set[int] | array]] = field(default_factory=dict, repr=False, compare=False)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -84,7 +87,7 @@ class FacetIndex:
                 counts[token] = count
         return counts
 
-    def _unfiltered(self, name: str, token: str, ids) -> set[int]:
+    def _unfiltered(self, name: str, token: str, ids) -> set[int] | array:
         cached = self._practices_of.setdefault(name, {})
         if token not in cached:
             cached[token] = self.practices_of(ids)
@@ -97,15 +100,24 @@ class FacetIndex:
         state["participation_practice"] = array("I", self.participation_practice)
         state["by_value"] = {name: {token: array("I", sorted(ids)) for token, ids in values.items()}
                              for name, values in self.by_value.items()}
+        state["practices_of"] = {name: {token: array("I", sorted(ids)) for token, ids in values.items()}
+                                 for name, values in self._practices_of.items()}
         return pickle.dumps({"version": INDEX_VERSION, **state}, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
     def from_bytes(cls, body: bytes) -> FacetIndex | None:
         """The index stored by `to_bytes` (our own release file); None when it is of another version."""
-        state = pickle.loads(body)
+        collecting = gc.isenabled()
+        gc.disable()  # it makes many containers and keeps them all: a collection meanwhile finds nothing to free
+        try:
+            state = pickle.loads(body)
+        finally:
+            if collecting:
+                gc.enable()
         if not isinstance(state, dict) or state.pop("version", None) != INDEX_VERSION:
             return None
-        return cls(**state)
+        unfiltered = state.pop("practices_of", None) or {}  # an index stored before it was kept: derived on use
+        return cls(**state, _practices_of=unfiltered)
 
 
 async def build_index(pool) -> FacetIndex:
@@ -149,7 +161,12 @@ async def build_index(pool) -> FacetIndex:
         listing.append(listing_row(row))
         listed.append(practice_id(row["practice"]))
     practices = sorted(practice_number, key=practice_number.__getitem__)
-    return FacetIndex(kinds, practices, participation_practice, by_value, labels, listing, listed)
+    index = FacetIndex(kinds, practices, participation_practice, by_value, labels, listing, listed)
+    for facet in FACETS:  # the participation facets' practices without a selection, kept with the index
+        if facet.per_participation:
+            for token, ids in by_value[facet.name].items():
+                index._unfiltered(facet.name, token, ids)
+    return index
 
 
 def stored_index(pool) -> FacetIndex | None:
