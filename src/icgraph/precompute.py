@@ -139,14 +139,17 @@ def precomputed_library(queries_dir: Path) -> list:
 
 async def _record(recorder: Recorder, queries_dir: Path, library_only: bool = False) -> None:
     from icgraph.server.facet_index import INDEX_NAME, build_index
-    from icgraph.server.maps import load_map_data
+    from icgraph.server.maps import load_map_data, map_indexes
     from icgraph.server.query_api import offer_for
     from icgraph.server.web import headline_counts
 
     async def practices(r) -> None:
         recorder.indexes[INDEX_NAME] = (await build_index(r)).to_bytes()
 
-    pages = {"headline-counts": headline_counts, "map": load_map_data, "practices": practices}
+    async def map_views(r) -> None:  # the map's query answers, and the map without filters as drawn
+        recorder.indexes.update(map_indexes(await load_map_data(r)))
+
+    pages = {"headline-counts": headline_counts, "map": map_views, "practices": practices}
     for label, compute in ({} if library_only else pages).items():
         recorder.label = label
         try:
