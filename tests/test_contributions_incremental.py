@@ -138,3 +138,40 @@ def test_a_contributed_practice_gets_the_inferred_triples_the_build_would_give_i
     assert (ICG + "levelCount", "2") in about
     edges = {str(s) for s, p, o in held if str(p) == ICG + "viaPractice" and str(o) == practice}
     assert len(edges) == 1 and all(edge.startswith(practice + "#coop-") for edge in edges)
+
+
+def _added_triples(turtle: bytes) -> list[ox.Triple]:
+    from icgraph.terms import to_ox
+
+    return [ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in Graph().parse(data=turtle, format="turtle")]
+
+
+def _correction_of_a_one_level_practice(store: ox.Store) -> list[ox.Triple]:
+    """A new participation in a published practice that spans one level, by an actor at another level (its count changes)."""
+    inferred = ox.NamedNode(str(INFERRED_GRAPH))
+    level_count, spans = ox.NamedNode(ICG + "levelCount"), ox.NamedNode(ICG + "spansLevel")
+    governance_level, agent, participation = (ox.NamedNode(ICG + n) for n in ("governanceLevel", "agent", "hasParticipation"))
+    practice = next(q.subject for q in store.quads_for_pattern(None, level_count, ox.Literal("1", datatype=ox.NamedNode(
+        "http://www.w3.org/2001/XMLSchema#integer")), inferred))
+    (spanned,) = {q.object for q in store.quads_for_pattern(practice, spans, None, inferred)}
+    other = next(q.subject for q in store.quads_for_pattern(None, governance_level, None, None) if q.object != spanned)
+    joined = ox.BlankNode()
+    return [ox.Triple(practice, participation, joined), ox.Triple(joined, agent, other)]
+
+
+@pytest.mark.parametrize("change", ["new practice", "correction"])
+def test_inference_on_the_neighbourhood_of_a_change_equals_inference_on_the_whole_graph(store, change):
+    from icgraph.infer import infer_change, infer_from_store
+
+    inferred = ox.NamedNode(str(INFERRED_GRAPH))
+    asserted = [g for g in store.named_graphs() if isinstance(g, ox.NamedNode) and g != inferred]
+    added = _added_triples(TURTLE) if change == "new practice" else _correction_of_a_one_level_practice(store)
+    whole = infer_from_store(store, asserted, added, inferred=None)
+    assert infer_from_store(store, asserted, added) == whole
+    gained, lost = infer_change(store, asserted, added)
+    held = {q.triple for q in store.quads_for_pattern(None, None, None, inferred)}
+    assert gained and gained <= whole and not lost & whole
+    if change == "correction":  # the practice's level count went from 1 to 2: the old count is lost
+        assert {t.object.value for t in lost if t.predicate.value == ICG + "levelCount"} == {"1"}
+        assert {t.object.value for t in gained if t.predicate.value == ICG + "levelCount"} == {"2"}
+    assert (held - lost) | gained == whole
