@@ -175,3 +175,19 @@ def test_inference_on_the_neighbourhood_of_a_change_equals_inference_on_the_whol
         assert {t.object.value for t in lost if t.predicate.value == ICG + "levelCount"} == {"1"}
         assert {t.object.value for t in gained if t.predicate.value == ICG + "levelCount"} == {"2"}
     assert (held - lost) | gained == whole
+
+
+def test_the_void_counts_of_an_accepted_release_are_those_of_its_store(two_accepts):
+    from icgraph.void import counts_of_void, store_statistics, void_counts
+
+    _, (before, *accepted), _ = two_accepts
+    for release in accepted:  # the second's counts are the first's changed: each accept adds to the one before
+        store = ox.Store.read_only(str(release.store))
+        counts = counts_of_void(Graph().parse(release.path / "void.ttl", format="turtle"))
+        assert counts == void_counts(store)
+        statistics = store_statistics(store)
+        assert release.manifest["triples"] == statistics["default_triples"]
+        assert release.manifest["graphs"] == dict(statistics["graphs"])
+    graphs = counts_of_void(Graph().parse(accepted[0].path / "void.ttl", format="turtle"))["graphs"]
+    assert graphs[str(CONTRIBUTIONS_GRAPH)]["classes"]["https://w3id.org/icgraph/def#Practice"] == 1
+    assert str(CONTRIBUTIONS_GRAPH) not in counts_of_void(Graph().parse(before.path / "void.ttl", format="turtle"))["graphs"]

@@ -21,9 +21,11 @@ the same bytes in every release, and writes only the tail again:
   objects of the same ``@id``;
 - a file whose head is unchanged and whose tail is empty is a hard link to the previous one.
 
-The search index (its similar practices weigh every practice), the VoID and the service
-description (their counts) and the aggregates depend on the whole graph: they are computed from
-the new store, as the build computes them.
+- ``void.ttl`` and the manifest's counts: the previous release's counts changed by the quads the
+  accept removed and added, each looked up for the terms those quads touch (`icgraph.void.updated_counts`).
+
+The search index (its similar practices weigh every practice) and the aggregates depend on the
+whole graph: they are computed from the new store, as the build computes them.
 """
 
 from __future__ import annotations
@@ -76,11 +78,11 @@ class DeltaReleaseWriter(ReleaseWriter):
     def write_delta(self, previous: Release, head: dict[str, int], old_tail: list[ox.Quad], tail: list[ox.Quad]) -> dict[str, int]:
         """Write store, dumps and graph files; returns the manifest's ``head`` (the same lengths as ``head``)."""
         with self._timed("store copy"):
-            _update_store(previous, self.folder / "store", old_tail, tail)
+            removed, added = _update_store(previous, self.folder / "store", old_tail, tail)
         with self._timed("dumps"):
             self._write_dumps(previous, head, tail)
         store = ox.Store.read_only(str(self.folder / "store"))
-        self._describe(store)
+        self._describe(previous, store, removed, added)
         return head
 
     def _write_dumps(self, previous: Release, head: dict[str, int], tail: list[ox.Quad]) -> None:
@@ -119,21 +121,26 @@ class DeltaReleaseWriter(ReleaseWriter):
                 else:
                     out.write(added)
 
-    def _describe(self, store: ox.Store) -> None:
-        """The search index, VoID, service description and aggregates of the new store (as `ReleaseWriter.write_data`)."""
+    def _describe(self, previous: Release, store: ox.Store, removed: list[ox.Quad], added: list[ox.Quad]) -> None:
+        """The search index, VoID, service description and aggregates of the new store (as `ReleaseWriter.write_data`).
+
+        VoID's counts (and the manifest's, the service description's) are the previous release's, changed by
+        the quads ``removed`` and ``added`` (`icgraph.void.updated_counts`): each looked up for the terms they touch.
+        """
         from icgraph.backends import is_remote
         from icgraph.queries import load_library
         from icgraph.search import build_search_index
         from icgraph.server.service_description import describe
-        from icgraph.void import build_void, store_statistics
+        from icgraph.void import describe_void, statistics_of_counts
 
         with self._timed("search index"):
             build_search_index(store, self.folder / "search.sqlite")
         with self._timed("describe"):
             from icgraph.publish import _now
 
-            self.statistics = store_statistics(store)
-            build_void(store, self.folder / "dumps", version=self.id, issued=_now(), base=self.base).serialize(
+            counts = _void_counts(previous, store, removed, added)
+            self.statistics = statistics_of_counts(counts)
+            describe_void(counts, self.folder / "dumps", version=self.id, issued=_now(), base=self.base).serialize(
                 self.folder / "void.ttl", format="turtle")
             describe(
                 self.base + "sparql", self.statistics, updates_enabled=False,
@@ -150,7 +157,22 @@ class DeltaReleaseWriter(ReleaseWriter):
             )
 
 
-def _update_store(previous: Release, target: Path, old_tail: list[ox.Quad], tail: list[ox.Quad]) -> None:
+def _void_counts(previous: Release, store: ox.Store, removed: list[ox.Quad], added: list[ox.Quad]) -> dict:
+    """VoID's counts of ``store``: the previous release's (its void.ttl) changed by the quads ``removed`` and ``added``."""
+    from rdflib import Graph
+
+    from icgraph.void import counts_of_void, updated_counts, void_counts
+
+    try:
+        counts = counts_of_void(Graph().parse(previous.path / "void.ttl", format="turtle"))
+    except (OSError, TypeError, ValueError, SyntaxError):  # no VoID, or none this code wrote: count everything
+        return void_counts(store)
+    before = ox.Store.read_only(str(previous.store))
+    return updated_counts(counts, before, store, removed, added)
+
+
+def _update_store(previous: Release, target: Path, old_tail: list[ox.Quad], tail: list[ox.Quad]) -> tuple[list[ox.Quad], list[ox.Quad]]:
+    """Copy the previous store to ``target`` with ``old_tail`` replaced by ``tail``; the named-graph quads (removed, added)."""
     source = ox.Store.read_only(str(previous.store))
     source.backup(str(target))
     del source
@@ -168,6 +190,7 @@ def _update_store(previous: Release, target: Path, old_tail: list[ox.Quad], tail
     store.extend(added + [ox.Quad(q.subject, q.predicate, q.object, default) for q in added])
     store.flush()
     del store
+    return removed, added
 
 
 def _jsonld_items(document: bytes) -> bytes:
