@@ -191,3 +191,39 @@ def test_the_void_counts_of_an_accepted_release_are_those_of_its_store(two_accep
     graphs = counts_of_void(Graph().parse(accepted[0].path / "void.ttl", format="turtle"))["graphs"]
     assert graphs[str(CONTRIBUTIONS_GRAPH)]["classes"]["https://w3id.org/icgraph/def#Practice"] == 1
     assert str(CONTRIBUTIONS_GRAPH) not in counts_of_void(Graph().parse(before.path / "void.ttl", format="turtle"))["graphs"]
+
+
+def _index_content(path) -> tuple:
+    """Documents (names as a set: GROUP_CONCAT's order is the store's), vocabulary, similar practices, basis."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        documents = sorted((kind, slug, iri, title, text_title, tuple(sorted(names.split(" · "))), body)
+                           for kind, slug, iri, title, text_title, names, body in db.execute(
+                               "SELECT d.kind, d.slug, d.iri, d.title, t.title, t.names, t.body FROM document d JOIN text t ON t.rowid = d.id"))
+        return (documents, sorted(db.execute("SELECT * FROM vocabulary")),
+                sorted(db.execute("SELECT practice, rank, other, score, reason, reasons FROM similar")),
+                sorted(db.execute("SELECT * FROM similar_basis")))
+
+
+def test_the_search_index_of_an_accept_equals_the_index_written_whole(two_accepts, tmp_path):
+    """The accept updates the previous index; writing the whole index of the new store, weighed by the build's
+    basis as the accept's is, gives the same documents, vocabulary and similar practices."""
+    import sqlite3
+
+    from icgraph.search import build_search_index, search
+    from icgraph.similar import _read_basis, similar_to
+
+    _, (before, first, second), (_, contributed) = two_accepts
+    with sqlite3.connect(before.search_index) as db:
+        basis = _read_basis(db)
+    for release in (first, second):
+        whole = build_search_index(ox.Store.read_only(str(release.store)), tmp_path / f"{release.id}.sqlite", basis=basis)
+        assert _index_content(release.search_index) == _index_content(whole)
+    assert _index_content(second.search_index)[3] == _index_content(before.search_index)[3]  # the build's basis, kept
+    assert contributed["practice"] in {hit.iri for hit in search(second.search_index, "neighbourhood language cafés")}
+    assert contributed["practice"] not in {hit.iri for hit in search(before.search_index, "neighbourhood language cafés")}
+    found = similar_to(second.search_index, contributed["practice"])
+    assert found and all(s.score > 0 and s.reasons for s in found)
+    # The new practice entered the lists of practices it resembles most.
+    assert any(contributed["practice"] in {s.iri for s in similar_to(second.search_index, s.iri)} for s in found)

@@ -24,8 +24,12 @@ the same bytes in every release, and writes only the tail again:
 - ``void.ttl`` and the manifest's counts: the previous release's counts changed by the quads the
   accept removed and added, each looked up for the terms those quads touch (`icgraph.void.updated_counts`).
 
-The search index (its similar practices weigh every practice) and the aggregates depend on the
-whole graph: they are computed from the new store, as the build computes them.
+- ``search.sqlite``: the previous index with the documents that read a changed node read again, and
+  the similar practices of the new ones, entered in the lists they belong to
+  (`icgraph.search.update_search_index`: similar practices are weighed by the build's statistics).
+
+The aggregates depend on the whole graph: they are computed from the new store, as the build
+computes them.
 """
 
 from __future__ import annotations
@@ -129,12 +133,15 @@ class DeltaReleaseWriter(ReleaseWriter):
         """
         from icgraph.backends import is_remote
         from icgraph.queries import load_library
-        from icgraph.search import build_search_index
+        from icgraph.search import build_search_index, update_search_index
         from icgraph.server.service_description import describe
         from icgraph.void import describe_void, statistics_of_counts
 
         with self._timed("search index"):
-            build_search_index(store, self.folder / "search.sqlite")
+            changed = [q.subject for q in (*removed, *added)]
+            index, target = previous.path / "search.sqlite", self.folder / "search.sqlite"
+            if not index.is_file() or update_search_index(index, target, store, changed) is None:
+                build_search_index(store, target)  # an index this code cannot extend: written whole
         with self._timed("describe"):
             from icgraph.publish import _now
 
