@@ -227,3 +227,39 @@ def test_the_search_index_of_an_accept_equals_the_index_written_whole(two_accept
     assert found and all(s.score > 0 and s.reasons for s in found)
     # The new practice entered the lists of practices it resembles most.
     assert any(contributed["practice"] in {s.iri for s in similar_to(second.search_index, s.iri)} for s in found)
+
+
+def test_an_accepted_release_gets_its_aggregates_after_publication_each_equal_to_its_query_on_the_new_store(two_accepts):
+    """The accept publishes without waiting for the aggregates; they follow into the release's folder, and each
+    answer is what its query gives on that release's store (the server serves it only for that release)."""
+    import pickle
+
+    from icgraph.aggregates import Aggregates, job_key
+    from icgraph.precompute import complete_release, precomputed_library, written_entry
+    from icgraph.server.facet_index import INDEX_NAME, FacetIndex
+
+    from conftest import pooled_client
+
+    site, (before, _, release), (_, contributed) = two_accepts
+    settings = site.settings
+    assert release.manifest["aggregates"]["after publication"] is True
+    complete_release(release.path, settings.queries_dir, settings.max_result_bytes, settings.precompute_timeout)
+    entry = written_entry(release.path)
+    stored = Aggregates(release).answers()
+    assert entry["answers"] == len(stored) > 50 and entry["refused"] == {}
+    assert {f"library/{q.name}" for q in precomputed_library(settings.queries_dir)} | {"headline-counts", "map", "practices"} <= set(entry["by_label"])
+    browsed = FacetIndex.from_bytes(Aggregates(release).index(INDEX_NAME)).practices
+    assert contributed["practice"].rsplit("/", 1)[-1] in {p.rsplit("/", 1)[-1] for p in browsed}
+    previous = {a.key: a.body for a in Aggregates(before).answers()}
+    with pooled_client(create_app(settings), settings) as client:
+        pool = client.app.state.pool
+        assert pool.release.id == release.id
+        for answer in stored:
+            assert job_key(answer.job) == answer.key
+            live = client.portal.call(pool._read, answer.job, 60.0)  # the reader itself, not the aggregates
+            assert live["content_type"] == answer.content_type, answer.label
+            if answer.job["format"] is None:
+                assert pickle.loads(live["body"]) == pickle.loads(answer.body), answer.label
+            else:
+                assert live["body"] == answer.body, answer.label
+    assert any(previous.get(a.key) != a.body for a in stored)  # the new practice changed some answers

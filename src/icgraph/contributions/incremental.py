@@ -28,8 +28,11 @@ the same bytes in every release, and writes only the tail again:
   the similar practices of the new ones, entered in the lists they belong to
   (`icgraph.search.update_search_index`: similar practices are weighed by the build's statistics).
 
-The aggregates depend on the whole graph: they are computed from the new store, as the build
-computes them.
+The aggregates (``aggregates.sqlite``: the pages' answers, the facet index, the precomputed library
+queries) are computed from the new store as the build computes them, but after publication, by a
+process of their own, into the published release's folder (`icgraph.precompute.complete_release`):
+until the file appears, the server runs those queries live under its limits, never with another
+release's answers.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from icgraph.aggregates import AGGREGATES
 from icgraph.namespaces import PREFIXES
 from icgraph.publish import ReleaseWriter
 from icgraph.release import DUMPS, Release, graph_slug
@@ -126,7 +130,7 @@ class DeltaReleaseWriter(ReleaseWriter):
                     out.write(added)
 
     def _describe(self, previous: Release, store: ox.Store, removed: list[ox.Quad], added: list[ox.Quad]) -> None:
-        """The search index, VoID, service description and aggregates of the new store (as `ReleaseWriter.write_data`).
+        """The search index, VoID and service description of the new store (as `ReleaseWriter.write_data`).
 
         VoID's counts (and the manifest's, the service description's) are the previous release's, changed by
         the quads ``removed`` and ``added`` (`icgraph.void.updated_counts`): each looked up for the terms they touch.
@@ -154,14 +158,17 @@ class DeltaReleaseWriter(ReleaseWriter):
                 examples=load_library(self.settings.queries_dir).values(), extension_functions=not is_remote(self.location),
             ).serialize(self.folder / "service-description.ttl", format="turtle")
         del store
-        with self._timed("aggregates"):
-            from icgraph.aggregates import AGGREGATES
-            from icgraph.precompute import write_aggregates
+        # The aggregates follow publication (`finish`): an accept at 100x would otherwise wait minutes for them.
+        self.aggregates = {"file": AGGREGATES, "after publication": True}
 
-            self.aggregates = write_aggregates(
-                self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir, self.settings.max_result_bytes,
-                self.settings.query_timeout,
-            )
+    def finish(self, validation=None, timings=None, progress=None, extra=None) -> Release:
+        """`ReleaseWriter.finish`, then the aggregates of the published release started in a process of their own
+        (`icgraph.precompute.start_after_publication`; ``self.after_publication`` is that process)."""
+        from icgraph.precompute import start_after_publication
+
+        release = super().finish(validation, timings, progress, extra)
+        self.after_publication = start_after_publication(release, self.settings)
+        return release
 
 
 def _void_counts(previous: Release, store: ox.Store, removed: list[ox.Quad], added: list[ox.Quad]) -> dict:
