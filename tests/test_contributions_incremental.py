@@ -263,3 +263,17 @@ def test_an_accepted_release_gets_its_aggregates_after_publication_each_equal_to
             else:
                 assert live["body"] == answer.body, answer.label
     assert any(previous.get(a.key) != a.body for a in stored)  # the new practice changed some answers
+
+
+def test_the_next_tail_from_the_change_alone_is_the_tail_the_accept_wrote(two_accepts):
+    """`next_tail` reads only the neighbourhood of the change; the second accept's tail, as its dump holds it, is the same."""
+    from icgraph.contributions.incremental import next_tail, tail_of
+
+    _, (_, first, second), _ = two_accepts
+    contributions = ox.NamedNode(str(CONTRIBUTIONS_GRAPH))
+    old_tail, new_tail = tail_of(first, head_of(first)), tail_of(second, head_of(second))
+    had = {q.triple for q in old_tail if q.graph_name == contributions}
+    added = [q.triple for q in new_tail if q.graph_name == contributions and q.triple not in had]
+    computed = next_tail(ox.Store.read_only(str(first.store)), old_tail, added)
+    assert computed is not None and _ground(computed) == _ground(new_tail)
+    assert len(computed) == len(new_tail)

@@ -80,6 +80,32 @@ def tail_of(release: Release, head: dict[str, int]) -> list[ox.Quad]:
         return list(ox.parse(dump.read(), format=ox.RdfFormat.N_QUADS))
 
 
+def next_tail(source: ox.Store, old_tail: list[ox.Quad], added: list[ox.Triple], *, ontology_dir: Path | None = None,
+              cache_dir: Path | None = None) -> list[ox.Quad] | None:
+    """The tail of the release that adds the triples ``added`` to graph:contributions of the release whose store is
+    ``source`` and whose tail is ``old_tail``; None when the change takes back a triple the build inferred (the
+    release must then be written whole).
+
+    What `icgraph.contributions.publication` computes from the whole inferred graph, from the change alone: the
+    rules run on its neighbourhood (`icgraph.infer.infer_change`) and each triple they gain or lose is looked up.
+    """
+    from icgraph.infer import infer_change
+    from icgraph.namespaces import CONTRIBUTIONS_GRAPH, INFERRED_GRAPH
+
+    contributions, inferred = ox.NamedNode(str(CONTRIBUTIONS_GRAPH)), ox.NamedNode(str(INFERRED_GRAPH))
+    asserted = [g for g in source.named_graphs() if isinstance(g, ox.NamedNode) and g != inferred]
+    gained, lost = infer_change(source, asserted, added, ontology_dir=ontology_dir, cache_dir=cache_dir)
+    old_inferred = {q.triple for q in old_tail if q.graph_name == inferred}
+    if any(t not in old_inferred and ox.Quad(t.subject, t.predicate, t.object, inferred) in source for t in lost):
+        return None
+    new_contributions = [ox.Quad(t.subject, t.predicate, t.object, contributions) for t in dict.fromkeys(added)
+                         if ox.Quad(t.subject, t.predicate, t.object, contributions) not in source]
+    implied_tail = (old_inferred - lost) | {t for t in gained if ox.Quad(t.subject, t.predicate, t.object, inferred) not in source
+                                            or t in old_inferred}
+    tail = [q for q in old_tail if q.graph_name == contributions] + new_contributions
+    return tail + [ox.Quad(t.subject, t.predicate, t.object, inferred) for t in sorted(implied_tail, key=str)]
+
+
 class DeltaReleaseWriter(ReleaseWriter):
     """A release written from ``previous``: its head kept, ``tail`` written after it (replacing ``old_tail``)."""
 
