@@ -129,9 +129,11 @@ def update_search_index(previous: Path, path: Path, store: ox.Store, changed) ->
                 return None
             dataset = default_dataset(store)
             reading = sparql.load("search-documents-reading")
-            iris = sorted({row["doc"].value for node in dict.fromkeys(changed)
-                           for row in store.query(reading, substitutions={ox.Variable("changed"): node}, **dataset)
-                           if isinstance(row["doc"], ox.NamedNode)})
+            changed = list(dict.fromkeys(changed))
+            iris = sorted({node.value for node in changed if isinstance(node, ox.NamedNode)} | {
+                row["doc"].value for node in changed
+                for row in store.query(reading, substitutions={ox.Variable("changed"): node}, **dataset)
+                if isinstance(row["doc"], ox.NamedNode)})
             namespaces = {kind: (query, namespace) for kind, query, namespace, _ in KINDS}
             rows: dict[str, list[dict]] = {}
             for iri in iris:
