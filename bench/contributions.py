@@ -68,7 +68,7 @@ def _release_at(scale: int, work: Path, source: Settings, seed: int, dump: Path 
         if search_index is not None:  # a new file in the copy, never a write into a linked one
             (work / "store.releases" / folder.name / "search.sqlite").unlink()
             shutil.copyfile(search_index, work / "store.releases" / folder.name / "search.sqlite")
-        _extendable_search_index(settings)
+        settings.prepared_index = _extendable_search_index(settings)
         return settings
     release = current_release(source.store, source.build_dir)
     if release is None:
@@ -77,7 +77,7 @@ def _release_at(scale: int, work: Path, source: Settings, seed: int, dump: Path 
         (work / "store.releases").mkdir()
         shutil.copytree(release.path, work / "store.releases" / release.id)
         (work / "store").symlink_to(work / "store.releases" / release.id)
-        _extendable_search_index(settings)
+        settings.prepared_index = _extendable_search_index(settings)
     else:
         from bench.generate import generate_file
         from icgraph.publish import release_from_dump
@@ -138,24 +138,53 @@ def _accept_here(settings: Settings, submission: str) -> dict:
     return {"release": release.id, "after_publication": writers[0].after_publication if writers else None}
 
 
-def _extendable_search_index(settings: Settings) -> None:
-    """The copied release's search index written anew by this code if it cannot be extended (written before the
-    index kept the similar practices' basis): part of preparing, not of the accept."""
+def _extendable_search_index(settings: Settings) -> dict | None:
+    """Prepare the copied release's search index for an accept to extend, if it cannot yet (an index written before it
+    kept the similar practices' basis, as the 100x release's): part of preparing, not of the accept.
+
+    Its documents and similar lists are kept; the vocabulary is counted if it is empty, and the basis, each
+    practice's values (`icgraph.search.practice_features`) and text vectors are added, as `icgraph.similar.write_table`
+    writes them. The result is a new file: a linked original is never written."""
     import sqlite3
+    from collections import Counter
 
     import pyoxigraph as ox
 
-    from icgraph.search import build_search_index
-    from icgraph.similar import has_basis
+    from icgraph import similar
+    from icgraph.search import _vocabulary_of, practice_features
 
     release = current_release(settings.store, settings.build_dir)
     with sqlite3.connect(f"file:{release.search_index}?mode=ro", uri=True) as db:
-        extendable = has_basis(db)
+        extendable = similar.has_basis(db)
     db.close()
-    if not extendable:
-        fresh = release.path / "search.sqlite.new"
-        build_search_index(ox.Store.read_only(str(release.store)), fresh)
-        fresh.replace(release.search_index)  # a new file: a linked original is never written
+    if extendable:
+        return None
+    started = time.perf_counter()
+    fresh = release.path / "search.sqlite.new"
+    shutil.copyfile(release.search_index, fresh)
+    store = ox.Store.read_only(str(release.store))
+    with sqlite3.connect(fresh) as db:
+        documents = [(kind, slug, iri, title, names, body) for kind, slug, iri, title, names, body in db.execute(
+            "SELECT d.kind, d.slug, d.iri, d.title, t.names, t.body FROM document d JOIN text t ON t.rowid = d.id ORDER BY d.id")]
+        if db.execute("SELECT count(*) FROM vocabulary").fetchone()[0] == 0:
+            vocabulary = Counter(w for _, _, _, title, names, body in documents for w in _vocabulary_of(title, names, body))
+            db.executemany("INSERT INTO vocabulary VALUES (?, ?)", sorted(vocabulary.items()))
+        features = [row for d in documents if d[0] == "practice" for row in practice_features(store, ox.NamedNode(d[2]))]
+        basis = similar.basis_of(documents, features)
+        texts = similar._texts(documents)
+        values, labels = similar._values(texts, features)
+        corpus = similar.Corpus({p: values.get(p, {}) for p in texts}, labels,
+                                {p: similar._vector(similar._word_counts(t), basis) for p, t in texts.items()})
+        db.executescript("\n".join(line for line in similar._TABLES.splitlines() if "similar (" not in line and "similar_other" not in line
+                                   and "PRIMARY KEY (practice, rank)" not in line))
+        db.execute("CREATE INDEX IF NOT EXISTS similar_other ON similar (other)")
+        rows = [("practices", "", basis.practices)] + [("value", k, n) for k, n in basis.holders.items()]
+        db.executemany("INSERT INTO similar_basis VALUES (?, ?, ?)", rows + [("word", k, n) for k, n in basis.words.items()])
+        for practice in corpus.vectors:
+            similar._write_practice(db, practice, corpus)
+    db.close()
+    fresh.replace(release.search_index)
+    return {"seconds": round(time.perf_counter() - started, 1), "practices": basis.practices, "similar lists": "kept from the copied index"}
 
 
 def measure(scale: int, work: Path, source: Settings, submissions: int, seed: int = 1, dump: Path | None = None,
@@ -179,7 +208,8 @@ def measure(scale: int, work: Path, source: Settings, submissions: int, seed: in
     rui = {"Authorization": "Bearer " + accounts.new_token(settings.state_dir, "rui")}
     settings.submission_rate = "100000/hour"
     broken = PRACTICE.replace(b"principle:interaction", b"principle:nonsense")
-    result = {"scale": scale, "prepare_seconds": round(prepared, 2), "loadavg_before": _loadavg()}
+    result = {"scale": scale, "prepare_seconds": round(prepared, 2), "loadavg_before": _loadavg(),
+              "prepared_search_index": getattr(settings, "prepared_index", None)}
     with TestClient(create_app(settings), base_url="https://bench") as client:
         rows = {"422": [], "201": []}
         last = None
