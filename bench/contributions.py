@@ -26,7 +26,9 @@ Usage: ``python -m bench.contributions --scale 1 --work build/bench/contrib``
 ever written; the files an accept writes are new files), e.g. /tmp/pages100/x100b/store;
 ``--search-index FILE``: the copy's search index replaced by this one (one written by this code, which an
 accept extends); ``--gate skip``: the accept runs in this process with the SHACL gate and its data
-replaced by an empty conforming report, to time the rest of the accept alone).
+replaced by an empty conforming report, to time the rest of the accept alone; ``--gate stages``: only
+the stages besides the gate, run on their own: the new tail from the change alone
+(`icgraph.contributions.incremental.next_tail`), the delta writer and the release made current).
 """
 
 from __future__ import annotations
@@ -187,6 +189,44 @@ def _extendable_search_index(settings: Settings) -> dict | None:
     return {"seconds": round(time.perf_counter() - started, 1), "practices": basis.practices, "similar lists": "kept from the copied index"}
 
 
+def _accept_stages(settings: Settings, submission_id: str) -> dict:
+    """The stages of an accept besides the SHACL gate, run here on their own (``--gate stages``): the contribution's
+    triples, the new tail from the change alone (`icgraph.contributions.incremental.next_tail`), the release
+    written from the previous one (`DeltaReleaseWriter.write_delta`: store, dumps, search index, VoID) and made
+    current (`finish`), whose process for the aggregates then starts. The submission's state is not changed."""
+    import pyoxigraph as ox
+
+    from icgraph.contributions import publication, submissions
+    from icgraph.contributions.incremental import HEAD_KEY, DeltaReleaseWriter, head_of, next_tail, tail_of
+    from icgraph.terms import to_ox
+
+    submission = submissions.get(settings.state_dir, submission_id)
+    reviewer = accounts.find_user(settings.state_dir, "rui")
+    previous = current_release(settings.store, settings.build_dir)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    added = [ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in publication.contribution_triples(submission, reviewer, publication._now())]
+    head = head_of(previous)
+    old_tail = tail_of(previous, head)
+    timings["contribution and old tail"] = time.perf_counter() - started
+    started = time.perf_counter()
+    tail = next_tail(ox.Store.read_only(str(previous.store)), old_tail, added, ontology_dir=settings.ontology_dir,
+                     cache_dir=settings.build_dir / "cache")
+    timings["infer (next_tail)"] = time.perf_counter() - started
+    assert tail is not None, "the contribution takes back an inferred triple: the release would be written anew"
+    inputs = {**previous.manifest.get("inputs", {}), f"submission:{submission.id}": publication._digest(submission.rdf)}
+    writer = DeltaReleaseWriter(settings.store, settings.build_dir, inputs, settings)
+    try:
+        writer.write_delta(previous, head, old_tail, tail)
+        started = time.perf_counter()
+        accepted = publication.published_submissions(previous) + [submission.id]
+        release = writer.finish(None, timings, extra={publication.MANIFEST_KEY: accepted, HEAD_KEY: head})
+    except BaseException:
+        writer.discard()
+        raise
+    return {"release": release.id, "after_publication": writer.after_publication, "finish_seconds": round(time.perf_counter() - started, 2)}
+
+
 def measure(scale: int, work: Path, source: Settings, submissions: int, seed: int = 1, dump: Path | None = None,
             feedback_only: bool = False, copy_release: Path | None = None, search_index: Path | None = None,
             gate: str = "full", wait_aggregates: bool = True) -> dict:
@@ -234,6 +274,9 @@ def measure(scale: int, work: Path, source: Settings, submissions: int, seed: in
         t = time.perf_counter()
         if gate == "skip":
             accepted = _accept_here(settings, last["id"])
+        elif gate == "stages":
+            accepted = _accept_stages(settings, last["id"])
+            result["finish_seconds"] = accepted["finish_seconds"]
         else:
             answer = client.post(last["url"] + "/decision", json={"action": "accept"}, headers=rui)
             assert answer.status_code == 200, answer.text
@@ -280,8 +323,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--copy-release", type=Path, default=None,
                         help="at scale k, a release folder to copy with hard links (cp -al) instead of generating one")
     parser.add_argument("--search-index", type=Path, default=None, help="with --copy-release: the copy's search index replaced by this file")
-    parser.add_argument("--gate", choices=["full", "skip"], default="full",
-                        help="skip: accept in this process with the SHACL gate replaced by a conforming report (the rest of the accept alone)")
+    parser.add_argument("--gate", choices=["full", "skip", "stages"], default="full",
+                        help="skip: accept in this process with the SHACL gate replaced by a conforming report (the rest of the accept "
+                             "alone); stages: only the stages besides the gate and its data (next_tail, the delta writer, finish)")
     parser.add_argument("--no-wait-aggregates", action="store_true", help="do not wait for the aggregates that follow publication")
     parser.add_argument("--output", type=Path, default=None, help="also write the result to this JSON file")
     args = parser.parse_args(argv)
