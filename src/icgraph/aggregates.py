@@ -91,15 +91,24 @@ class Answer:
 
 
 class Aggregates:
-    """The aggregates of one release, opened read-only; `answer` is a lookup by `job_key`."""
+    """The aggregates of one release, opened read-only; `answer` is a lookup by `job_key`.
+
+    A release an accept published gets its aggregates just after (`icgraph.precompute.complete_release`:
+    the file appears whole, by a rename, in that release's own folder): until then every lookup
+    finds nothing and the server runs the query live, under its limits; the file is looked for again
+    at each lookup until it is there. Answers are only ever those of this release.
+    """
 
     def __init__(self, release):
         self.release_id = release.id
-        path = Path(release.path) / AGGREGATES
-        self._db = (
-            sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-            if path.is_file() else None
-        )
+        self._path = Path(release.path) / AGGREGATES
+        self._db_handle = None
+
+    @property
+    def _db(self):
+        if self._db_handle is None and self._path.is_file():
+            self._db_handle = sqlite3.connect(f"file:{self._path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        return self._db_handle
 
     def answer(self, job: dict) -> dict | None:
         """The reply a reader would give to ``job`` (``{"body", "content_type"}``), or None when it was not precomputed."""

@@ -115,13 +115,29 @@ def infer(data: Graph, *, ontology_dir: Path | None = None, cache_dir: Path | No
 
 
 def infer_from_store(source: ox.Store, graphs: Iterable[ox.NamedNode], added: Iterable[ox.Triple] = (), *,
-                     ontology_dir: Path | None = None, cache_dir: Path | None = None) -> set[ox.Triple]:
+                     ontology_dir: Path | None = None, cache_dir: Path | None = None,
+                     inferred: ox.NamedNode | None = ...) -> set[ox.Triple]:
     """What `infer` finds in the named ``graphs`` of ``source`` plus the triples ``added``, read in Oxigraph only.
 
-    The same computation as `infer` on the same triples (the build's asserted graphs), without
-    copying them into rdflib: an accepted contribution gets its inferred triples this way
+    The same result as `infer` on the same triples (the build's asserted graphs), without copying
+    them into rdflib: an accepted contribution gets its inferred triples this way
     (`icgraph.contributions.publication`), exactly as a practice of the sources does.
+
+    When ``source`` holds what `infer` found in ``graphs`` in the graph ``inferred`` (by default
+    graph:inferred, if ``source`` has it and it is not among ``graphs``: a release's store), only the
+    change is computed (`infer_change`) and applied to that graph's triples; with ``inferred=None``,
+    the rules run on the whole of ``graphs``.
     """
+    from icgraph.namespaces import INFERRED_GRAPH
+
+    graphs = list(graphs)
+    if inferred is ...:
+        candidate = ox.NamedNode(str(INFERRED_GRAPH))
+        inferred = candidate if candidate not in graphs and candidate in set(source.named_graphs()) else None
+    if inferred is not None:
+        gained, lost = infer_change(source, graphs, added, ontology_dir=ontology_dir, cache_dir=cache_dir)
+        held = {q.triple for q in source.quads_for_pattern(None, None, None, inferred)}
+        return (held - lost) | gained
     schema = load_schema(ontology_dir or Settings().ontology_dir, cache_dir=cache_dir)
     default = ox.DefaultGraph()
     predicates = [None] if schema.predicates is None else [ox.NamedNode(str(p)) for p in schema.predicates]
@@ -130,6 +146,84 @@ def infer_from_store(source: ox.Store, graphs: Iterable[ox.NamedNode], added: It
     wanted = None if schema.predicates is None else {str(p) for p in schema.predicates}
     data += [ox.Quad(t.subject, t.predicate, t.object, default) for t in added if wanted is None or t.predicate.value in wanted]
     return {q.triple for q in _infer_quads(schema, data)}
+
+
+#: How far the neighbourhood of a change reaches: back from the subject of each new triple to the nodes a
+#: rule's pattern can start from (a practice from its participation's agent: 2), and forward from those
+#: over every path a pattern follows (practice, participation, agent, level, rank: 4). One more each way.
+NEIGHBOURHOOD_BACK = 5
+NEIGHBOURHOOD_FORWARD = 5
+
+
+def infer_change(source: ox.Store, graphs: Iterable[ox.NamedNode], added: Iterable[ox.Triple], *,
+                 ontology_dir: Path | None = None, cache_dir: Path | None = None) -> tuple[set[ox.Triple], set[ox.Triple]]:
+    """What adding ``added`` to the named ``graphs`` of ``source`` changes in what `infer` finds: (gained, lost).
+
+    The rules run on the neighbourhood of the new triples only, twice: without and with them. The
+    neighbourhood is every node a rule's pattern can start from that reaches the subject of a new
+    triple by following edges backwards (``roots``), then everything those roots reach forwards,
+    with the triples of ``graphs`` about those nodes. The rules' patterns are trees whose edges leave
+    their first node (a practice or a partnership: ontology/rules/*.rq), and the closure reads one
+    triple at a time, so a conclusion that a new triple makes possible has its whole pattern in the
+    neighbourhood; and because every root's own tree is there whole, a count over it (the level
+    count) is its count in the whole graph. ``lost``: what the neighbourhood implied before and no
+    longer does (a count that changed); ``gained``: what it implies now that it did not, minus
+    what ``graphs`` or ``added`` assert. The cost grows with the neighbourhood, not with the graph.
+    """
+    schema = load_schema(ontology_dir or Settings().ontology_dir, cache_dir=cache_dir)
+    graphs = list(graphs)
+    wanted = None if schema.predicates is None else {str(p) for p in schema.predicates}
+    added = [t for t in dict.fromkeys(added)]
+    usable = [t for t in added if wanted is None or t.predicate.value in wanted]
+
+    def quads_about(node, backwards: bool) -> list[ox.Quad]:
+        pattern = (None, None, node) if backwards else (node, None, None)
+        return [q for graph in graphs for q in source.quads_for_pattern(*pattern, graph)
+                if wanted is None or q.predicate.value in wanted]
+
+    new_edges_into: dict = {}
+    for t in usable:
+        new_edges_into.setdefault(t.object, []).append(t.subject)
+    # Back from each new triple's subject to the nodes a pattern can start from.
+    roots = {t.subject for t in usable}
+    frontier = set(roots)
+    for _ in range(NEIGHBOURHOOD_BACK):
+        found = {q.subject for node in frontier for q in quads_about(node, backwards=True)}
+        found |= {s for node in frontier for s in new_edges_into.get(node, ())}
+        frontier = found - roots
+        roots |= frontier
+        if not frontier:
+            break
+    # Forward from them: every path a pattern can follow.
+    new_edges_from: dict = {}
+    for t in usable:
+        new_edges_from.setdefault(t.subject, []).append(t.object)
+    nodes, frontier, data = set(roots), set(roots), set()
+    for _ in range(NEIGHBOURHOOD_FORWARD + 1):
+        found = set()
+        for node in frontier:
+            for q in quads_about(node, backwards=False):
+                data.add(q.triple)
+                found.add(q.object)
+            found.update(new_edges_from.get(node, ()))
+        frontier = {n for n in found if not isinstance(n, ox.Literal)} - nodes
+        nodes |= frontier
+        if not frontier:
+            break
+    before = {q.triple for q in _infer_quads(schema, _as_default(data))}
+    after = {q.triple for q in _infer_quads(schema, _as_default(data | set(usable)))}
+    asserted = set(added)
+    gained = {t for t in after - before if t not in asserted and not _asserted_in(source, graphs, t)}
+    return gained, before - after
+
+
+def _as_default(triples: Iterable[ox.Triple]) -> list[ox.Quad]:
+    default = ox.DefaultGraph()
+    return [ox.Quad(t.subject, t.predicate, t.object, default) for t in triples]
+
+
+def _asserted_in(source: ox.Store, graphs: list[ox.NamedNode], triple: ox.Triple) -> bool:
+    return any(ox.Quad(triple.subject, triple.predicate, triple.object, graph) in source for graph in graphs)
 
 
 def _infer_quads(schema: Schema, data: list[ox.Quad]) -> list[ox.Quad]:

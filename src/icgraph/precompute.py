@@ -220,3 +220,79 @@ def _run(coroutine) -> None:
         return
     with concurrent.futures.ThreadPoolExecutor(1) as thread:
         thread.submit(asyncio.run, coroutine).result()
+
+
+
+
+def complete_release(release_folder: Path, queries_dir: Path, max_result_bytes: int, timeout: float) -> dict[str, Any] | None:
+    """The aggregates of a release published without them (an accept's), written into its folder after publication.
+
+    An accept publishes as soon as its release is written and its gate has passed; the answers computed
+    once per release follow here, from the release's own store, into ``aggregates.sqlite`` of that
+    release's folder (written beside it, then renamed, so a server sees no file or the whole file).
+    Until then the server runs those queries live, under its limits (`icgraph.aggregates.Aggregates`).
+    Returns the manifest-like entry (also kept in the file's table ``entry``), or None if the file was there.
+    """
+    release_folder = Path(release_folder)
+    import os
+
+    target = release_folder / AGGREGATES
+    if target.is_file():
+        return None
+    partial = release_folder / f"{AGGREGATES}.{os.getpid()}.partial"  # one per process: two may race; the last rename wins
+    entry = write_aggregates(release_folder / "store", partial, queries_dir, max_result_bytes, timeout)
+    with sqlite3.connect(partial) as database:
+        database.execute("CREATE TABLE entry (json TEXT NOT NULL)")
+        database.execute("INSERT INTO entry VALUES (?)", (json.dumps(entry),))
+    database.close()
+    partial.replace(target)
+    return entry
+
+
+def written_entry(release_folder: Path) -> dict[str, Any] | None:
+    """What `complete_release` wrote about a release's aggregates (None: not written yet, or written with the release)."""
+    path = Path(release_folder) / AGGREGATES
+    if not path.is_file():
+        return None
+    with sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True) as database:
+        try:
+            (text,) = database.execute("SELECT json FROM entry").fetchone()
+        except sqlite3.OperationalError:
+            return None
+    return json.loads(text)
+
+
+def start_after_publication(release, settings):
+    """Start `complete_release` for ``release`` in a process of its own, which outlives the one that accepted.
+
+    Its errors go to ``build_dir/aggregates-after-publication.log``; the process is returned (a test or a
+    benchmark may wait for it; the server does not)."""
+    import subprocess
+    import sys
+
+    log_path = Path(settings.build_dir) / "aggregates-after-publication.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "icgraph.precompute", str(release.path), "--queries-dir", str(settings.queries_dir),
+               "--max-result-bytes", str(settings.max_result_bytes), "--timeout", str(settings.precompute_timeout)]
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                start_new_session=True, close_fds=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m icgraph.precompute",
+                                     description="Write the aggregates of a release published without them (an accept's).")
+    parser.add_argument("release", type=Path, help="the release's folder (PATH.releases/ID)")
+    parser.add_argument("--queries-dir", type=Path, required=True)
+    parser.add_argument("--max-result-bytes", type=int, required=True)
+    parser.add_argument("--timeout", type=float, required=True)
+    args = parser.parse_args(argv)
+    entry = complete_release(args.release, args.queries_dir, args.max_result_bytes, args.timeout)
+    print(json.dumps({"release": str(args.release), "aggregates": entry}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections import Counter
@@ -91,11 +92,12 @@ def _as_store(source) -> ox.Store:
     return store
 
 
-def build_search_index(graph_or_store, path: Path, dataset: dict | None = None) -> Path:
+def build_search_index(graph_or_store, path: Path, dataset: dict | None = None, basis=None) -> Path:
     """Index the practices, actors and places of a store (or rdflib graph) into the SQLite file ``path``, atomically.
 
     ``dataset``: the store's `icgraph.store.default_dataset` when the caller knows it (a release being
-    written holds the merge: ``{}``), which spares the scan that proves it.
+    written holds the merge: ``{}``), which spares the scan that proves it. ``basis``: the statistics
+    similar practices are weighed by (`icgraph.similar.Basis`; default: this corpus's).
     """
     from icgraph import similar, sparql
     from icgraph.store import default_dataset
@@ -104,12 +106,123 @@ def build_search_index(graph_or_store, path: Path, dataset: dict | None = None) 
     dataset = default_dataset(store) if dataset is None else dataset
     rows = {kind: sparql.as_values(store.query(sparql.load(query), **dataset)) for kind, query, _, _ in KINDS}
     features = sparql.as_values(store.query(sparql.load(similar.FEATURES_QUERY), **dataset))
-    return write_search_index(rows, path, features)
+    return write_search_index(rows, path, features, basis)
 
 
-def write_search_index(rows_by_kind: dict[str, list[dict]], path: Path, features: list[dict] = ()) -> Path:
+def update_search_index(previous: Path, path: Path, store: ox.Store, changed, dataset: dict | None = None) -> dict | None:
+    """The index of ``store`` written to ``path`` from the index ``previous`` of a store that differs from it in
+    the triples about the nodes ``changed`` (the subjects of the quads an accept added or removed), atomically.
+
+    Only the documents that read a changed node (`search-documents-reading.rq`) are read again and
+    replaced, with their words in the vocabulary, and the similar practices follow
+    (`icgraph.similar.update_table`, with the previous index's basis). Returns what was done
+    (documents, similar lists written), or None when ``previous`` does not keep what an update needs.
+    ``dataset`` as for `build_search_index`.
+    """
+    from icgraph import similar, sparql
+    from icgraph.store import default_dataset
+
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    try:
+        shutil.copyfile(previous, temporary)
+        with sqlite3.connect(temporary) as db:
+            if not similar.has_basis(db):
+                Path(temporary).unlink()
+                return None
+            dataset = default_dataset(store) if dataset is None else dataset
+            reading = sparql.load("search-documents-reading")
+            changed = list(dict.fromkeys(changed))
+            iris = sorted({node.value for node in changed if isinstance(node, ox.NamedNode)} | {
+                row["doc"].value for node in changed
+                for row in store.query(reading, substitutions={ox.Variable("changed"): node}, **dataset)
+                if isinstance(row["doc"], ox.NamedNode)})
+            namespaces = {kind: (query, namespace) for kind, query, namespace, _ in KINDS}
+            rows: dict[str, list[dict]] = {}
+            for iri in iris:
+                for kind, (query, namespace) in namespaces.items():
+                    if iri.startswith(namespace):
+                        rows.setdefault(kind, []).extend(sparql.as_values(store.query(
+                            sparql.load(query), substitutions={ox.Variable("doc"): ox.NamedNode(iri)}, **dataset)))
+            documents = list(_documents(rows))
+            _replace_documents(db, [iri for iri in iris if any(iri.startswith(ns) for _, ns in namespaces.values())], documents)
+            practices = [d for d in documents if d[0] == "practice"]
+            features = [row for d in practices for row in practice_features(store, ox.NamedNode(d[2]))]
+            removed = {iri for iri in iris if iri.startswith(str(PRACTICE)) and "#" not in iri} - {d[2] for d in practices}
+            written = similar.update_table(db, practices, features, removed)
+        db.close()
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return {"documents": len(documents), "similar lists": len(written)}
+
+
+#: How far `practice_features` reads from a practice: the paths of similar-features.rq are at most two steps
+#: long (practice, participation, agent), and the last node's own triples (its type, label, notation) count.
+FEATURE_STEPS = 3
+
+
+def practice_features(store: ox.Store, practice: ox.NamedNode) -> list[dict]:
+    """The rows of `similar.FEATURES_QUERY` for one practice, run on the triples of the merge within FEATURE_STEPS
+    steps of it, copied into a store in memory: the query with the practice bound reads the whole store
+    (Oxigraph applies the binding after the joins: 2.4 s a practice at 100x), its paths only need these."""
+    from icgraph import similar, sparql
+
+    default = ox.DefaultGraph()
+    near, frontier, seen = [], [practice], {practice}
+    for _ in range(FEATURE_STEPS):
+        found = []
+        for node in frontier:
+            for quad in store.quads_for_pattern(node, None, None, default):
+                near.append(quad)
+                if not isinstance(quad.object, ox.Literal) and quad.object not in seen:
+                    seen.add(quad.object)
+                    found.append(quad.object)
+        frontier = found
+    local = ox.Store()
+    local.extend(near)
+    return sparql.as_values(local.query(sparql.load(similar.FEATURES_QUERY), substitutions={ox.Variable("practice"): practice}))
+
+
+def _vocabulary_of(title: str, names: str, body: str) -> set[str]:
+    return {w for w in words(f"{title} {names} {body}") if len(w) >= 3 and w.isalpha()}
+
+
+def _replace_documents(db: sqlite3.Connection, iris: list[str], documents: list) -> None:
+    """The documents ``iris`` taken out of the index ``db`` (with their words), and ``documents`` put in."""
+    change: Counter[str] = Counter()
+    ids = {}
+    (last,) = db.execute("SELECT coalesce(max(id), 0) FROM document").fetchone()  # before any is taken out: ids stay unique
+    for iri in iris:
+        found = db.execute("SELECT id FROM document WHERE iri = ?", (iri,)).fetchone()
+        if found is None:
+            continue
+        ids[iri] = found[0]
+        title, names, body = db.execute("SELECT title, names, body FROM text WHERE rowid = ?", found).fetchone()
+        change.subtract(_vocabulary_of(title, names, body))
+        db.execute("DELETE FROM document WHERE id = ?", found)
+        db.execute("DELETE FROM text WHERE rowid = ?", found)
+    for kind, slug, iri, title, names, body in documents:
+        if iri not in ids:
+            last += 1
+        number = ids.get(iri, last)
+        db.execute("INSERT INTO document VALUES (?, ?, ?, ?, ?)", (number, kind, slug, iri, title))
+        db.execute("INSERT INTO text (rowid, title, names, body) VALUES (?, ?, ?, ?)", (number, title, names, body))
+        change.update(_vocabulary_of(title, names, body))
+    for word, n in sorted(change.items()):
+        if n:
+            db.execute("INSERT INTO vocabulary VALUES (?, ?) ON CONFLICT (word) DO UPDATE SET documents = documents + excluded.documents",
+                       (word, n))
+    db.execute("DELETE FROM vocabulary WHERE documents <= 0")
+
+
+def write_search_index(rows_by_kind: dict[str, list[dict]], path: Path, features: list[dict] = (), basis=None) -> Path:
     """Write the rows of the DOCUMENT_QUERIES (``{kind: [{variable: term}]}``), their vocabulary and the
-    similar practices (from the rows of `similar.FEATURES_QUERY`) into the SQLite file ``path``, atomically."""
+    similar practices (from the rows of `similar.FEATURES_QUERY`, weighed by ``basis``, default this
+    corpus's: `icgraph.similar.Basis`) into the SQLite file ``path``, atomically."""
     from icgraph import similar
 
     path = Path(path)
@@ -128,11 +241,11 @@ def write_search_index(rows_by_kind: dict[str, list[dict]], path: Path, features
             for number, (kind, slug, iri, title, names, body) in enumerate(documents, start=1):
                 db.execute("INSERT INTO document VALUES (?, ?, ?, ?, ?)", (number, kind, slug, iri, title))
                 db.execute("INSERT INTO text (rowid, title, names, body) VALUES (?, ?, ?, ?)", (number, title, names, body))
-                vocabulary.update({w for w in words(f"{title} {names} {body}") if len(w) >= 3 and w.isalpha()})
+                vocabulary.update(_vocabulary_of(title, names, body))
             db.execute("INSERT INTO text (text) VALUES ('optimize')")
             db.execute("CREATE TABLE vocabulary (word TEXT PRIMARY KEY, documents INTEGER) WITHOUT ROWID")
             db.executemany("INSERT INTO vocabulary VALUES (?, ?)", sorted(vocabulary.items()))
-            similar.write_table(db, documents, features)
+            similar.write_table(db, documents, features, basis)
         db.close()
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)

@@ -21,9 +21,18 @@ the same bytes in every release, and writes only the tail again:
   objects of the same ``@id``;
 - a file whose head is unchanged and whose tail is empty is a hard link to the previous one.
 
-The search index (its similar practices weigh every practice), the VoID and the service
-description (their counts) and the aggregates depend on the whole graph: they are computed from
-the new store, as the build computes them.
+- ``void.ttl`` and the manifest's counts: the previous release's counts changed by the quads the
+  accept removed and added, each looked up for the terms those quads touch (`icgraph.void.updated_counts`).
+
+- ``search.sqlite``: the previous index with the documents that read a changed node read again, and
+  the similar practices of the new ones, entered in the lists they belong to
+  (`icgraph.search.update_search_index`: similar practices are weighed by the build's statistics).
+
+The aggregates (``aggregates.sqlite``: the pages' answers, the facet index, the precomputed library
+queries) are computed from the new store as the build computes them, but after publication, by a
+process of their own, into the published release's folder (`icgraph.precompute.complete_release`):
+until the file appears, the server runs those queries live under its limits, never with another
+release's answers.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from icgraph.aggregates import AGGREGATES
 from icgraph.namespaces import PREFIXES
 from icgraph.publish import ReleaseWriter
 from icgraph.release import DUMPS, Release, graph_slug
@@ -70,17 +80,43 @@ def tail_of(release: Release, head: dict[str, int]) -> list[ox.Quad]:
         return list(ox.parse(dump.read(), format=ox.RdfFormat.N_QUADS))
 
 
+def next_tail(source: ox.Store, old_tail: list[ox.Quad], added: list[ox.Triple], *, ontology_dir: Path | None = None,
+              cache_dir: Path | None = None) -> list[ox.Quad] | None:
+    """The tail of the release that adds the triples ``added`` to graph:contributions of the release whose store is
+    ``source`` and whose tail is ``old_tail``; None when the change takes back a triple the build inferred (the
+    release must then be written whole).
+
+    What `icgraph.contributions.publication` computes from the whole inferred graph, from the change alone: the
+    rules run on its neighbourhood (`icgraph.infer.infer_change`) and each triple they gain or lose is looked up.
+    """
+    from icgraph.infer import infer_change
+    from icgraph.namespaces import CONTRIBUTIONS_GRAPH, INFERRED_GRAPH
+
+    contributions, inferred = ox.NamedNode(str(CONTRIBUTIONS_GRAPH)), ox.NamedNode(str(INFERRED_GRAPH))
+    asserted = [g for g in source.named_graphs() if isinstance(g, ox.NamedNode) and g != inferred]
+    gained, lost = infer_change(source, asserted, added, ontology_dir=ontology_dir, cache_dir=cache_dir)
+    old_inferred = {q.triple for q in old_tail if q.graph_name == inferred}
+    if any(t not in old_inferred and ox.Quad(t.subject, t.predicate, t.object, inferred) in source for t in lost):
+        return None
+    new_contributions = [ox.Quad(t.subject, t.predicate, t.object, contributions) for t in dict.fromkeys(added)
+                         if ox.Quad(t.subject, t.predicate, t.object, contributions) not in source]
+    implied_tail = (old_inferred - lost) | {t for t in gained if ox.Quad(t.subject, t.predicate, t.object, inferred) not in source
+                                            or t in old_inferred}
+    tail = [q for q in old_tail if q.graph_name == contributions] + new_contributions
+    return tail + [ox.Quad(t.subject, t.predicate, t.object, inferred) for t in sorted(implied_tail, key=str)]
+
+
 class DeltaReleaseWriter(ReleaseWriter):
     """A release written from ``previous``: its head kept, ``tail`` written after it (replacing ``old_tail``)."""
 
     def write_delta(self, previous: Release, head: dict[str, int], old_tail: list[ox.Quad], tail: list[ox.Quad]) -> dict[str, int]:
         """Write store, dumps and graph files; returns the manifest's ``head`` (the same lengths as ``head``)."""
         with self._timed("store copy"):
-            _update_store(previous, self.folder / "store", old_tail, tail)
+            removed, added = _update_store(previous, self.folder / "store", old_tail, tail)
         with self._timed("dumps"):
             self._write_dumps(previous, head, tail)
         store = ox.Store.read_only(str(self.folder / "store"))
-        self._describe(store)
+        self._describe(previous, store, removed, added)
         return head
 
     def _write_dumps(self, previous: Release, head: dict[str, int], tail: list[ox.Quad]) -> None:
@@ -119,38 +155,65 @@ class DeltaReleaseWriter(ReleaseWriter):
                 else:
                     out.write(added)
 
-    def _describe(self, store: ox.Store) -> None:
-        """The search index, VoID, service description and aggregates of the new store (as `ReleaseWriter.write_data`)."""
+    def _describe(self, previous: Release, store: ox.Store, removed: list[ox.Quad], added: list[ox.Quad]) -> None:
+        """The search index, VoID and service description of the new store (as `ReleaseWriter.write_data`).
+
+        VoID's counts (and the manifest's, the service description's) are the previous release's, changed by
+        the quads ``removed`` and ``added`` (`icgraph.void.updated_counts`): each looked up for the terms they touch.
+        """
         from icgraph.backends import is_remote
         from icgraph.queries import load_library
-        from icgraph.search import build_search_index
+        from icgraph.search import build_search_index, update_search_index
         from icgraph.server.service_description import describe
-        from icgraph.void import build_void, store_statistics
+        from icgraph.void import describe_void, statistics_of_counts
 
         with self._timed("search index"):
-            build_search_index(store, self.folder / "search.sqlite")
+            changed = [q.subject for q in (*removed, *added)]
+            index, target = previous.path / "search.sqlite", self.folder / "search.sqlite"
+            # The new store holds the merge of its graphs (`_update_store`): ``{}`` reads it without the scan that proves it.
+            if not index.is_file() or update_search_index(index, target, store, changed, dataset={}) is None:
+                build_search_index(store, target, dataset={})  # an index this code cannot extend: written whole
         with self._timed("describe"):
             from icgraph.publish import _now
 
-            self.statistics = store_statistics(store)
-            build_void(store, self.folder / "dumps", version=self.id, issued=_now(), base=self.base).serialize(
+            counts = _void_counts(previous, store, removed, added)
+            self.statistics = statistics_of_counts(counts)
+            describe_void(counts, self.folder / "dumps", version=self.id, issued=_now(), base=self.base).serialize(
                 self.folder / "void.ttl", format="turtle")
             describe(
                 self.base + "sparql", self.statistics, updates_enabled=False,
                 examples=load_library(self.settings.queries_dir).values(), extension_functions=not is_remote(self.location),
             ).serialize(self.folder / "service-description.ttl", format="turtle")
         del store
-        with self._timed("aggregates"):
-            from icgraph.aggregates import AGGREGATES
-            from icgraph.precompute import write_aggregates
+        # The aggregates follow publication (`finish`): an accept at 100x would otherwise wait minutes for them.
+        self.aggregates = {"file": AGGREGATES, "after publication": True}
 
-            self.aggregates = write_aggregates(
-                self.folder / "store", self.folder / AGGREGATES, self.settings.queries_dir, self.settings.max_result_bytes,
-                self.settings.query_timeout,
-            )
+    def finish(self, validation=None, timings=None, progress=None, extra=None) -> Release:
+        """`ReleaseWriter.finish`, then the aggregates of the published release started in a process of their own
+        (`icgraph.precompute.start_after_publication`; ``self.after_publication`` is that process)."""
+        from icgraph.precompute import start_after_publication
+
+        release = super().finish(validation, timings, progress, extra)
+        self.after_publication = start_after_publication(release, self.settings)
+        return release
 
 
-def _update_store(previous: Release, target: Path, old_tail: list[ox.Quad], tail: list[ox.Quad]) -> None:
+def _void_counts(previous: Release, store: ox.Store, removed: list[ox.Quad], added: list[ox.Quad]) -> dict:
+    """VoID's counts of ``store``: the previous release's (its void.ttl) changed by the quads ``removed`` and ``added``."""
+    from rdflib import Graph
+
+    from icgraph.void import counts_of_void, updated_counts, void_counts
+
+    try:
+        counts = counts_of_void(Graph().parse(previous.path / "void.ttl", format="turtle"))
+    except (OSError, TypeError, ValueError, SyntaxError):  # no VoID, or none this code wrote: count everything
+        return void_counts(store, {})  # the new store holds the merge of its graphs
+    before = ox.Store.read_only(str(previous.store))
+    return updated_counts(counts, before, store, removed, added)
+
+
+def _update_store(previous: Release, target: Path, old_tail: list[ox.Quad], tail: list[ox.Quad]) -> tuple[list[ox.Quad], list[ox.Quad]]:
+    """Copy the previous store to ``target`` with ``old_tail`` replaced by ``tail``; the named-graph quads (removed, added)."""
     source = ox.Store.read_only(str(previous.store))
     source.backup(str(target))
     del source
@@ -168,6 +231,7 @@ def _update_store(previous: Release, target: Path, old_tail: list[ox.Quad], tail
     store.extend(added + [ox.Quad(q.subject, q.predicate, q.object, default) for q in added])
     store.flush()
     del store
+    return removed, added
 
 
 def _jsonld_items(document: bytes) -> bytes:
