@@ -19,7 +19,7 @@ import pytest
 from rdflib import Graph, URIRef
 
 from icgraph.config import Settings
-from icgraph.contributions import checking, publication
+from icgraph.contributions import checking, publication, submissions
 from icgraph.contributions.accounts import User
 from icgraph.contributions.gate import analyse, incremental_gate, previous_report, sparql_reads, targeted_shapes
 from icgraph.namespaces import SH
@@ -238,3 +238,29 @@ def test_sparql_patterns_are_read_from_this_along_variables():
     loose = prepareQuery("SELECT $this WHERE { $this <urn:p> ?x . ?y <urn:q> <urn:c> }")
     with pytest.raises(Exception, match="not joined to \\$this"):
         sparql_reads(loose)
+
+
+def test_an_accept_the_gate_refuses_publishes_nothing_and_says_why(built, tmp_path):
+    """A new actor named and levelled like a published one passes the check with its neighbourhood, not the gate."""
+    site = contribution_site(built, tmp_path)
+    body = PREFIXES + PRACTICE + b"""
+    icg:hasParticipation [ icg:agent actor:gate-twin ; icg:role role:lead ] .
+    actor:gate-twin a icg:LocalAuthority ; skos:prefLabel "City of Paris"@en ; icg:governanceLevel level:local ;
+        icg:actorFamily family:local-government ; icg:country place:fr .
+    """
+    settings = site.settings
+    carla, rui = User("carla", "contributor"), User("rui", "reviewer")
+    submission_id = submissions.new_id()
+    check = checking.check(settings, checking.parse(body, "text/turtle"), submission_id)
+    assert check.conforms, check.issues
+    submissions.create(settings.state_dir, carla, submission_id, check)
+    before = current_release(settings.store, settings.build_dir)
+    with pytest.raises(publication.PublicationError) as refused:
+        publication.accept(settings, submission_id, rui)
+    # Both actors of the same name and level are named: the published one and the new one.
+    assert "the SHACL gate found 2 violation(s)" in str(refused.value) and "actor:municipality-paris" in str(refused.value)
+    assert "nothing was published" in str(refused.value)
+    assert current_release(settings.store, settings.build_dir).id == before.id
+    assert submissions.get(settings.state_dir, submission_id).state == "submitted"
+    assert submissions.history(settings.state_dir, submission_id)[-1].action == "accept failed"
+    assert not [p for p in before.path.parent.iterdir() if p.name != before.id and not p.name.startswith(".")]
