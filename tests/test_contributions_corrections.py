@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 
+import pyoxigraph as ox
 import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, SKOS
@@ -18,6 +19,8 @@ from rdflib.namespace import DCTERMS, PROV, SKOS
 from icgraph import release as releases
 from icgraph.contributions import accounts, checking, corrections, duplicates, submissions
 from icgraph.contributions import form as practice_form
+from icgraph.queries import load_library
+from icgraph.store import default_dataset
 from icgraph.validate import load_ontology
 
 from contribution_fixtures import PASSWORD, TURTLE, contribution_site, served_site
@@ -26,6 +29,10 @@ ID = "https://w3id.org/icgraph/id/"
 #: A real practice of the Compendium (graph:compendium and graph:curation), with generic actor groups among its participants.
 BILBAO = ID + "practice/bilbao-intersectional-board-on-female-genital-mutilation-prevention"
 SOURCE_GRAPHS = ("compendium", "curation", "meeting-report")
+#: The library's tag for queries about what the source documents state: a corrected practice answers as its source describes it.
+SOURCE_FACTS = "source facts"
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+PRACTICE_CLASS = ox.NamedNode("https://w3id.org/icgraph/def#Practice")
 
 
 @pytest.fixture
@@ -136,6 +143,10 @@ def test_a_correction_through_the_api_respects_every_role_and_publishes_beside_t
     assert client.get(data["url"], headers=site.auth("dino")).status_code == 403
     assert submissions.get(settings.state_dir, data["id"]).state == "submitted"
 
+    # Another contributor corrects the same practice meanwhile: it waits in the queue beside the first.
+    concurrent = _post(site, "dino", _correction_turtle(settings, lambda values: values.update(startYear=["2013"])))
+    assert concurrent.status_code == 201, concurrent.text
+
     # The reviewer accepts: a new release, the sources' graphs byte-identical, the correction in graph:contributions.
     decided = client.post(data["url"] + "/decision", json={"action": "accept"}, headers=site.auth("rui"))
     assert decided.status_code == 200, decided.text
@@ -173,6 +184,67 @@ def test_a_correction_through_the_api_respects_every_role_and_publishes_beside_t
     assert f"{path}-correction-{data['id']}" in practice_page.text
     correction_page = client.get(f"{path}-correction-{data['id']}", follow_redirects=True)
     assert correction_page.status_code == 200 and 'id="correction-of"' in correction_page.text
+
+    _the_correction_stands_for_the_practice(site, before, after, BILBAO, str(correction))
+    _a_correction_of_the_replaced_version_is_refused(site, concurrent.json(), str(correction))
+
+
+def _the_correction_stands_for_the_practice(site, before, after, replaced: str, current: str) -> None:
+    """Lists, facets, counts, search, the map and every library query show the correction, never the practice it replaced."""
+    client = site.client
+    path, current_path = _site_path(replaced), _site_path(current)
+    practices_before = {q.subject for q in ox.Store.read_only(str(before.store)).quads_for_pattern(None, RDF_TYPE, PRACTICE_CLASS, None)}
+    listing = client.get("/practices").text
+    count = int(re.search(r'id="result-count" data-count="(\d+)"', listing).group(1))
+    assert count == len(practices_before) > 0
+    assert f'href="{current_path}"' in listing and f'href="{path}"' not in listing
+    home = client.get("/").text
+    assert re.search(r'data-count="practices"><div class="count">([\d,]+)<', home).group(1).replace(",", "") == str(count)
+    principle = re.search(r'href="/practices\?principle=([^"&]+)"', listing).group(1)
+    assert f'href="{path}"' not in client.get(f"/practices?principle={principle}").text
+    found = client.get("/search", params={"q": "Intersectional Board Female Genital Mutilation Bilbao"}).text
+    assert current_path in found and f'href="{path}"' not in found
+    drawn = client.get("/api/map").text  # practices by IRI or by slug, each quoted
+    assert not {f'"{replaced}"', f'"{replaced.rsplit("/", 1)[1]}"'} & _quoted(drawn)
+    assert {f'"{current}"', f'"{current.rsplit("/", 1)[1]}"'} & _quoted(drawn)
+    # Every library query, with its defaults, on the new release: the replaced practice is in none of the answers,
+    # but those tagged "source facts", which say what the source documents state (lines, dates as printed, outcomes).
+    store = ox.Store.read_only(str(after.store))
+    dataset = default_dataset(store)
+    mentioned = []
+    for name, query in load_library(site.settings.queries_dir).items():
+        bindings = query.bindings({})
+        if SOURCE_FACTS in query.tags or any(term.value == replaced for term in bindings.values()):
+            continue  # about the sources, or asked about the replaced practice itself
+        answer = store.query(query.text, substitutions=bindings or None, **dataset)
+        if any(term is not None and term.value == replaced for row in answer for term in row):
+            mentioned.append(name)
+    assert not mentioned, f"library queries that still list the replaced practice: {mentioned}"
+
+
+def _a_correction_of_the_replaced_version_is_refused(site, waiting: dict, current: str) -> None:
+    """A correction written against the replaced version cannot be accepted (it would undo the accepted one); a new one is refused at once."""
+    client = site.client
+    assert client.get(waiting["url"], headers=site.auth("rui")).json()["supersededBy"] == current
+    refused = client.post(waiting["url"] + "/decision", json={"action": "accept"}, headers=site.auth("rui"))
+    assert refused.status_code == 409 and "has been corrected already" in refused.text, refused.text
+    assert submissions.get(site.settings.state_dir, waiting["id"]).state == "submitted"
+    _login(client, "rui")
+    review = client.get(f"/contribute/submissions/{waiting['id']}").text
+    assert 'id="superseded"' in review and _site_path(current) in review
+    # The form starts a correction from the current version; one that names the replaced version is refused at once.
+    again = _post(site, "dino", _correction_turtle(site.settings, lambda values: values.update(startYear=["2012"])))
+    assert again.status_code == 201 and again.json()["corrects"] == current, again.text
+    stale = _post(site, "dino", _correction_turtle(site.settings, lambda values: values.update(corrects=[BILBAO])))
+    assert stale.status_code == 422 and "has been corrected already" in stale.text, stale.text
+
+
+def _quoted(text: str) -> set[str]:
+    return set(re.findall(r'"[^"]*"', text))
+
+
+def _site_path(iri: str) -> str:
+    return iri.removeprefix("https://w3id.org/icgraph")
 
 
 # --------------------------------------------------------------------------- the form: corrections and new actors

@@ -137,6 +137,11 @@ class Registry:
     def is_practice(self, iri: str) -> bool:
         return any(t.predicate.value == str(RDF.type) and t.object.value == str(ICG.Practice) for t in self.by_subject.get(iri, ()))
 
+    def replaced_by(self, iri: str) -> str | None:
+        """The practice that replaces ``iri`` (its accepted correction: ``dct:isReplacedBy``), or None if it is current."""
+        replaced = str(DCTERMS.isReplacedBy)
+        return next((t.object.value for t in self.by_subject.get(iri, ()) if t.predicate.value == replaced), None)
+
     def titles(self) -> dict[str, str]:
         """Every practice's English title, by practice IRI."""
         found = {}
@@ -267,7 +272,17 @@ def _corrected(submitted: Graph, given, practice: URIRef | None, known: Registry
     if not isinstance(target, URIRef) or not known.is_practice(str(target)):
         shown = compact(target) if isinstance(target, URIRef) else str(target)
         return None, [_issue("prov:wasRevisionOf", shown, f"Name a published practice (practice:SLUG, as on its page) as the one this corrects; {shown} is none.")]
+    newer = known.replaced_by(str(target))
+    if newer is not None and newer != str(practice):
+        return None, [_issue("prov:wasRevisionOf", compact(target), superseded_message(target, newer))]
     return target, []
+
+
+def superseded_message(corrects, newer) -> str:
+    """What to do when the practice a correction names has been corrected since (its correction would undo that one)."""
+    return (f"{compact(URIRef(corrects))} has been corrected already: its current version is {compact(URIRef(newer))}. "
+            "Propose your correction from that version's page (\"Propose a correction\"), so that it keeps what the "
+            "accepted correction changed.")
 
 
 def _issue(path: str | None, value: str | None, message: str, severity: str = "Violation") -> dict:

@@ -42,6 +42,9 @@ class Difference:
     removed: list[Statement] = field(default_factory=list)
     added: list[Statement] = field(default_factory=list)
     kept: int = 0
+    #: The practice that has replaced ``corrects`` since this correction was written (an accepted correction), if any:
+    #: this one cannot be accepted any more, it would undo that one.
+    superseded_by: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -71,8 +74,16 @@ def published_graph(known: Registry, practice: str) -> Graph:
 
 
 def published_values(settings: Settings, practice: str) -> dict[str, list[str]]:
-    """The form's values for a published practice, to start a correction from (empty if there is no such practice)."""
+    """The form's values for a published practice's current version, to start a correction from (empty if there is no such practice).
+
+    A practice that has been corrected is corrected from its correction (its current version), so that a
+    second correction keeps what the first one changed.
+    """
     known = registry(settings)
+    seen = {practice}
+    while (newer := known.replaced_by(practice)) is not None and newer not in seen:
+        practice = newer
+        seen.add(newer)
     if not known.is_practice(practice):
         return {}
     fields = practice_form.practice_fields(settings)
@@ -131,4 +142,15 @@ def difference(settings: Settings, rdf: str, practice: str, corrects: str) -> Di
     title = next((str(t) for t in published.objects(URIRef(corrects), DCTERMS.title)), corrects)
     order = {entry.label: index for index, entry in enumerate(fields)}
     ranked = lambda found: sorted(found, key=lambda s: (order.get(s.field, len(order)), s.value))  # noqa: E731
-    return Difference(corrects, title, ranked(before - after), ranked(after - before), len(before & after))
+    newer = known.replaced_by(corrects)
+    return Difference(corrects, title, ranked(before - after), ranked(after - before), len(before & after),
+                      newer if newer != practice else None)
+
+
+def superseded_by(settings: Settings, rdf: str, practice: str) -> str | None:
+    """The practice that has replaced the one a stored correction names since it was written, or None (also for a new practice)."""
+    corrects = corrected_practice(rdf, practice)
+    if corrects is None:
+        return None
+    newer = registry(settings).replaced_by(corrects)
+    return newer if newer != practice else None

@@ -50,7 +50,8 @@ from rdflib.namespace import PROV, RDF, RDFS, XSD
 from icgraph.config import Settings
 from icgraph.contributions import submissions
 from icgraph.contributions.accounts import User
-from icgraph.contributions.checking import account_iri, submission_iri
+from icgraph.contributions.checking import account_iri, submission_iri, superseded_message
+from icgraph.contributions.corrections import corrected_practice, superseded_by
 from icgraph.contributions.database import connect
 from icgraph.contributions.gate import FullGateNeeded, incremental_gate, previous_report
 from icgraph.namespaces import CONTRIBUTIONS_GRAPH, ID, INFERRED_GRAPH, PREFIXES
@@ -141,6 +142,11 @@ def accept(settings: Settings, submission_id: str, reviewer: User, pause_before_
             raise submissions.WrongState(f"submission {submission_id} is {submission.state}; only a submitted one can be accepted")
         if not submission.conforms:
             raise submissions.WrongState(f"submission {submission_id} does not conform to the shapes; ask for changes instead")
+        newer = superseded_by(settings, submission.rdf, submission.practice)
+        if newer is not None:
+            corrects = corrected_practice(submission.rdf, submission.practice)
+            raise submissions.WrongState(f"submission {submission_id} cannot be accepted: {superseded_message(corrects, newer)} "
+                                         "Ask the contributor for changes.")
         previous = current_release(settings.store, settings.build_dir)
         if previous is None:
             raise PublicationError("there is no release to add the contribution to; run `icgraph build` first")

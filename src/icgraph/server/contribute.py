@@ -146,6 +146,7 @@ def view(request: Request, found: submissions.Submission, with_history: bool = F
         change = corrections.difference(_settings(request), found.rdf, found.practice, data["corrects"])
         data["difference"] = {kind: [{"field": s.field, "value": s.value, "term": s.term} for s in found_statements]
                               for kind, found_statements in (("removed", change.removed), ("added", change.added))}
+        data["supersededBy"] = change.superseded_by  # an accepted correction has replaced the practice since
     if with_history:
         data["history"] = [
             {"at": e.at, "actor": e.actor, "action": e.action, "from": e.from_state, "to": e.to_state, "comment": e.comment, "changes": e.changes}
@@ -529,6 +530,7 @@ async def correct_page(request: Request, practice: str = "") -> Response:
     values = await anyio.to_thread.run_sync(corrections.published_values, _settings(request), iri)
     if not values:
         raise EndpointError(404, f"No published practice {iri}; open “propose a correction” from the practice's page.")
+    iri = values["corrects"][0]  # its current version, if it has been corrected since
     context = _form_context(request, values, {}, "/contribute", "Submit the correction for review")
     return templates.TemplateResponse(request, "contribute/home.html", {
         **context, "user": session.user, "csrf": session.csrf, "mine": submissions.owned_by(_state(request), session.user),
@@ -586,6 +588,7 @@ def _submission_page(request: Request, session: accounts.Session, found: submiss
         "changes": last_edit.changes if last_edit else None, "last_comment": last_comment, "notice": notice,
         "practice_path": _site_path(found.practice), "correction": change,
         "corrects_path": _site_path(corrects) if corrects else None,
+        "superseded_path": _site_path(change.superseded_by) if change and change.superseded_by else None,
     }, status_code=status)
 
 
