@@ -248,7 +248,7 @@ def planned_change(settings: Settings, previous: Release, contribution: Graph) -
         if all(t in implied for t in build_inferred):
             from_build = lambda t: t not in accepted_inferred and ox.Quad(t.subject, t.predicate, t.object, inferred) in source  # noqa: E731
             tail = [q for q in old_tail if q.graph_name == contributions] + new_contributions
-            tail += [ox.Quad(t.subject, t.predicate, t.object, inferred) for t in sorted(implied, key=str) if not from_build(t)]
+            tail += [ox.Quad(t.subject, t.predicate, t.object, inferred) for t in sorted((t for t in implied if not from_build(t)), key=str)]
     return Change(head, old_tail, tail, new_contributions, implied, timings)
 
 
