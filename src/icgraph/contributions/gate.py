@@ -551,6 +551,10 @@ def is_target(analysis: Analysis, graph: Graph, shape: URIRef, node: Node, class
 # --------------------------------------------------------------------------- the gate
 
 
+#: The IRIs pySHACL's focus_nodes option takes as they are (it expands anything else as a CURIE).
+_FOCUS_SCHEMES = ("http:", "https:", "urn:", "file:")
+
+
 class FullGateNeeded(Exception):
     """The previous report cannot be joined to (it has results of shapes that target nothing now): run the full gate."""
 
@@ -605,8 +609,8 @@ def incremental_gate(previous_store: Path, report: Path | None, added: list[ox.Q
     fallback = sorted(analysis.fallback, key=str)
     for shape, nodes in again.items():
         targets = [n for n in nodes if is_target(analysis, new, shape, n, classes)]
-        if any(not isinstance(n, URIRef) for n in targets):
-            fallback.append(shape)  # pySHACL takes focus nodes by IRI only
+        if any(not isinstance(n, URIRef) or not str(n).lower().startswith(_FOCUS_SCHEMES) for n in targets):
+            fallback.append(shape)  # pySHACL takes focus nodes by IRI only, and reads others as CURIEs
         elif targets:
             focus[shape] = sorted(targets, key=str)
     reports, issues = [], []
