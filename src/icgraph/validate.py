@@ -236,7 +236,7 @@ def validating(
 
         def here() -> ValidationResult:
             cpu = time.thread_time()
-            report, issues = _run(graph, shapes)
+            report, issues = run_shapes(graph, shapes)
             return _result(graph, report, issues, started, time.thread_time() - cpu)
 
         yield functools.cache(here)
@@ -268,6 +268,12 @@ def grouped_tasks(tasks: list[list[str]], groups: int) -> list[list[str]]:
 
 def _result(graph: Graph, report_graph: Graph, issues: list[ValidationIssue], started: float,
             cpu_seconds: float = 0.0) -> ValidationResult:
+    return sorted_result(report_graph, issues, time.perf_counter() - started, len(graph), cpu_seconds)
+
+
+def sorted_result(report_graph: Graph, issues: list[ValidationIssue], seconds: float, triples: int,
+                  cpu_seconds: float = 0.0) -> ValidationResult:
+    """A `ValidationResult` of these issues, in report order (also joined from several runs, `icgraph.contributions.gate`)."""
     for prefix, iri in PREFIXES.items():
         report_graph.bind(prefix, iri, override=True)
     report_graph.bind("icgsh", "https://w3id.org/icgraph/shapes#")
@@ -288,8 +294,8 @@ def _result(graph: Graph, report_graph: Graph, issues: list[ValidationIssue], st
         counts={s: counts.get(s, 0) for s in SEVERITIES},
         report_graph=report_graph,
         issues=issues,
-        seconds=time.perf_counter() - started,
-        triples=len(graph),
+        seconds=seconds,
+        triples=triples,
         cpu_seconds=cpu_seconds,
     )
 
@@ -321,8 +327,14 @@ def shape_tasks(shapes: Graph) -> list[list[str]] | None:
     return [[str(shape), *helpers] for shape in sorted(targeted)]
 
 
-def _run(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None) -> tuple[Graph, list[ValidationIssue]]:
-    """One pySHACL run (of all the shapes, or of `use_shapes`): its report and the issues in it."""
+def run_shapes(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None,
+               focus_nodes: list[str] | None = None) -> tuple[Graph, list[ValidationIssue]]:
+    """One pySHACL run (of all the shapes, or of `use_shapes`): its report and the issues in it.
+
+    With `focus_nodes` (IRIs; never an empty list, which pySHACL reads as none given) pySHACL
+    checks those nodes against each of `use_shapes` without asking the shapes' targets: the
+    caller has chosen them among the targets (`icgraph.contributions.gate`).
+    """
     from pyshacl import validate as shacl_validate  # here: the server imports this module, and starts faster without it
 
     _, report_graph, text = shacl_validate(
@@ -334,6 +346,7 @@ def _run(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None) -> tu
         allow_warnings=True,
         allow_infos=True,
         use_shapes=use_shapes,
+        focus_nodes=focus_nodes,
     )
     if not isinstance(report_graph, Graph):
         # pySHACL returns a ValidationFailure, not a report, for a shape it cannot run (only once the
@@ -427,7 +440,7 @@ def _install(graph: Graph, shapes: Graph) -> None:
 
 def _run_installed(use_shapes: list[str] | None) -> tuple[list, list[ValidationIssue], float]:
     cpu = time.thread_time()
-    report_graph, issues = _run(*_installed, use_shapes)
+    report_graph, issues = run_shapes(*_installed, use_shapes)
     return list(report_graph), issues, time.thread_time() - cpu  # its triples pickle more cheaply than the Graph
 
 
