@@ -3,6 +3,7 @@ query run live, that the server answers from them, and that a changed query is n
 
 from __future__ import annotations
 
+import json
 import pickle
 import time
 from pathlib import Path
@@ -59,6 +60,30 @@ def test_each_precomputed_answer_equals_its_query_run_live(client, release):
             assert pickle.loads(live["body"]) == pickle.loads(answer.body), answer.label
         else:
             assert live["body"] == answer.body, answer.label
+
+
+def test_the_map_without_filters_is_kept_as_drawn_from_its_queries_run_live(client, release):
+    """The map's side indexes (maps.map_indexes) equal the map drawn from the map-*.rq queries run now on a
+    reader, and the map's routes without filters answer them as kept, running no query."""
+    from icgraph.server import maps
+
+    pool = client.app.state.pool
+    rows = {name: pickle.loads(client.portal.call(pool._read, prepared_job(f"map-{name}"), 60.0)["body"])
+            for name in maps.MAP_QUERIES}
+    drawn = maps.map_indexes(maps.map_data(rows))
+    aggregates = Aggregates(release)
+    assert set(drawn) == {maps.MAP_GRAPH, maps.MAP_PLACES, maps.MAP_PAGE}
+    for name, body in drawn.items():
+        assert aggregates.index(name) == body, name
+    reads = pool.counters["aggregate-answers"]
+    assert client.get("/api/map").content == drawn[maps.MAP_GRAPH]
+    assert client.get("/api/map/places").content == drawn[maps.MAP_PLACES]
+    assert client.get("/map?format=json").content == drawn[maps.MAP_GRAPH]
+    page = client.get("/map").text
+    graph = json.loads(drawn[maps.MAP_GRAPH])
+    assert f'<span id="node-count">{len(graph["nodes"])}</span>' in page
+    assert f'<span id="edge-count">{len(graph["edges"])}</span>' in page
+    assert pool.counters["aggregate-answers"] == reads  # not even the map's stored query answers were read
 
 
 def test_pages_and_library_queries_are_answered_from_the_aggregates(client, release):

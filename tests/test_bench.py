@@ -159,3 +159,22 @@ def test_pages_run_times_every_page_cold_and_warm_and_keeps_other_runs(built, tm
     assert all(int(r["triples"]) > 40_000 for r in after)
     text = (out / "pages.md").read_text(encoding="utf-8")
     assert "## before" in text and "## after" in text
+
+
+def test_page_queries_times_each_query_of_the_practice_and_actor_pages(built, tmp_path):
+    """`python -m bench.page_queries` on the real release: a row per query of each page, with the rows the
+    query answered (the benchmark's practice and actor are real entities) and its times, appended to the CSV."""
+    from bench import page_queries
+
+    page_queries.main(["--store", str(built.store), "--rounds", "2", "--run", "test", "--out", str(tmp_path)])
+    with (tmp_path / "page-queries.csv").open(encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert list(rows[0]) == page_queries.COLUMNS
+    by_query = {(r["page"], r["query"]): r for r in rows}
+    expected = {("practice", q) for q in page_queries.PRACTICE_QUERIES} | {
+        ("actor", q) for q in page_queries.ACTOR_QUERIES + page_queries.ACTOR_BOUND}
+    assert expected < set(by_query)
+    assert int(by_query[("actor", "actor-partners")]["rows"]) > 0 and int(by_query[("practice", "labels")]["rows"]) > 10
+    assert all(r["run"] == "test" and r["rounds"] == "2" for r in rows)
+    described = [r for r in rows if r["query"].startswith("describe")]
+    assert len(described) == 2 and all(int(r["rows"]) > 10 and float(r["wall_ms"]) > 0 for r in described)

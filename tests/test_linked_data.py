@@ -27,7 +27,7 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import VOID
 
 from conftest import pooled_client
-from icgraph.namespaces import GRAPH, ONTOLOGY_GRAPH, PREFIXES, ROOT
+from icgraph.namespaces import GRAPH, ONTOLOGY_GRAPH, PREFIXES, ROOT, expand
 from icgraph.server import documents, linked_data
 from icgraph.release import DUMPS
 from icgraph.store import named_quads
@@ -161,6 +161,39 @@ def test_the_describe_query_finds_every_hash_sub_entity(store):
     assert not missed, f"hash IRIs the description would miss: {[r['h'].value for r in missed]}"
 
 
+def test_a_meetings_participations_are_reached_from_the_meeting(client, store):
+    """describe-meeting-parts.rq (through the group that holds the meeting) finds every membership MEETING#...
+    that describe.rq finds by its type among all memberships."""
+    from functools import partial
+
+    hashed = {(row["m"].value, row["owner"].value) for row in store.query(
+        """SELECT ?m ?owner WHERE { ?m a org:Membership FILTER (CONTAINS(STR(?m), "#"))
+             BIND (STRBEFORE(STR(?m), "#") AS ?owner) }""", prefixes=PREFIXES)}
+    assert len(hashed) > 20
+    found = set()
+    for owner in {owner for _, owner in hashed}:
+        rows = client.portal.call(partial(linked_data.select_bound, client.app.state.pool, "describe-meeting-parts", entity=owner))
+        found |= {(row["part"].value, owner) for row in rows}
+    assert found == hashed
+
+
+def test_the_labels_of_a_page_are_every_label_of_its_iris(client, store, samples):
+    """labels.rq opened with the IRIs of a page answers each (IRI, label property, label) the store holds."""
+    from functools import partial
+
+    from icgraph.server import prepared
+
+    properties = [ox.NamedNode(expand(name)) for name in ("skos:prefLabel", "dct:title", "rdfs:label", "foaf:name")]
+    for kind in ("practice", "actor", "meeting"):
+        triples = run_construct(store, describe_query(samples[kind]))
+        iris = sorted({t for triple in triples for t in triple if isinstance(t, ox.NamedNode)}, key=str)
+        expected = {(q.subject.value, q.predicate.value, q.object) for iri in iris for p in properties
+                    for q in store.quads_for_pattern(iri, p, None, ox.DefaultGraph())}
+        query = prepared.with_groups("labels", prepared.values("s", iris))
+        got = {(r["s"].value, r["p"].value, r["label"]) for r in client.portal.call(partial(client.app.state.pool.prepared, query))}
+        assert got == expected and len(got) > 10, kind
+
+
 def test_practice_page_shows_what_people_read(client, store, samples):
     html = client.get(local_path(samples["practice"]) + ".html").text
     assert "by governance level" in html
@@ -173,6 +206,30 @@ def test_practice_page_shows_what_people_read(client, store, samples):
     assert "The source lines, as printed" in html
     placeholder = _one(store, "?x a icg:Practice ; icg:reference/icg:linkWithoutAddress true")
     assert "link without address" in client.get(local_path(placeholder) + ".html").text
+
+
+def test_actor_partners_bound_by_a_values_row_equal_the_query_bound_by_substitution(client, store):
+    """The actor page opens actor-partners.rq with the actor as a VALUES row (`select_bound`, which Oxigraph
+    plans from the actor); its rows must be those of the file's query bound by substitution, for every actor."""
+    from functools import partial
+
+    from icgraph.server import prepared
+    from icgraph.store import default_dataset
+
+    def rows(solutions) -> set:
+        return {(r["other"].value, r["level"].value if r["level"] is not None else None,
+                 tuple(sorted(r["practices"].value.split()))) for r in solutions}
+
+    actors = [row["x"] for row in store.query(
+        "SELECT DISTINCT ?x WHERE { ?p icg:agent ?x . ?x a org:Organization } ORDER BY ?x LIMIT 80", prefixes=PREFIXES)]
+    query = prepared.load("actor-partners").text
+    with_partners = 0
+    for actor in actors:
+        expected = rows(store.query(query, substitutions={ox.Variable("_entity_iri"): actor}, **default_dataset(store)))
+        got = rows(client.portal.call(partial(linked_data.select_bound, client.app.state.pool, "actor-partners", entity=actor.value)))
+        assert got == expected, actor
+        with_partners += bool(got)
+    assert with_partners > 20  # the comparison covers actors that have partners, not only empty answers
 
 
 # ----------------------------------------------------------------------------------------------

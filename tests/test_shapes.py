@@ -21,7 +21,7 @@ from rdflib.namespace import OWL, RDF, RDFS
 
 from icgraph.config import Settings
 from icgraph.namespaces import ICG, ID, SH, sparql_prefixes
-from icgraph.validate import SHAPE_FILES, compact, format_report, validate
+from icgraph.validate import SHAPE_FILES, compact, format_report, validate, validating
 
 FIXTURES = Path(__file__).parent / "fixtures" / "shapes"
 SETTINGS = Settings()
@@ -604,11 +604,28 @@ def test_worker_processes_report_exactly_what_one_process_reports():
     for case in FIRES:
         graph.update(PREFIXES + case.update)
     one = validate(graph, SETTINGS, ontology=_stub())
-    shared = validate(graph, SETTINGS, ontology=_stub(), processes=2)
     assert len({i.shape for i in one.violations}) > 20
-    assert Counter(shared.issues) == Counter(one.issues)
-    assert shared.counts == one.counts and shared.conforms == one.conforms
-    assert isomorphic(shared.report_graph, one.report_graph)
+    with validating(graph, SETTINGS, ontology=_stub(), background=True) as in_a_worker:
+        beside = in_a_worker()
+    for shared in (validate(graph, SETTINGS, ontology=_stub(), processes=2),
+                   validate(graph, SETTINGS, ontology=_stub(), processes=3), beside):
+        assert Counter(shared.issues) == Counter(one.issues)
+        assert shared.counts == one.counts and shared.conforms == one.conforms
+        assert isomorphic(shared.report_graph, one.report_graph)
+        assert shared.cpu_seconds > 0
+
+
+def test_each_worker_runs_its_share_of_the_targeted_shapes_once():
+    from icgraph.validate import grouped_tasks, load_shapes, shape_tasks
+
+    tasks = shape_tasks(load_shapes(SETTINGS))
+    helpers = tasks[0][1:]
+    for workers in (1, 2, 3, len(tasks) + 5):
+        runs = grouped_tasks(tasks, workers)
+        assert len(runs) == min(workers, len(tasks))
+        targeted = [shape for run in runs for shape in run[: len(run) - len(helpers)]]
+        assert sorted(targeted) == sorted(task[0] for task in tasks), "each targeted shape in exactly one run"
+        assert all(run[len(run) - len(helpers):] == helpers for run in runs), "every run sees the shapes others refer to"
 
 
 def test_shapes_are_shared_out_only_when_the_runs_add_up_to_one():

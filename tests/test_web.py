@@ -233,6 +233,20 @@ def test_map_page_fetches_its_data_rather_than_inlining_it(client):
     assert html.count('<li><a href="/id/actor/') <= web.MAP_LISTED
 
 
+def test_map_page_without_filters_counts_and_lists_what_is_drawn(client):
+    """Without filters the page's summary is the one the release keeps (maps.map_indexes): its counts and lists
+    are those of the JSON the drawings fetch."""
+    html = client.get("/map").text
+    graph, places = client.get("/api/map").json(), client.get("/api/map/places").json()
+    assert f'<span id="node-count">{len(graph["nodes"])}</span>' in html
+    assert f'<span id="edge-count">{len(graph["edges"])}</span>' in html
+    assert f'<span id="actor-total">{graph["counts"]["actors"]}</span>' in html
+    listed = min(len(graph["nodes"]), web.MAP_LISTED)
+    assert html.count('<li><a href="/id/actor/') == listed
+    assert all(f'<li><a href="{n["url"]}">' in html for n in graph["nodes"][:listed])
+    assert html.count('<li>') - html.count('<li><a href="/id/actor/') >= min(len(places["places"]), web.MAP_LISTED)
+
+
 def test_map_page_draws_from_vendored_assets(client):
     html = client.get("/map?country=es").text
     assert '<option value="es" selected>' in html
@@ -349,3 +363,29 @@ def test_vendored_assets_are_committed_and_small():
     assert sum(p.stat().st_size for p in files) < 4 * 1024 * 1024
     css = (VENDOR / "yasgui" / "yasgui.min.css").read_text()
     assert "@import" not in css and "fonts.googleapis" not in css
+
+
+def test_compiled_templates_are_kept_in_the_build_folder_and_render_the_same(client, built, tmp_path):
+    """A server keeps its compiled templates under build_dir/cache/templates (so a page's first view in a new
+    process reads bytecode instead of compiling); a page rendered from them is the page rendered from the source,
+    and a folder that cannot be made leaves the templates compiled in memory."""
+    from jinja2 import FileSystemBytecodeCache
+
+    from icgraph.server.app import create_app
+    from icgraph.server.templating import keep_compiled_templates, templates
+
+    create_app(built)
+    assert templates.env.bytecode_cache.directory == str(built.build_dir / "cache" / "templates")
+    folder = tmp_path / "templates"
+    keep_compiled_templates(folder)
+    templates.env.cache.clear()  # as in a new process
+    compiled = client.get("/search?q=roma").text
+    assert list(folder.glob("*.cache"))
+    source, filename, _ = templates.env.loader.get_source(templates.env, "search.html")
+    assert FileSystemBytecodeCache(str(folder)).get_bucket(templates.env, "search.html", filename, source).code is not None
+    templates.env.cache.clear()  # read from the kept bytecode this time
+    assert client.get("/search?q=roma").text == compiled and "roma" in compiled.lower()
+    kept = templates.env.bytecode_cache
+    (tmp_path / "a-file").write_text("not a folder")
+    keep_compiled_templates(tmp_path / "a-file" / "templates")
+    assert templates.env.bytecode_cache is kept

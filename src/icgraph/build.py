@@ -53,6 +53,10 @@ MEETING_REPORT_FILE = "gt-adi-int-2020-4-meeting-report.txt"
 #: Worker processes for the SHACL gate: one per CPU, but a few suffice, as the slowest shape
 #: alone (icgsh:ActorKind) takes about a third of the validation.
 _PROCESSES = min(os.cpu_count() or 1, 4)
+#: Worker processes for the gate of `build`, whose own process writes the release meanwhile (and forks
+#: the JSON-LD dump beside it): the other cores, at least one. On two cores the gate is one run of every
+#: shape in one worker, which costs a third less CPU than the shapes shared out among two.
+_GATE_PROCESSES = max(1, min((os.cpu_count() or 1) - 1, 4))
 
 
 class BuildError(RuntimeError):
@@ -69,13 +73,16 @@ class Build:
 
     `timings` holds each stage's wall-clock seconds. In `build`, the dumps, the store load
     and the search index are made while the gate runs, so their times are part of
-    "validate" too (the time from starting the gate to its result).
+    "validate" too (the time from starting the gate to its result). `cpu` holds each stage's
+    CPU seconds, in the thread or process that ran it ("gate": its workers'), for
+    `bench.stages`; the manifest keeps the wall-clock seconds only.
     """
 
     graphs: dict[URIRef, Graph]
     validation: ValidationResult | None
     problems: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
     #: The release the build published (None for `build_dataset`, which publishes nothing).
     release: Release | None = None
 
@@ -94,10 +101,12 @@ class Build:
 
 
 @contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    start = time.perf_counter()
+def _timed(timings: dict[str, float], stage: str, cpu: dict[str, float] | None = None) -> Iterator[None]:
+    start, thread_start = time.perf_counter(), time.thread_time()
     yield
     timings[stage] = time.perf_counter() - start
+    if cpu is not None:
+        cpu[stage] = time.thread_time() - thread_start
 
 
 @contextmanager
@@ -131,16 +140,17 @@ def build_dataset(settings: Settings, strict: bool = False) -> Build:
 def _assemble(settings: Settings, strict: bool) -> tuple[Build, Graph]:
     """Every stage before the gate: the named graphs, and the graph the shapes validate."""
     timings: dict[str, float] = {}
-    with _timed(timings, "parse"):
+    cpu: dict[str, float] = {}
+    with _timed(timings, "parse", cpu):
         compendium = parse_compendium(settings.sources_dir / COMPENDIUM_FILE, strict=strict)
         meeting = parse_meeting_report(settings.sources_dir / MEETING_REPORT_FILE)
     problems = [str(p) for p in compendium.problems]
 
-    with _timed(timings, "map sources"):
+    with _timed(timings, "map sources", cpu):
         compendium_graph = map_compendium(compendium.records)
         meeting_graph = map_meeting_report(meeting)
 
-    with _timed(timings, "map curation"):
+    with _timed(timings, "map curation", cpu):
         practices = {f"practice:{record.slug}" for record in compendium.records}
         # The meeting report's parser defines the working group and its participants; curation may name them.
         from_report = {_curie(subject) for subject in meeting_graph.subjects(RDF.type, None)}
@@ -148,7 +158,7 @@ def _assemble(settings: Settings, strict: bool) -> tuple[Build, Graph]:
             settings.curation_dir, known_practices=practices, extra_known=from_report, cache_dir=settings.build_dir / "cache"
         )
 
-    with _timed(timings, "ontology"):
+    with _timed(timings, "ontology", cpu):
         ontology_graph = Graph().parse(settings.ontology_dir / "icgraph.ttl")
         vocabularies_graph = Graph()
         for path in sorted((settings.ontology_dir / "vocabularies").glob("*.ttl")):
@@ -167,13 +177,13 @@ def _assemble(settings: Settings, strict: bool) -> tuple[Build, Graph]:
     for graph in graphs.values():
         asserted += graph
 
-    with _timed(timings, "infer"):
+    with _timed(timings, "infer", cpu):
         graphs[INFERRED_GRAPH] = infer(asserted, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
 
     # `asserted` has served the inference; with the inferred triples the shapes read, it is
     # what they validate (in place: nothing else uses it).
     asserted.addN((s, p, o, asserted) for s, p, o in _shape_relevant(graphs[INFERRED_GRAPH]))
-    return Build(graphs=graphs, validation=None, problems=problems, timings=timings), asserted
+    return Build(graphs=graphs, validation=None, problems=problems, timings=timings, cpu=cpu), asserted
 
 
 def build(settings: Settings, strict: bool = False, progress=None) -> Build:
@@ -187,11 +197,12 @@ def build(settings: Settings, strict: bool = False, progress=None) -> Build:
     """
     _refuse_if_written_by_a_server(settings)
     with _collector_paused():
-        result, shape_data = _assemble(settings, strict)
         writer = ReleaseWriter(settings.store, settings.build_dir, _inputs(settings), settings)
         try:
+            writer.prepare()  # its aggregates' process starts on the core the assembly leaves idle
+            result, shape_data = _assemble(settings, strict)
             with _timed(result.timings, "validate"):
-                with validating(shape_data, settings, processes=_PROCESSES, inplace=True) as validation:
+                with validating(shape_data, settings, processes=_GATE_PROCESSES, inplace=True, background=True) as validation:
                     writer.write_data(result.quads())
                     result.validation = validation()
             if not result.validation.conforms:
@@ -205,6 +216,7 @@ def build(settings: Settings, strict: bool = False, progress=None) -> Build:
             writer.discard()
             raise
         result.timings.update(writer.timings)
+        result.cpu.update(writer.cpu, gate=result.validation.cpu_seconds)
     return result
 
 

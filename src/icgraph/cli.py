@@ -157,7 +157,11 @@ def load(store, store_update_url: str | None, store_gsp_url: str | None, source:
             else:  # a dump of no release: no release's files describe the store any more
                 current_link(settings.store, settings.build_dir).unlink(missing_ok=True)
         else:
-            serving = f"release {release_from_dump(source, settings.store, settings.build_dir, settings=settings).id} at {settings.store}"
+            made = release_from_dump(source, settings.store, settings.build_dir, settings=settings)
+            serving = f"release {made.id} at {settings.store}"
+            click.echo("Stages: " + ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in made.manifest["timings"].items()))
+            for name, reason in made.manifest.get("skipped", {}).items():
+                click.echo(f"Left out {name}: {reason}")
     except (StoreError, RemoteStoreError, ReleaseError, SyntaxError) as error:
         _fail(f"the store was not changed: {error}")
     click.echo(f"Loaded {source} into {serving}")

@@ -93,6 +93,11 @@ class Settings:
     precompute_timeout: float = _setting(
         "ICGRAPH_PRECOMPUTE_TIMEOUT", lambda: _env_float("ICGRAPH_PRECOMPUTE_TIMEOUT", 300.0), "seconds one precomputed answer may take while a release is written"
     )
+    #: Quads of a loaded dump (`icgraph load`) above which the release leaves out its derived copies (TriG,
+    #: Turtle, JSON-LD, per-graph N-Triples; `icgraph.dump_writers`): disk and hours, while icgraph.nq holds the data.
+    dump_max_quads: int = _setting(
+        "ICGRAPH_DUMP_MAX_QUADS", lambda: _env_int("ICGRAPH_DUMP_MAX_QUADS", 20_000_000), "largest load written in every dump format"
+    )
     update_token: str | None = _setting("ICGRAPH_UPDATE_TOKEN", lambda: _env_text("ICGRAPH_UPDATE_TOKEN"), "the update token")
     union_default_graph: bool = True
 

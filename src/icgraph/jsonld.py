@@ -13,6 +13,10 @@ from typing import Any, Iterable
 
 import pyoxigraph as ox
 
+#: What rdflib's JSON-LD serializer hands `from_rdf` for ``use_native_types`` when it is not given: a
+#: one-element tuple, which is true (numbers and booleans are written as JSON's own).
+_NATIVE_TYPES = (False,)
+
 #: Where the server serves the whole context (`icgraph.server.documents`).
 CONTEXT_PATH = "/context.jsonld"
 
@@ -22,6 +26,7 @@ def compact(triples: Iterable[ox.Triple]) -> bytes:
     import json
 
     from rdflib import Graph
+    from rdflib.plugins.serializers.jsonld import from_rdf
 
     from icgraph.mapping.context import publication_context
 
@@ -31,10 +36,21 @@ def compact(triples: Iterable[ox.Triple]) -> bytes:
     # Term by term: a third faster than writing N-Triples for rdflib's parser to read back.
     graph.addN((from_ox(t.subject), from_ox(t.predicate), from_ox(t.object), graph) for t in triples)
     context = publication_context()
-    document = json.loads(graph.serialize(format="json-ld", context=context, auto_compact=True))
+    document = _sorted(from_rdf(graph, context, None, _NATIVE_TYPES, False, auto_compact=True))
     if isinstance(document, dict):
         document["@context"] = _used(context, document)
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _sorted(node: Any) -> Any:
+    """``node`` as rdflib's JSON-LD serializer writes it and `json.loads` reads it back: every object's
+    keys in order, lists for tuples. The same document as that round trip, without writing and parsing
+    the whole text once more."""
+    if isinstance(node, dict):
+        return {key: _sorted(node[key]) for key in sorted(node)}
+    if isinstance(node, (list, tuple)):
+        return [_sorted(item) for item in node]
+    return node
 
 
 def _used(context: dict, document: Any) -> dict:

@@ -38,6 +38,10 @@ def _open_reader(max_result_bytes: int) -> None:
     _READER = local_reader(max_result_bytes)
 
 
+def _started() -> None:
+    """A job that does nothing: `Recorder.start`."""
+
+
 def _answer(store_folder: str, job: dict) -> tuple:
     """Run ``job`` in a pool process as a reader does: ("ok", reply) or ("refused", message)."""
     from icgraph.server.security import EndpointError
@@ -72,6 +76,11 @@ class Recorder:
         self.answers: dict[str, Answer] = {}
         self.refused: dict[str, str] = {}
         self.indexes: dict[str, bytes] = {}
+
+    def start(self) -> None:
+        """Start the reader process now rather than at the first job: its imports take most of a second,
+        which a build spends while its store is still being written (`icgraph.publish`)."""
+        self.pool.schedule(_started)
 
     async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
         from pebble import ProcessExpired
@@ -130,14 +139,17 @@ def precomputed_library(queries_dir: Path) -> list:
 
 async def _record(recorder: Recorder, queries_dir: Path, library_only: bool = False) -> None:
     from icgraph.server.facet_index import INDEX_NAME, build_index
-    from icgraph.server.maps import load_map_data
+    from icgraph.server.maps import load_map_data, map_indexes
     from icgraph.server.query_api import offer_for
     from icgraph.server.web import headline_counts
 
     async def practices(r) -> None:
         recorder.indexes[INDEX_NAME] = (await build_index(r)).to_bytes()
 
-    pages = {"headline-counts": headline_counts, "map": load_map_data, "practices": practices}
+    async def map_views(r) -> None:  # the map's query answers, and the map without filters as drawn
+        recorder.indexes.update(map_indexes(await load_map_data(r)))
+
+    pages = {"headline-counts": headline_counts, "map": map_views, "practices": practices}
     for label, compute in ({} if library_only else pages).items():
         recorder.label = label
         try:
@@ -155,14 +167,15 @@ async def _record(recorder: Recorder, queries_dir: Path, library_only: bool = Fa
 
 
 def write_aggregates(store_folder: Path, target: Path, queries_dir: Path, max_result_bytes: int,
-                     timeout: float, library_only: bool = False) -> dict[str, Any]:
+                     timeout: float, library_only: bool = False, recorder: Recorder | None = None) -> dict[str, Any]:
     """Compute the aggregates of the store at ``store_folder`` into ``target`` (aggregates.sqlite); the manifest's entry.
 
     ``library_only``: the library queries alone, not the pages' answers (`python -m bench api` measures the library).
     Each job has ``timeout`` seconds (`Settings.precompute_timeout`: the build is offline, so it may allow more
     than the server's query time limit); one past it is left to the live path, under that limit.
+    ``recorder``: one made (and started) for ``store_folder`` beforehand; it is closed here either way.
     """
-    recorder = Recorder(store_folder, max_result_bytes, timeout)
+    recorder = recorder or Recorder(store_folder, max_result_bytes, timeout)
     started = time.perf_counter()
     try:
         _run(_record(recorder, queries_dir, library_only))

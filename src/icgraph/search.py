@@ -92,21 +92,24 @@ def _as_store(source) -> ox.Store:
     return store
 
 
-def build_search_index(graph_or_store, path: Path, basis=None) -> Path:
+def build_search_index(graph_or_store, path: Path, dataset: dict | None = None, basis=None) -> Path:
     """Index the practices, actors and places of a store (or rdflib graph) into the SQLite file ``path``, atomically.
 
-    ``basis``: the statistics similar practices are weighed by (`icgraph.similar.Basis`; default: this corpus's)."""
+    ``dataset``: the store's `icgraph.store.default_dataset` when the caller knows it (a release being
+    written holds the merge: ``{}``), which spares the scan that proves it. ``basis``: the statistics
+    similar practices are weighed by (`icgraph.similar.Basis`; default: this corpus's).
+    """
     from icgraph import similar, sparql
     from icgraph.store import default_dataset
 
     store = _as_store(graph_or_store)
-    dataset = default_dataset(store)
+    dataset = default_dataset(store) if dataset is None else dataset
     rows = {kind: sparql.as_values(store.query(sparql.load(query), **dataset)) for kind, query, _, _ in KINDS}
     features = sparql.as_values(store.query(sparql.load(similar.FEATURES_QUERY), **dataset))
     return write_search_index(rows, path, features, basis)
 
 
-def update_search_index(previous: Path, path: Path, store: ox.Store, changed) -> dict | None:
+def update_search_index(previous: Path, path: Path, store: ox.Store, changed, dataset: dict | None = None) -> dict | None:
     """The index of ``store`` written to ``path`` from the index ``previous`` of a store that differs from it in
     the triples about the nodes ``changed`` (the subjects of the quads an accept added or removed), atomically.
 
@@ -114,6 +117,7 @@ def update_search_index(previous: Path, path: Path, store: ox.Store, changed) ->
     replaced, with their words in the vocabulary, and the similar practices follow
     (`icgraph.similar.update_table`, with the previous index's basis). Returns what was done
     (documents, similar lists written), or None when ``previous`` does not keep what an update needs.
+    ``dataset`` as for `build_search_index`.
     """
     from icgraph import similar, sparql
     from icgraph.store import default_dataset
@@ -127,7 +131,7 @@ def update_search_index(previous: Path, path: Path, store: ox.Store, changed) ->
             if not similar.has_basis(db):
                 Path(temporary).unlink()
                 return None
-            dataset = default_dataset(store)
+            dataset = default_dataset(store) if dataset is None else dataset
             reading = sparql.load("search-documents-reading")
             changed = list(dict.fromkeys(changed))
             iris = sorted({node.value for node in changed if isinstance(node, ox.NamedNode)} | {

@@ -30,6 +30,7 @@ from pathlib import Path
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.graph import ConjunctiveGraph
+from rdflib.paths import Path as PropertyPath
 from rdflib.term import Node
 
 from icgraph.config import Settings
@@ -95,6 +96,8 @@ class ValidationResult:
     issues: list[ValidationIssue] = field(default_factory=list)
     seconds: float = 0.0
     triples: int = 0
+    #: CPU seconds of the pySHACL runs, in whichever processes ran them (`bench.stages` reports them).
+    cpu_seconds: float = 0.0
 
     @property
     def violations(self) -> list[ValidationIssue]:
@@ -210,36 +213,67 @@ def validating(
     ontology: Graph | None = None,
     processes: int = 1,
     inplace: bool = False,
+    background: bool = False,
 ) -> Iterator[Callable[[], ValidationResult]]:
     """`validate`, started on entry: yields a function that waits for the `ValidationResult`.
 
     With worker processes the caller's own work in the `with` block overlaps the validation;
-    in one process the validation runs when the result is asked for. Leaving the block stops
-    any worker still running.
+    in one process the validation runs when the result is asked for, unless `background` is
+    true: then one forked worker runs it while the caller works (a build on a machine of two
+    cores, whose other core the caller keeps busy). Leaving the block stops any worker still running.
     """
     settings = settings or Settings()
     started = time.perf_counter()
     graph = _merged(data_graph, settings, ontology, inplace=inplace)
     shapes = load_shapes(settings)
-    tasks = shape_tasks(shapes) if processes > 1 and _can_fork() else None
-    if tasks is None:
-        yield functools.cache(lambda: _result(graph, *_run(graph, shapes), started))
+    runs: list[list[str] | None] | None = None
+    if _can_fork() and processes > 1:
+        tasks = shape_tasks(shapes)
+        runs = None if tasks is None else grouped_tasks(tasks, processes)
+    elif _can_fork() and background:
+        runs = [None]  # one run of every shape, as in this process
+    if runs is None:
+
+        def here() -> ValidationResult:
+            cpu = time.thread_time()
+            report, issues = run_shapes(graph, shapes)
+            return _result(graph, report, issues, started, time.thread_time() - cpu)
+
+        yield functools.cache(here)
         return
     # Forked workers inherit the graphs, so nothing is copied up front; each returns its
     # report's triples and the issues it read from them.
-    with multiprocessing.get_context("fork").Pool(
-        min(processes, len(tasks)), initializer=_install, initargs=(graph, shapes)
-    ) as pool:
-        runs = pool.imap_unordered(_run_installed, tasks)
+    with multiprocessing.get_context("fork").Pool(len(runs), initializer=_install, initargs=(graph, shapes)) as pool:
+        reports = pool.imap_unordered(_run_installed, runs)
 
         def result() -> ValidationResult:
-            reports, issues = zip(*runs)
-            return _result(graph, _joined_report(reports, shapes), [i for found in issues for i in found], started)
+            triples, issues, cpu = zip(*reports)
+            return _result(graph, _joined_report(triples, shapes), [i for found in issues for i in found], started, sum(cpu))
 
         yield functools.cache(result)
 
 
-def _result(graph: Graph, report_graph: Graph, issues: list[ValidationIssue], started: float) -> ValidationResult:
+def grouped_tasks(tasks: list[list[str]], groups: int) -> list[list[str]]:
+    """The runs of `shape_tasks` joined into at most ``groups`` runs, one per worker process.
+
+    A pySHACL run has a cost of its own (it reads the shapes graph anew), and one run of several
+    targeted shapes reports what their runs report apart, so a worker does one run. Every task
+    names the same referred-to shapes after its targeted one; the targeted shapes are dealt out in
+    turn, their order kept.
+    """
+    helpers = tasks[0][1:] if tasks else []
+    dealt = [[task[0] for task in tasks[start::groups]] for start in range(min(groups, len(tasks)))]
+    return [[*targeted, *helpers] for targeted in dealt]
+
+
+def _result(graph: Graph, report_graph: Graph, issues: list[ValidationIssue], started: float,
+            cpu_seconds: float = 0.0) -> ValidationResult:
+    return sorted_result(report_graph, issues, time.perf_counter() - started, len(graph), cpu_seconds)
+
+
+def sorted_result(report_graph: Graph, issues: list[ValidationIssue], seconds: float, triples: int,
+                  cpu_seconds: float = 0.0) -> ValidationResult:
+    """A `ValidationResult` of these issues, in report order (also joined from several runs, `icgraph.contributions.gate`)."""
     for prefix, iri in PREFIXES.items():
         report_graph.bind(prefix, iri, override=True)
     report_graph.bind("icgsh", "https://w3id.org/icgraph/shapes#")
@@ -260,8 +294,9 @@ def _result(graph: Graph, report_graph: Graph, issues: list[ValidationIssue], st
         counts={s: counts.get(s, 0) for s in SEVERITIES},
         report_graph=report_graph,
         issues=issues,
-        seconds=time.perf_counter() - started,
-        triples=len(graph),
+        seconds=seconds,
+        triples=triples,
+        cpu_seconds=cpu_seconds,
     )
 
 
@@ -292,19 +327,26 @@ def shape_tasks(shapes: Graph) -> list[list[str]] | None:
     return [[str(shape), *helpers] for shape in sorted(targeted)]
 
 
-def _run(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None) -> tuple[Graph, list[ValidationIssue]]:
-    """One pySHACL run (of all the shapes, or of `use_shapes`): its report and the issues in it."""
+def run_shapes(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None,
+               focus_nodes: list[str] | None = None) -> tuple[Graph, list[ValidationIssue]]:
+    """One pySHACL run (of all the shapes, or of `use_shapes`): its report and the issues in it.
+
+    With `focus_nodes` (IRIs; never an empty list, which pySHACL reads as none given) pySHACL
+    checks those nodes against each of `use_shapes` without asking the shapes' targets: the
+    caller has chosen them among the targets (`icgraph.contributions.gate`).
+    """
     from pyshacl import validate as shacl_validate  # here: the server imports this module, and starts faster without it
 
     _, report_graph, text = shacl_validate(
-        _QueryPreparingGraph(store=graph.store, identifier=graph.identifier, namespace_manager=graph.namespace_manager),
-        shacl_graph=shapes,
+        _QueryPreparingGraph.over(graph),
+        shacl_graph=_RepeatedReads.over(shapes),
         inference="none",
         advanced=True,  # SHACL-SPARQL constraints and SPARQL targets
         inplace=True,  # `graph` is ours: a copy, or the caller gave it up (`inplace`)
         allow_warnings=True,
         allow_infos=True,
         use_shapes=use_shapes,
+        focus_nodes=focus_nodes,
     )
     if not isinstance(report_graph, Graph):
         # pySHACL returns a ValidationFailure, not a report, for a shape it cannot run (only once the
@@ -313,7 +355,49 @@ def _run(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None) -> tu
     return report_graph, [_issue(report_graph, r, graph, shapes) for r in report_graph.objects(None, SH.result)]
 
 
-class _QueryPreparingGraph(Graph):
+class _RepeatedReads(Graph):
+    """A graph (the same triples, not a copy) that keeps the answer of each triple pattern it is asked.
+
+    pySHACL asks the same patterns over and over: each value node of a property path reads the
+    path's structure anew from the shapes graph (icgsh:ActorKind, a path of four steps with a
+    zero-or-more step, does so for every type of every actor), and the data graph's class
+    hierarchy likewise. `triples` is what `objects`, `subjects`, `value`, `__contains__`, property
+    paths and SPARQL's basic graph patterns all read; nothing changes either graph during a run (no
+    inference, no SHACL rules), and should anything add or remove a triple the kept answers are
+    dropped, so each answer is the one the graph gives.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._answers: dict[tuple, tuple] = {}
+
+    def triples(self, triple):
+        if isinstance(triple[1], PropertyPath):  # evaluated from the plain patterns it asks
+            yield from super().triples(triple)
+            return
+        found = self._answers.get(triple)
+        if found is None:
+            found = self._answers[triple] = tuple(super().triples(triple))
+        yield from found
+
+    def add(self, triple):
+        self._answers.clear()
+        return super().add(triple)
+
+    def addN(self, quads):
+        self._answers.clear()
+        return super().addN(quads)
+
+    def remove(self, triple):
+        self._answers.clear()
+        return super().remove(triple)
+
+    @classmethod
+    def over(cls, graph: Graph) -> "_RepeatedReads":
+        return cls(store=graph.store, identifier=graph.identifier, namespace_manager=graph.namespace_manager)
+
+
+class _QueryPreparingGraph(_RepeatedReads):
     """The data graph as pySHACL reads it (the same triples, not a copy): each SPARQL text is parsed once.
 
     pySHACL hands a SHACL-SPARQL constraint's text to `Graph.query` once per focus node, and rdflib
@@ -354,9 +438,10 @@ def _install(graph: Graph, shapes: Graph) -> None:
     _installed = (graph, shapes)
 
 
-def _run_installed(use_shapes: list[str]) -> tuple[list, list[ValidationIssue]]:
-    report_graph, issues = _run(*_installed, use_shapes)
-    return list(report_graph), issues  # its triples pickle more cheaply than the Graph
+def _run_installed(use_shapes: list[str] | None) -> tuple[list, list[ValidationIssue], float]:
+    cpu = time.thread_time()
+    report_graph, issues = run_shapes(*_installed, use_shapes)
+    return list(report_graph), issues, time.thread_time() - cpu  # its triples pickle more cheaply than the Graph
 
 
 def _joined_report(reports: Iterable[list], shapes: Graph) -> Graph:

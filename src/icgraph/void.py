@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Iterable
 
 import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
@@ -42,12 +43,19 @@ def _rows(store: ox.Store, name: str, **dataset) -> list:
     return list(store.query(sparql.load(name), **dataset))
 
 
-def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None, base: str = ROOT) -> Graph:
-    """The VoID + DCAT description of the dataset in ``store``, with every count computed from it."""
-    return describe_void(void_counts(store), dumps_dir, version=version, issued=issued, base=base)
+def build_void(store: ox.Store, dumps_dir: Path, version: str | None = None, issued: str | None = None, base: str = ROOT,
+               dataset: dict | None = None, skipped: Iterable[str] = ()) -> Graph:
+    """The VoID + DCAT description of the dataset in ``store``, with every count computed from it.
+
+    ``dataset``: the store's `default_dataset` when the caller knows it (a release being written
+    holds the merge: ``{}``), which spares the scan that proves it. ``skipped``: dumps the release
+    does not hold (`icgraph.dump_writers.skipped_dumps`), not offered.
+    """
+    return describe_void(void_counts(store, dataset), dumps_dir, version=version, issued=issued, base=base, skipped=skipped)
 
 
-def describe_void(counts: dict, dumps_dir: Path, version: str | None = None, issued: str | None = None, base: str = ROOT) -> Graph:
+def describe_void(counts: dict, dumps_dir: Path, version: str | None = None, issued: str | None = None, base: str = ROOT,
+                  skipped: Iterable[str] = ()) -> Graph:
     """The VoID + DCAT description of a dataset with the counts ``counts`` (`void_counts`, `counts_of_void`, `updated_counts`)."""
     g = Graph()
     for prefix, iri in PREFIXES.items():
@@ -80,8 +88,10 @@ def describe_void(counts: dict, dumps_dir: Path, version: str | None = None, iss
     g.add((d, DCAT.landingPage, URIRef(base)))
 
     for name, (fmt, media_type, description) in DUMPS.items():
+        if name in skipped:
+            continue
         url = URIRef(base + "downloads/" + name)
-        dist = URIRef(VOID_IRI + "#dump-" + name.removeprefix("icgraph.").replace(".", "-"))
+        dist = _distribution(name)
         g.add((d, VOID.dataDump, url))
         g.add((d, DCAT.distribution, dist))
         g.add((dist, RDF.type, DCAT.Distribution))
@@ -92,8 +102,7 @@ def describe_void(counts: dict, dumps_dir: Path, version: str | None = None, iss
         if name.endswith(".gz"):
             g.add((dist, DCAT.compressFormat, URIRef("https://www.iana.org/assignments/media-types/application/gzip")))
         g.add((dist, DCTERMS.license, URIRef(LICENSE)))
-        if (dumps_dir / name).is_file():
-            g.add((dist, DCAT.byteSize, Literal((dumps_dir / name).stat().st_size, datatype=XSD.nonNegativeInteger)))
+    set_dump_sizes(g, dumps_dir)
 
     g.add((d, VOID.triples, Literal(counts["triples"])))
     g.add((d, VOID.entities, Literal(counts["entities"])))
@@ -117,10 +126,12 @@ def describe_void(counts: dict, dumps_dir: Path, version: str | None = None, iss
     return g
 
 
-def void_counts(store: ox.Store) -> dict:
+def void_counts(store: ox.Store, dataset: dict | None = None) -> dict:
     """What VoID counts in ``store``: triples and entities of the merge, the vocabularies used, and per named graph
-    its triples, properties, entities and the entities of each class; and the example resources."""
-    union = default_dataset(store)
+    its triples, properties, entities and the entities of each class; and the example resources.
+
+    ``dataset`` as for `build_void`."""
+    union = default_dataset(store) if dataset is None else dataset
     (total,) = _rows(store, "void-triples", **union)
     (entities,) = _rows(store, "void-entities", **union)
     graphs = {}
@@ -132,8 +143,8 @@ def void_counts(store: ox.Store) -> dict:
             "triples": int(size["n"].value), "properties": int(size["props"].value), "entities": int(subjects["n"].value),
             "classes": {row["c"].value: int(row["n"].value) for row in _rows(store, "void-class-partitions", **in_graph)},
         }
-    return {"triples": int(total["n"].value), "entities": int(entities["n"].value), "vocabularies": _vocabularies(store),
-            "graphs": graphs, "examples": _examples(store)}
+    return {"triples": int(total["n"].value), "entities": int(entities["n"].value), "vocabularies": _vocabularies(store, union),
+            "graphs": graphs, "examples": _examples(store, union)}
 
 
 def counts_of_void(void: Graph) -> dict:
@@ -188,11 +199,12 @@ def updated_counts(counts: dict, before: ox.Store, after: ox.Store, removed: lis
     terms = lambda quads: {q.predicate.value for q in quads} | {q.object.value for q in quads if q.predicate == rdf_type}  # noqa: E731
     gone = [t for t in terms(q for q in changed if q in removed)
             if not has(after, p=ox.NamedNode(t), g=default) and not has(after, p=rdf_type, o=ox.NamedNode(t), g=default)]
+    # (``after`` is a release being written: its default graph holds the merge, `{}` reads it without the scan that proves it)
     if gone:
-        counts["vocabularies"] = _vocabularies(after)
+        counts["vocabularies"] = _vocabularies(after, {})
     else:
         counts["vocabularies"] = sorted(set(counts["vocabularies"]) | set(filter(None, map(_listed_vocabulary, terms(q for q in changed if q in added)))))
-    counts["examples"] = _examples(after)  # the first resources of a few classes: a short sorted query
+    counts["examples"] = _examples(after, {})  # the first resources of a few classes: a short sorted query
     return counts
 
 
@@ -202,12 +214,12 @@ def _listed_vocabulary(term: str) -> str | None:
     return namespace if namespace and not namespace.startswith(str(ID)) and namespace != str(GRAPH) else None
 
 
-def _vocabularies(store: ox.Store) -> list[str]:
-    return sorted(set(filter(None, (_listed_vocabulary(row["t"].value) for row in _rows(store, "void-terms", **default_dataset(store))))))
+def _vocabularies(store: ox.Store, union: dict) -> list[str]:
+    return sorted(set(filter(None, (_listed_vocabulary(row["t"].value) for row in _rows(store, "void-terms", **union)))))
 
 
-def _examples(store: ox.Store) -> list[str]:
-    return sorted(row["x"].value for row in _rows(store, "void-examples", **default_dataset(store)))
+def _examples(store: ox.Store, union: dict) -> list[str]:
+    return sorted(row["x"].value for row in _rows(store, "void-examples", **union))
 
 
 def statistics_of_counts(counts: dict) -> dict:
@@ -240,10 +252,30 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
 
 
-def store_statistics(store: ox.Store) -> dict:
-    """Triples per named graph and in the default graph (their merge): the manifest's and service description's counts."""
+def _distribution(dump: str) -> URIRef:
+    return URIRef(VOID_IRI + "#dump-" + dump.removeprefix("icgraph.").replace(".", "-"))
+
+
+def set_dump_sizes(void: Graph, dumps_dir: Path) -> None:
+    """Give each distribution of ``void`` (`build_void`) the size of its dump in ``dumps_dir`` as it is now.
+
+    The release writer describes the release while some dumps are still being written, then sets
+    their sizes once they all are.
+    """
+    for name in DUMPS:
+        dist = _distribution(name)
+        void.remove((dist, DCAT.byteSize, None))
+        if (dumps_dir / name).is_file():
+            void.add((dist, DCAT.byteSize, Literal((dumps_dir / name).stat().st_size, datatype=XSD.nonNegativeInteger)))
+
+
+def store_statistics(store: ox.Store, dataset: dict | None = None) -> dict:
+    """Triples per named graph and in the default graph (their merge): the manifest's and service description's counts.
+
+    ``dataset`` as for `build_void`.
+    """
     counts = {str(row["g"].value): int(row["n"].value) for row in _rows(store, "graph-triple-counts")}
     for name in store.named_graphs():
         counts.setdefault(str(name.value), 0)
-    (row,) = _rows(store, "union-triples", **default_dataset(store))
+    (row,) = _rows(store, "union-triples", **(default_dataset(store) if dataset is None else dataset))
     return {"graphs": sorted(counts.items()), "default_triples": int(row["n"].value)}

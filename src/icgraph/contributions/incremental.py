@@ -184,8 +184,9 @@ class DeltaReleaseWriter(ReleaseWriter):
         with self._timed("search index"):
             changed = [q.subject for q in (*removed, *added)]
             index, target = previous.path / "search.sqlite", self.folder / "search.sqlite"
-            if not index.is_file() or update_search_index(index, target, store, changed) is None:
-                build_search_index(store, target)  # an index this code cannot extend: written whole
+            # The new store holds the merge of its graphs (`_update_store`): ``{}`` reads it without the scan that proves it.
+            if not index.is_file() or update_search_index(index, target, store, changed, dataset={}) is None:
+                build_search_index(store, target, dataset={})  # an index this code cannot extend: written whole
         with self._timed("describe"):
             from icgraph.publish import _now
 
@@ -220,7 +221,7 @@ def _void_counts(previous: Release, store: ox.Store, removed: list[ox.Quad], add
     try:
         counts = counts_of_void(Graph().parse(previous.path / "void.ttl", format="turtle"))
     except (OSError, TypeError, ValueError, SyntaxError):  # no VoID, or none this code wrote: count everything
-        return void_counts(store)
+        return void_counts(store, {})  # the new store holds the merge of its graphs
     before = ox.Store.read_only(str(previous.store))
     return updated_counts(counts, before, store, removed, added)
 

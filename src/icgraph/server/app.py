@@ -28,7 +28,7 @@ from icgraph.server.negotiation import prefers_json
 from icgraph.server.origin import OriginMiddleware
 from icgraph.server.remote import RemotePool
 from icgraph.server.security import EndpointError, RequestSizeLimit, update_token
-from icgraph.server.templating import static_files
+from icgraph.server.templating import keep_compiled_templates, static_files
 from icgraph.server.throttle import throttle_from_settings
 from icgraph.server.workers import StorePool
 
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.update_token = token
+    keep_compiled_templates(settings.build_dir / "cache" / "templates")  # a page's first view reads its compiled template
     app.state.token_throttle = throttle_from_settings(settings)
     app.add_exception_handler(EndpointError, endpoint_error)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)

@@ -115,6 +115,9 @@ async def named_graph(request: Request, name: str) -> Response:
     query = graph_query(graph)
     if fmt is not HTML:
         if fmt.key == "nt":
+            skipped = _served(request).manifest.get("skipped", {})
+            if "graphs" in skipped:
+                return not_found(request, f"The N-Triples file of each named graph is {skipped['graphs']}.")
             return FileResponse(_served(request).graph_file(graph), media_type=fmt.content_type, headers=headers)
         triples = await run_in_threadpool(_graph_triples, request, graph)
         return rdf_response(serialize(triples, fmt), fmt, headers)
@@ -170,6 +173,8 @@ async def downloads(request: Request) -> Response:
         return _no_release(request, "downloads")
     files = []
     for name, (fmt, media_type, description) in DUMPS.items():
+        if name not in release.manifest["dumps"]:  # left out of a large release (`icgraph.dump_writers`)
+            continue
         size = release.manifest["dumps"][name]["bytes"]
         files.append({"name": name, "href": f"/downloads/{name}", "type": media_type, "description": description,
                       "size": _human_size(size), "bytes": size})
@@ -186,6 +191,9 @@ async def download(request: Request, name: str) -> Response:
     release = _served(request)
     if release is None:
         return _no_release(request, "downloads")
+    skipped = release.manifest.get("skipped", {})
+    if name in skipped:
+        return not_found(request, f"The dump {name} is {skipped[name]}.")
     media_type = DUMPS[name][1]
     if name.endswith(".gz"):
         return FileResponse(release.dump(name), media_type="application/gzip", filename=name)

@@ -13,7 +13,9 @@ then set operations in Python (`FacetIndex.counts`, `FacetIndex.selected`), equa
 
 from __future__ import annotations
 
+import gc
 import pickle
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,16 +38,20 @@ class FacetIndex:
     #: Practice IRIs; a practice's number in the lists below is its position here.
     practices: list[str]
     #: participation number -> practice number (the participation facets: level, kind, role).
-    participation_practice: list[int]
-    #: facet name -> token -> the practice numbers (participation numbers for a participation facet) with it.
-    by_value: dict[str, dict[str, set[int]]]
+    participation_practice: list[int] | array
+    #: facet name -> token -> the practice numbers (participation numbers for a participation facet) with it:
+    #: sets in a built index, sorted arrays in a stored one (`to_bytes`: at 100x they unpickle in 50-70 ms,
+    #: the sets took 250-290 ms of the first /practices); both are only iterated and counted here.
+    by_value: dict[str, dict[str, set[int] | array]]
     #: facet name -> token -> (label, rank or None), from the unfiltered facet-values.rq.
     labels: dict[str, dict[str, tuple[str, int | None]]]
     #: The listing rows of practices-page.rq as the page shows them, in its order, and each one's practice number.
     listing: list[dict]
     listed: list[int]
-    #: token -> practice numbers, for the participation facets (derived, not stored).
-    _practices_of: dict[str, dict[str, set[int]]] = field(default_factory=dict, repr=False, compare=False)
+    #: facet name -> token -> practice numbers, for the participation facets without a selection (derived from
+    #: ``by_value``: `build_index` fills it and `to_bytes` keeps it, as sorted arrays; at 100x deriving it took
+    #: 30-156 ms of the first /practices).
+    _practices_of: dict[str, dict[str, set[int] | array]] = field(default_factory=dict, repr=False, compare=False)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -57,10 +63,10 @@ class FacetIndex:
         found: set[int] = set()
         values = self.by_value.get(facet.name, {})
         for token in tokens:
-            found |= values.get(token, set())
+            found.update(values.get(token, ()))
         return found
 
-    def practices_of(self, participations: set[int]) -> set[int]:
+    def practices_of(self, participations) -> set[int]:
         practice = self.participation_practice
         return {practice[p] for p in participations}
 
@@ -73,15 +79,15 @@ class FacetIndex:
                 if participations is None:
                     held = self._unfiltered(facet.name, token, ids)
                 else:
-                    held = self.practices_of(ids & participations)
+                    held = self.practices_of(participations.intersection(ids))
             else:
-                held = ids
-            count = len(held) if practices is None else len(held & practices)
+                held = ids  # distinct numbers, as a set or a sorted array
+            count = len(held) if practices is None else len(practices.intersection(held))
             if count:
                 counts[token] = count
         return counts
 
-    def _unfiltered(self, name: str, token: str, ids: set[int]) -> set[int]:
+    def _unfiltered(self, name: str, token: str, ids) -> set[int] | array:
         cached = self._practices_of.setdefault(name, {})
         if token not in cached:
             cached[token] = self.practices_of(ids)
@@ -90,17 +96,28 @@ class FacetIndex:
     # -- storing ---------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        state = {name: getattr(self, name) for name in
-                 ("kinds", "practices", "participation_practice", "by_value", "labels", "listing", "listed")}
+        state = {name: getattr(self, name) for name in ("kinds", "practices", "labels", "listing", "listed")}
+        state["participation_practice"] = array("I", self.participation_practice)
+        state["by_value"] = {name: {token: array("I", sorted(ids)) for token, ids in values.items()}
+                             for name, values in self.by_value.items()}
+        state["practices_of"] = {name: {token: array("I", sorted(ids)) for token, ids in values.items()}
+                                 for name, values in self._practices_of.items()}
         return pickle.dumps({"version": INDEX_VERSION, **state}, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
     def from_bytes(cls, body: bytes) -> FacetIndex | None:
         """The index stored by `to_bytes` (our own release file); None when it is of another version."""
-        state = pickle.loads(body)
+        collecting = gc.isenabled()
+        gc.disable()  # it makes many containers and keeps them all: a collection meanwhile finds nothing to free
+        try:
+            state = pickle.loads(body)
+        finally:
+            if collecting:
+                gc.enable()
         if not isinstance(state, dict) or state.pop("version", None) != INDEX_VERSION:
             return None
-        return cls(**state)
+        unfiltered = state.pop("practices_of", None) or {}  # an index stored before it was kept: derived on use
+        return cls(**state, _practices_of=unfiltered)
 
 
 async def build_index(pool) -> FacetIndex:
@@ -144,7 +161,12 @@ async def build_index(pool) -> FacetIndex:
         listing.append(listing_row(row))
         listed.append(practice_id(row["practice"]))
     practices = sorted(practice_number, key=practice_number.__getitem__)
-    return FacetIndex(kinds, practices, participation_practice, by_value, labels, listing, listed)
+    index = FacetIndex(kinds, practices, participation_practice, by_value, labels, listing, listed)
+    for facet in FACETS:  # the participation facets' practices without a selection, kept with the index
+        if facet.per_participation:
+            for token, ids in by_value[facet.name].items():
+                index._unfiltered(facet.name, token, ids)
+    return index
 
 
 def stored_index(pool) -> FacetIndex | None:

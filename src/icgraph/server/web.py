@@ -12,6 +12,7 @@ Each HTML page has a JSON twin (``?format=json``, ``Accept: application/json`` o
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from urllib.parse import urlencode
 from dataclasses import asdict
@@ -28,7 +29,10 @@ from icgraph.server.api_responses import TEXT
 from icgraph.server.security import EndpointError
 from icgraph.server.facet_index import build_index, stored_index
 from icgraph.server.facets import Selection, TooManyValues, browse
-from icgraph.server.maps import filter_options, governance_map, load_map_data, practice_places
+from icgraph.server.maps import (
+    MAP_GRAPH, MAP_LISTED, MAP_PAGE, MAP_PLACES, allowed_filters, filter_options, governance_map, json_body,
+    load_map_data, page_summary, practice_places, stored_map,
+)
 from icgraph.server.pools import pool_of
 from icgraph.server.prepared import body as prepared_body
 from icgraph.server.templating import script_json, templates
@@ -225,14 +229,32 @@ async def _map_data(request: Request):
     return cache["map"]
 
 
+async def _stored_map(request: Request, name: str) -> bytes | None:
+    """One of the map's answers the release keeps (`maps.map_indexes`: the map without filters), once per release."""
+    cache = await _cache(request)
+    key = f"stored:{name}"
+    if key not in cache:
+        cache[key] = await asyncio.to_thread(stored_map, await _pool(request), name)
+    return cache[key]
+
+
+async def _map_page_base(request: Request) -> dict:
+    """The map page without filters (`maps.page_summary`) with the filters' options and accepted values:
+    kept by the release writer, or computed from the map's data."""
+    cache = await _cache(request)
+    if "map-page" not in cache:
+        stored = await _stored_map(request, MAP_PAGE)
+        if stored is not None:
+            cache["map-page"] = json.loads(stored)
+        else:
+            data = await _map_data(request)
+            graph, places = await _map_views(request, dict.fromkeys(("country", "principle", "network")))
+            cache["map-page"] = {**page_summary(graph, places), "options": filter_options(data), "allowed": allowed_filters(data)}
+    return cache["map-page"]
+
+
 async def _map_filters(request: Request) -> dict[str, str | None]:
-    data = await _map_data(request)
-    options = filter_options(data)
-    allowed = {
-        "country": {c["id"] for c in options["countries"]} | {p["country"] for p in data.practices.values() if p["country"]},
-        "principle": {p["id"] for p in options["principles"]},
-        "network": {n["id"] for n in options["networks"]},
-    }
+    allowed = (await _map_page_base(request))["allowed"]
     filters = {}
     for name, values in allowed.items():
         value = request.query_params.get(name) or None
@@ -240,8 +262,6 @@ async def _map_filters(request: Request) -> dict[str, str | None]:
     return filters
 
 
-#: How many actors, and places, the map page lists in its text (the drawings read every one from the JSON).
-MAP_LISTED = 200
 #: How many filter combinations of the map each release keeps drawn (`_map_views`).
 _MAP_VIEWS = 64
 
@@ -261,32 +281,47 @@ async def _map_views(request: Request, filters: dict[str, str | None]) -> tuple[
     return views[key]
 
 
+def _json_bytes(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
+async def _map_graph(request: Request, filters: dict[str, str | None]) -> Response:
+    """/api/map's answer: without filters, as the release keeps it; else drawn from the map's data."""
+    if not any(filters.values()) and (stored := await _stored_map(request, MAP_GRAPH)) is not None:
+        return _json_bytes(stored)
+    graph, _ = await _map_views(request, filters)
+    return _json_bytes(json_body(graph))
+
+
 @router.get("/api/map", summary="The governance map as JSON: actors (nodes, in tiers by level) and cooperation (edges)")
 async def map_api(request: Request) -> Response:
-    graph, _ = await _map_views(request, await _map_filters(request))
-    return JSONResponse(graph)
+    return await _map_graph(request, await _map_filters(request))
 
 
 @router.get("/api/map/places", summary="Practices by country and by city or region (with coordinates), as JSON")
 async def places_api(request: Request) -> Response:
-    filters = await _map_filters(request)
-    _, places = await _map_views(request, {**filters, "network": None})
-    return JSONResponse(places)
+    filters = {**await _map_filters(request), "network": None}
+    if not any(filters.values()) and (stored := await _stored_map(request, MAP_PLACES)) is not None:
+        return _json_bytes(stored)
+    _, places = await _map_views(request, filters)
+    return _json_bytes(json_body(places))
 
 
 @router.get("/map", summary="Governance map: actors by level and their cooperation; practices on a map")
 async def map_page(request: Request) -> Response:
     filters = await _map_filters(request)
-    graph, places = await _map_views(request, filters)
     if _wants_json(request):
-        return JSONResponse(graph)
+        return await _map_graph(request, filters)
+    base = await _map_page_base(request)
+    summary = base if not any(filters.values()) else page_summary(*await _map_views(request, filters))
     query = urlencode({name: value for name, value in filters.items() if value})
     places_query = urlencode({name: value for name, value in filters.items() if value and name != "network"})
-    # the drawings fetch their data (/api/map, /api/map/places): inlined, it made the page 38 MB at 100x
+    # the drawings fetch their data (/api/map, /api/map/places): inlined, it made the page 38 MB at 100x;
+    # the page lists the first MAP_LISTED actors and places (`maps.page_summary`)
     return _page(
         request,
         "map.html",
-        {"filters": filters, "options": filter_options(await _map_data(request)), "graph": graph, "places": places,
+        {"filters": filters, "options": base["options"], "graph": summary["graph"], "places": summary["places"],
          "listed": MAP_LISTED, "graph_url": "/api/map" + ("?" + query if query else ""),
          "places_url": "/api/map/places" + ("?" + places_query if places_query else "")},
     )
