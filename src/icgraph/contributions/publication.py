@@ -55,7 +55,7 @@ from icgraph.contributions.corrections import corrected_practice, superseded_by
 from icgraph.contributions.database import connect
 from icgraph.contributions.gate import FullGateNeeded, incremental_gate, previous_report
 from icgraph.namespaces import CONTRIBUTIONS_GRAPH, ID, INFERRED_GRAPH, PREFIXES
-from icgraph.contributions.incremental import HEAD_KEY, DeltaReleaseWriter, head_of, tail_of
+from icgraph.contributions.incremental import HEAD_KEY, DeltaReleaseWriter, head_of, next_tail, tail_of
 from icgraph.infer import infer_from_store
 from icgraph.release import Release, clean_partials, current_release
 from icgraph.terms import from_ox, to_ox
@@ -203,7 +203,9 @@ class Change:
 
     ``tail``: the quads after the release's head (`icgraph.contributions.incremental`), the old
     one's replaced; None when the release must be written anew (no head, or the contribution
-    takes back a triple the build inferred, which a new practice cannot cause).
+    takes back a triple the build inferred, which a new practice cannot cause). ``implied``:
+    every triple the rules imply, for a release written anew (empty when the tail was computed
+    from the change alone, `incremental.next_tail`).
     """
 
     head: dict[str, int] | None
@@ -235,11 +237,15 @@ def planned_change(settings: Settings, previous: Release, contribution: Graph) -
     old_tail = tail_of(previous, head) if head is not None else []
     source = ox.Store.read_only(str(previous.store))
     asserted = [g for g in source.named_graphs() if isinstance(g, ox.NamedNode) and g != inferred]
-    started = time.perf_counter()
-    implied = infer_from_store(source, asserted, added, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
-    timings = {"infer": time.perf_counter() - started}
     new_contributions = [q for q in (ox.Quad(t.subject, t.predicate, t.object, contributions) for t in dict.fromkeys(added))
                          if q not in source]
+    started = time.perf_counter()
+    if head is not None:  # the tail from the change alone (its neighbourhood), when the release can be extended
+        tail = next_tail(source, old_tail, added, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
+        if tail is not None:
+            return Change(head, old_tail, tail, new_contributions, set(), {"infer": time.perf_counter() - started})
+    implied = infer_from_store(source, asserted, added, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
+    timings = {"infer": time.perf_counter() - started}
     tail = None
     if head is not None:
         # The build's inferred triples: graph:inferred but the old tail's. All still implied?
