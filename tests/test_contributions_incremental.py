@@ -265,6 +265,33 @@ def test_an_accepted_release_gets_its_aggregates_after_publication_each_equal_to
     assert any(previous.get(a.key) != a.body for a in stored)  # the new practice changed some answers
 
 
+def test_aggregates_a_dead_writer_left_undone_are_written_again_by_one_writer(two_accepts, tmp_path):
+    """A release published without its aggregates, whose writer died (its partial file left, no lock held), is pending:
+    reconcile starts a writer again. While one holds the lock the release is not pending and a second stands back;
+    the next clears what the dead one left and writes them."""
+    import fcntl
+    import shutil
+
+    from icgraph.precompute import AGGREGATES, AGGREGATES_LOCK, aggregates_pending, complete_release, written_entry
+
+    site, (_, first, _), _ = two_accepts
+    settings = site.settings
+    copy = tmp_path / first.id
+    shutil.copytree(first.path, copy, ignore=shutil.ignore_patterns(f"{AGGREGATES}*", AGGREGATES_LOCK))
+    stale = copy / f"{AGGREGATES}.4242.partial"
+    stale.write_bytes(b"half written")
+    arguments = (settings.queries_dir, settings.max_result_bytes, settings.precompute_timeout)
+    assert aggregates_pending(copy)
+    with open(copy / AGGREGATES_LOCK, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert not aggregates_pending(copy)
+        assert complete_release(copy, *arguments) is None and not (copy / AGGREGATES).exists()
+    entry = complete_release(copy, *arguments)
+    assert entry == written_entry(copy) and entry["answers"] > 50
+    assert not stale.exists() and not aggregates_pending(copy)
+    assert complete_release(copy, *arguments) is None  # written once
+
+
 def test_the_next_tail_from_the_change_alone_is_the_tail_the_accept_wrote(two_accepts):
     """`next_tail` reads only the neighbourhood of the change; the second accept's tail, as its dump holds it, is the same."""
     from icgraph.contributions.incremental import next_tail, tail_of

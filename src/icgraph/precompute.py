@@ -224,6 +224,10 @@ def _run(coroutine) -> None:
 
 
 
+#: The lock `complete_release` holds in a release's folder while it writes the aggregates.
+AGGREGATES_LOCK = "aggregates.lock"
+
+
 def complete_release(release_folder: Path, queries_dir: Path, max_result_bytes: int, timeout: float) -> dict[str, Any] | None:
     """The aggregates of a release published without them (an accept's), written into its folder after publication.
 
@@ -234,19 +238,48 @@ def complete_release(release_folder: Path, queries_dir: Path, max_result_bytes: 
     Returns the manifest-like entry (also kept in the file's table ``entry``), or None if the file was there.
     """
     release_folder = Path(release_folder)
+    import fcntl
     import os
 
     target = release_folder / AGGREGATES
     if target.is_file():
         return None
-    partial = release_folder / f"{AGGREGATES}.{os.getpid()}.partial"  # one per process: two may race; the last rename wins
-    entry = write_aggregates(release_folder / "store", partial, queries_dir, max_result_bytes, timeout)
-    with sqlite3.connect(partial) as database:
-        database.execute("CREATE TABLE entry (json TEXT NOT NULL)")
-        database.execute("INSERT INTO entry VALUES (?)", (json.dumps(entry),))
-    database.close()
-    partial.replace(target)
-    return entry
+    with open(release_folder / AGGREGATES_LOCK, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by the kernel if this process dies
+        except BlockingIOError:
+            return None  # another process writes them
+        if target.is_file():
+            return None
+        for stale in release_folder.glob(f"{AGGREGATES}.*.partial"):  # what a killed writer left
+            stale.unlink(missing_ok=True)
+        partial = release_folder / f"{AGGREGATES}.{os.getpid()}.partial"
+        entry = write_aggregates(release_folder / "store", partial, queries_dir, max_result_bytes, timeout)
+        with sqlite3.connect(partial) as database:
+            database.execute("CREATE TABLE entry (json TEXT NOT NULL)")
+            database.execute("INSERT INTO entry VALUES (?)", (json.dumps(entry),))
+        database.close()
+        partial.replace(target)
+        return entry
+
+
+def aggregates_pending(release_folder: Path) -> bool:
+    """Whether a release published without its aggregates still lacks them, and no process is writing them
+    (one was killed, or the machine restarted): `icgraph.contributions.publication.reconcile` starts one again."""
+    import fcntl
+
+    release_folder = Path(release_folder)
+    if (release_folder / AGGREGATES).is_file():
+        return False
+    try:
+        with open(release_folder / AGGREGATES_LOCK, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    except BlockingIOError:
+        return False
+    except OSError:  # a release folder this process may not write: nothing it can start either
+        return False
+    return True
 
 
 def written_entry(release_folder: Path) -> dict[str, Any] | None:

@@ -106,8 +106,9 @@ def reconcile(settings: Settings) -> list[str]:
 
 
 def _reconcile(settings: Settings) -> list[str]:
-    held = set(published_submissions(current_release(settings.store, settings.build_dir)))
     release = current_release(settings.store, settings.build_dir)
+    held = set(published_submissions(release))
+    _complete_aggregates(settings, release)
     settled = []
     with connect(settings.state_dir) as db:
         for row in db.execute("SELECT submission, reviewer FROM pending_accepts").fetchall():
@@ -124,6 +125,15 @@ def _reconcile(settings: Settings) -> list[str]:
             db.execute("DELETE FROM pending_accepts WHERE submission = ?", (submission,))
             settled.append(submission)
     return settled
+
+
+def _complete_aggregates(settings: Settings, release: Release | None) -> None:
+    """Start writing the aggregates of the current release again if an accept published it without them and the
+    process that was writing them is gone (killed, or the machine restarted): pages run their queries live meanwhile."""
+    from icgraph.precompute import aggregates_pending, start_after_publication
+
+    if release is not None and (release.manifest.get("aggregates") or {}).get("after publication") and aggregates_pending(release.path):
+        start_after_publication(release, settings)
 
 
 def accept(settings: Settings, submission_id: str, reviewer: User, pause_before_activation: float = 0.0,
