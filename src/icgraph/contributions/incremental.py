@@ -65,12 +65,23 @@ def head_of(release: Release) -> dict[str, int] | None:
     with release.dump("icgraph.jsonld").open("rb") as document:
         document.seek(max(0, head[_JSONLD] - 16))
         ending = document.read()
-    if not ending.endswith(b"}" + JSONLD_END):
+    end = _jsonld_end(ending)
+    if end is None:
         return None  # not a list of node objects (an empty graph): nothing to append to
-    head[_JSONLD] -= len(JSONLD_END)
+    head[_JSONLD] -= len(end)
     for path in sorted((release.path / "graphs").glob("*.nt")):
         head[f"graphs/{path.name}"] = path.stat().st_size
     return head
+
+
+def _jsonld_end(ending: bytes) -> bytes | None:
+    """How a JSON-LD dump ends after its last node object: the compacted document's ``@graph`` list closed
+    (the build's), or the top-level array closed (expanded JSON-LD, as ``icgraph load`` writes it); None if neither."""
+    if ending.endswith(b"}" + JSONLD_END):
+        return JSONLD_END
+    if ending.rstrip().endswith(b"}]"):
+        return ending[len(ending.rstrip()) - 1:]
+    return None
 
 
 def tail_of(release: Release, head: dict[str, int]) -> list[ox.Quad]:
@@ -151,7 +162,10 @@ class DeltaReleaseWriter(ReleaseWriter):
                     with source.open("rb") as stream:
                         _copy_bytes(stream, out, kept)
                 if name == _JSONLD:
-                    out.write((b",\n" + added if added else b"") + JSONLD_END)
+                    with source.open("rb") as stream:
+                        stream.seek(max(0, source.stat().st_size - 16))
+                        end = _jsonld_end(stream.read())
+                    out.write((b",\n" + added if added else b"") + end)
                 else:
                     out.write(added)
 
