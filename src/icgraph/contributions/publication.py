@@ -17,9 +17,11 @@ triples along what each shape reads (its targets, paths, nested shapes and the p
 SPARQL queries, inverse paths and SPARQL targets included); a shape the analysis cannot read
 has all its targets validated again. The report is the previous one with those focus nodes'
 results replaced: what the full gate would report, which tests/test_contributions_gate.py
-holds on real contributions. The full gate runs when the previous release keeps no report,
-and when a release is written anew (a contribution that takes back a triple the build
-inferred). The fast check that answers a submission is `icgraph.contributions.checking`.
+holds on real contributions. A previous release that keeps no report (`icgraph load` runs no
+gate) gets none after the accept either: the gate then answers for the change's focus nodes
+only. The full gate runs when a release is written anew (a contribution that takes back a
+triple the build inferred). The fast check that answers a submission is
+`icgraph.contributions.checking`.
 
 A ``kill -9`` at any moment leaves the submission consistent with what is served: the intent to
 accept is committed first (``pending_accepts``), and `reconcile` settles it later from the
