@@ -17,9 +17,11 @@ triples along what each shape reads (its targets, paths, nested shapes and the p
 SPARQL queries, inverse paths and SPARQL targets included); a shape the analysis cannot read
 has all its targets validated again. The report is the previous one with those focus nodes'
 results replaced: what the full gate would report, which tests/test_contributions_gate.py
-holds on real contributions. The full gate runs when the previous release keeps no report,
-and when a release is written anew (a contribution that takes back a triple the build
-inferred). The fast check that answers a submission is `icgraph.contributions.checking`.
+holds on real contributions. A previous release that keeps no report (`icgraph load` runs no
+gate) gets none after the accept either: the gate then answers for the change's focus nodes
+only. The full gate runs when a release is written anew (a contribution that takes back a
+triple the build inferred). The fast check that answers a submission is
+`icgraph.contributions.checking`.
 
 A ``kill -9`` at any moment leaves the submission consistent with what is served: the intent to
 accept is committed first (``pending_accepts``), and `reconcile` settles it later from the
@@ -213,16 +215,14 @@ class Change:
 
     ``tail``: the quads after the release's head (`icgraph.contributions.incremental`), the old
     one's replaced; None when the release must be written anew (no head, or the contribution
-    takes back a triple the build inferred, which a new practice cannot cause). ``implied``:
-    every triple the rules imply, for a release written anew (empty when the tail was computed
-    from the change alone, `incremental.next_tail`).
+    takes back a triple the build inferred, which a new practice cannot cause).
     """
 
     head: dict[str, int] | None
     old_tail: list[ox.Quad]
     tail: list[ox.Quad] | None
+    contribution: list[ox.Triple]
     new_contributions: list[ox.Quad]
-    implied: set[ox.Triple]
     timings: dict[str, float]
 
     @property
@@ -239,33 +239,22 @@ class Change:
 def planned_change(settings: Settings, previous: Release, contribution: Graph) -> Change:
     """The quads ``contribution`` (the practice and its provenance) adds to ``previous``, and what they imply.
 
-    Reads the previous store by pattern: no list of its quads is made, only of the tail's.
+    Reads the previous store by pattern, from the change alone (`icgraph.contributions.incremental.next_tail`):
+    no list of its quads is made, only of the tail's.
     """
-    contributions, inferred = ox.NamedNode(str(CONTRIBUTIONS_GRAPH)), ox.NamedNode(str(INFERRED_GRAPH))
+    contributions = ox.NamedNode(str(CONTRIBUTIONS_GRAPH))
     added = [ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in contribution]
     head = head_of(previous)
     old_tail = tail_of(previous, head) if head is not None else []
     source = ox.Store.read_only(str(previous.store))
-    asserted = [g for g in source.named_graphs() if isinstance(g, ox.NamedNode) and g != inferred]
-    new_contributions = [q for q in (ox.Quad(t.subject, t.predicate, t.object, contributions) for t in dict.fromkeys(added))
-                         if q not in source]
     started = time.perf_counter()
-    if head is not None:  # the tail from the change alone (its neighbourhood), when the release can be extended
-        tail = next_tail(source, old_tail, added, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
-        if tail is not None:
-            return Change(head, old_tail, tail, new_contributions, set(), {"infer": time.perf_counter() - started})
-    implied = infer_from_store(source, asserted, added, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
-    timings = {"infer": time.perf_counter() - started}
     tail = None
     if head is not None:
-        # The build's inferred triples: graph:inferred but the old tail's. All still implied?
-        accepted_inferred = {q.triple for q in old_tail if q.graph_name == inferred}
-        build_inferred = (q.triple for q in source.quads_for_pattern(None, None, None, inferred) if q.triple not in accepted_inferred)
-        if all(t in implied for t in build_inferred):
-            from_build = lambda t: t not in accepted_inferred and ox.Quad(t.subject, t.predicate, t.object, inferred) in source  # noqa: E731
-            tail = [q for q in old_tail if q.graph_name == contributions] + new_contributions
-            tail += [ox.Quad(t.subject, t.predicate, t.object, inferred) for t in sorted((t for t in implied if not from_build(t)), key=str)]
-    return Change(head, old_tail, tail, new_contributions, implied, timings)
+        tail = next_tail(source, old_tail, added, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
+    timings = {"infer": time.perf_counter() - started}
+    new_contributions = [q for q in (ox.Quad(t.subject, t.predicate, t.object, contributions) for t in dict.fromkeys(added))
+                         if q not in source]
+    return Change(head, old_tail, tail, added, new_contributions, timings)
 
 
 def _publish(settings: Settings, previous: Release, submission: submissions.Submission, reviewer: User, pause: float) -> Release:
@@ -347,15 +336,22 @@ def _write_anew(settings: Settings, previous: Release, change: Change, writer: D
     from icgraph.build import _PROCESSES
 
     inferred = ox.NamedNode(str(INFERRED_GRAPH))
+    source = ox.Store.read_only(str(previous.store))
+    asserted = [g for g in source.named_graphs() if isinstance(g, ox.NamedNode) and g != inferred]
+    started = time.perf_counter()
+    implied = infer_from_store(source, asserted, change.contribution, ontology_dir=settings.ontology_dir,
+                               cache_dir=settings.build_dir / "cache")
+    timings["infer"] += time.perf_counter() - started
+    del source
     kept = [q for q in _store_quads(previous) if q.graph_name != inferred]
-    quads = kept + [ox.Quad(t.subject, t.predicate, t.object, inferred) for t in sorted(change.implied, key=str)] + change.new_contributions
+    quads = kept + [ox.Quad(t.subject, t.predicate, t.object, inferred) for t in sorted(implied, key=str)] + change.new_contributions
     started = time.perf_counter()
     shape_data = _shape_data(quads)
     timings["gate data"] = time.perf_counter() - started
     started = time.perf_counter()
     with validating(shape_data, settings, processes=_PROCESSES, inplace=True) as validation:
         del quads, kept
-        writer.write_data(_release_quads(settings, previous, accepted_quads=change.new_contributions, inferred=change.implied))
+        writer.write_data(_release_quads(settings, previous, accepted_quads=change.new_contributions, inferred=implied))
         result = validation()
     timings["validate"] = time.perf_counter() - started  # the gate, while the release was written
     _refuse_unless_conforms(result)
