@@ -9,11 +9,11 @@ reader pool started):
   mistake (422 with the SHACL results) and without (201), ``--submissions`` times each;
   the first includes reading the release's registry once;
 - accept-to-published: POST .../decision {"action": "accept"} until /sparql answers the new
-  practice (the accept's process: the release writer, the full SHACL gate, the link's rename,
+  practice (the accept's process: the release writer, the SHACL gate, the link's rename,
   and the server following it).
 
-The accept writes its release from the previous one (`icgraph.contributions.incremental`); the
-full SHACL gate runs on the whole new graph. The load average before and after is recorded with
+The accept writes its release from the previous one (`icgraph.contributions.incremental`); its
+SHACL gate validates the focus nodes the change can affect (`icgraph.contributions.gate`). The load average before and after is recorded with
 the figures (the machine is shared).
 
 The aggregates of the new release follow publication in a process of their own
@@ -25,8 +25,7 @@ Usage: ``python -m bench.contributions --scale 1 --work build/bench/contrib``
 ``--copy-release DIR``: a release folder to copy instead, with hard links (``cp -al``: nothing of it is
 ever written; the files an accept writes are new files), e.g. /tmp/pages100/x100b/store;
 ``--search-index FILE``: the copy's search index replaced by this one (one written by this code, which an
-accept extends); ``--gate skip``: the accept runs in this process with the SHACL gate and its data
-replaced by an empty conforming report, to time the rest of the accept alone; ``--gate stages``: only
+accept extends); ``--gate stages``: only
 the stages besides the gate, run on their own: the new tail from the change alone
 (`icgraph.contributions.incremental.next_tail`), the delta writer and the release made current).
 """
@@ -34,7 +33,6 @@ the stages besides the gate, run on their own: the new tail from the change alon
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shutil
 import statistics
@@ -98,46 +96,6 @@ def _cpu() -> dict:
 
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"self": own.ru_utime + own.ru_stime, "children": children.ru_utime + children.ru_stime}
-
-
-@contextlib.contextmanager
-def _without_gate():
-    """The accept's SHACL gate and its data replaced by an empty conforming report (``--gate skip``)."""
-    from rdflib import Graph
-
-    from icgraph.contributions import publication
-    from icgraph.validate import ValidationResult
-
-    @contextlib.contextmanager
-    def passing(data_graph, settings=None, **options):
-        yield lambda: ValidationResult(True, {"Violation": 0, "Warning": 0, "Info": 0}, Graph())
-
-    saved = publication.validating, publication._shape_data
-    publication.validating, publication._shape_data = passing, lambda quads: Graph()
-    try:
-        yield
-    finally:
-        publication.validating, publication._shape_data = saved
-
-
-def _accept_here(settings: Settings, submission: str) -> dict:
-    """An accept run in this process without the gate (``--gate skip``), its writer's stages and the aggregates' process."""
-    from icgraph.contributions import incremental, publication
-
-    writers = []
-    original = incremental.DeltaReleaseWriter.finish
-
-    def finish(self, *args, **kwargs):
-        writers.append(self)
-        return original(self, *args, **kwargs)
-
-    incremental.DeltaReleaseWriter.finish = finish
-    try:
-        with _without_gate():
-            release = publication.accept(settings, submission, accounts.find_user(settings.state_dir, "rui"))
-    finally:
-        incremental.DeltaReleaseWriter.finish = original
-    return {"release": release.id, "after_publication": writers[0].after_publication if writers else None}
 
 
 def _extendable_search_index(settings: Settings) -> dict | None:
@@ -272,9 +230,7 @@ def measure(scale: int, work: Path, source: Settings, submissions: int, seed: in
         result["gate"] = gate
         cpu = _cpu()
         t = time.perf_counter()
-        if gate == "skip":
-            accepted = _accept_here(settings, last["id"])
-        elif gate == "stages":
+        if gate == "stages":
             accepted = _accept_stages(settings, last["id"])
             result["finish_seconds"] = accepted["finish_seconds"]
         else:
@@ -323,9 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--copy-release", type=Path, default=None,
                         help="at scale k, a release folder to copy with hard links (cp -al) instead of generating one")
     parser.add_argument("--search-index", type=Path, default=None, help="with --copy-release: the copy's search index replaced by this file")
-    parser.add_argument("--gate", choices=["full", "skip", "stages"], default="full",
-                        help="skip: accept in this process with the SHACL gate replaced by a conforming report (the rest of the accept "
-                             "alone); stages: only the stages besides the gate and its data (next_tail, the delta writer, finish)")
+    parser.add_argument("--gate", choices=["full", "stages"], default="full",
+                        help="full: the accept as the server runs it; stages: only the stages besides the gate (next_tail, the delta writer, finish)")
     parser.add_argument("--no-wait-aggregates", action="store_true", help="do not wait for the aggregates that follow publication")
     parser.add_argument("--output", type=Path, default=None, help="also write the result to this JSON file")
     args = parser.parse_args(argv)
