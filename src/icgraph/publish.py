@@ -115,13 +115,7 @@ class ReleaseWriter:
                 union = [quad.triple for quad in store.quads_for_pattern(None, None, None, ox.DefaultGraph())]
             del store, quads
             json_ld = running.enter_context(_beside(_write_json_ld, union, dumps / "icgraph.jsonld"))
-            self.prepare()
-            # Started now, collected by `finish` (after the report is written), stopped if anything fails before.
-            self._aggregates_running, self._aggregates_process = self._aggregates_process, None
-            running.push(lambda failed, *_: self._stop_aggregates() if failed else None)
-            self._aggregates_running.start()
-            threads = running.enter_context(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="release"))
-            gzipped = threads.submit(self._timed_call, "dumps", _gzip, dumps / "icgraph.nq")  # zlib lets go of the GIL
+            gzipped = self._start_beside(running, dumps)
             store = ox.Store.read_only(str(self.folder / "store"))
             with self._timed("dumps"):
                 if nquads is not None:
@@ -184,12 +178,7 @@ class ReleaseWriter:
             json_ld = None
             if "icgraph.jsonld" not in self.skipped:
                 json_ld = running.enter_context(_beside(dump_writers.write_json_ld, self.folder / "store", dumps / "icgraph.jsonld"))
-            self.prepare()
-            self._aggregates_running, self._aggregates_process = self._aggregates_process, None
-            running.push(lambda failed, *_: self._stop_aggregates() if failed else None)
-            self._aggregates_running.start()
-            threads = running.enter_context(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="release"))
-            gzipped = threads.submit(self._timed_call, "dumps", _gzip, dumps / "icgraph.nq")  # zlib lets go of the GIL
+            gzipped = self._start_beside(running, dumps)
             store = ox.Store.read_only(str(self.folder / "store"))
             with self._timed("dumps"):
                 if "icgraph.trig" not in self.skipped:
@@ -213,6 +202,19 @@ class ReleaseWriter:
             with self._timed("describe"):
                 set_dump_sizes(void, dumps)
                 void.serialize(self.folder / "void.ttl", format="turtle")
+
+    def _start_beside(self, running: contextlib.ExitStack, dumps: Path) -> concurrent.futures.Future:
+        """Once the store is written: the aggregates' process given it, and the N-Quads dump gzipped in a thread.
+
+        The aggregates are collected by `finish` (after the report is written), and stopped if anything
+        fails before; returns the gzip's future (zlib lets go of the GIL).
+        """
+        self.prepare()
+        self._aggregates_running, self._aggregates_process = self._aggregates_process, None
+        running.push(lambda failed, *_: self._stop_aggregates() if failed else None)
+        self._aggregates_running.start()
+        threads = running.enter_context(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="release"))
+        return threads.submit(self._timed_call, "dumps", _gzip, dumps / "icgraph.nq")
 
     def _collect_aggregates(self) -> None:
         """Wait for the aggregates `write_data` started (if it did), and keep their manifest entry."""

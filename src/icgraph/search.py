@@ -17,12 +17,14 @@ hold (``intercultral`` -> ``intercultural``).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import shutil
 import sqlite3
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -122,15 +124,14 @@ def update_search_index(previous: Path, path: Path, store: ox.Store, changed, da
     from icgraph import similar, sparql
     from icgraph.store import default_dataset
 
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
+    with sqlite3.connect(f"file:{previous}?mode=ro", uri=True) as db:
+        extendable = similar.has_basis(db)
+    db.close()
+    if not extendable:
+        return None
+    with _written_atomically(Path(path)) as temporary:
         shutil.copyfile(previous, temporary)
         with sqlite3.connect(temporary) as db:
-            if not similar.has_basis(db):
-                Path(temporary).unlink()
-                return None
             dataset = default_dataset(store) if dataset is None else dataset
             reading = sparql.load("search-documents-reading")
             changed = list(dict.fromkeys(changed))
@@ -152,11 +153,6 @@ def update_search_index(previous: Path, path: Path, store: ox.Store, changed, da
             removed = {iri for iri in iris if iri.startswith(str(PRACTICE)) and "#" not in iri} - {d[2] for d in practices}
             written = similar.update_table(db, practices, features, removed)
         db.close()
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return {"documents": len(documents), "similar lists": len(written)}
 
 
@@ -227,10 +223,8 @@ def write_search_index(rows_by_kind: dict[str, list[dict]], path: Path, features
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
-    os.close(handle)
     documents = list(_documents(rows_by_kind))
-    try:
+    with _written_atomically(path) as temporary:
         with sqlite3.connect(temporary) as db:
             db.execute("CREATE TABLE document (id INTEGER PRIMARY KEY, kind TEXT, slug TEXT, iri TEXT UNIQUE, title TEXT)")
             db.execute(
@@ -247,12 +241,22 @@ def write_search_index(rows_by_kind: dict[str, list[dict]], path: Path, features
             db.executemany("INSERT INTO vocabulary VALUES (?, ?)", sorted(vocabulary.items()))
             similar.write_table(db, documents, features, basis)
         db.close()
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+    return path
+
+
+@contextlib.contextmanager
+def _written_atomically(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write: renamed to ``path`` when the block ends, removed if it raises."""
+    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
+    else:
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
 
 
 # ---------------------------------------------------------------------------
