@@ -99,13 +99,13 @@ def build_search_index(graph_or_store, path: Path) -> Path:
     store = _as_store(graph_or_store)
     dataset = default_dataset(store)
     rows = {kind: sparql.as_values(store.query(sparql.load(query), **dataset)) for kind, query, _, _ in KINDS}
-    features = sparql.as_values(store.query(sparql.load(similar.FEATURES_QUERY), **dataset))
+    features = [row for query in similar.FEATURES_QUERIES for row in sparql.as_values(store.query(sparql.load(query), **dataset))]
     return write_search_index(rows, path, features)
 
 
 def write_search_index(rows_by_kind: dict[str, list[dict]], path: Path, features: list[dict] = ()) -> Path:
     """Write the rows of the DOCUMENT_QUERIES (``{kind: [{variable: term}]}``), their vocabulary and the
-    similar practices (from the rows of `similar.FEATURES_QUERY`) into the SQLite file ``path``, atomically."""
+    similar practices (from the rows of `similar.FEATURES_QUERIES`) into the SQLite file ``path``, atomically."""
     from icgraph import similar
 
     path = Path(path)

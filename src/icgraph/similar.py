@@ -23,8 +23,9 @@ from pathlib import Path
 
 from icgraph.words import words
 
-#: The query (icgraph/sparql) whose rows (?practice ?feature ?value ?label) describe the practices.
-FEATURES_QUERY = "similar-features"
+#: The queries (icgraph/sparql) whose rows (?practice ?feature ?value ?label) describe the practices: the
+#: actors apart, since in one UNION with the other features Oxigraph took over 40 min at 100x (5 s apart).
+FEATURES_QUERIES = ("similar-actor-features", "similar-features")
 #: How many similar practices are kept per practice.
 KEEP = 10
 
@@ -104,7 +105,7 @@ def compute(documents, features: list[dict]) -> dict[str, list[tuple[str, float,
     """For each practice IRI: the other practices (IRI, score, reasons), most similar first, at most KEEP.
 
     ``documents``: the (kind, slug, iri, title, names, body) of the search index; ``features``:
-    the rows of FEATURES_QUERY.
+    the rows of FEATURES_QUERIES.
     """
     practices = {iri: f"{title}\n{body}" for kind, _, iri, title, _, body in documents if kind == "practice"}
     values: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
