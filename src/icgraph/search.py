@@ -107,7 +107,7 @@ def build_search_index(graph_or_store, path: Path, dataset: dict | None = None, 
     store = _as_store(graph_or_store)
     dataset = default_dataset(store) if dataset is None else dataset
     rows = {kind: sparql.as_values(store.query(sparql.load(query), **dataset)) for kind, query, _, _ in KINDS}
-    features = sparql.as_values(store.query(sparql.load(similar.FEATURES_QUERY), **dataset))
+    features = [row for query in similar.FEATURES_QUERIES for row in sparql.as_values(store.query(sparql.load(query), **dataset))]
     return write_search_index(rows, path, features, basis)
 
 
@@ -162,7 +162,7 @@ FEATURE_STEPS = 3
 
 
 def practice_features(store: ox.Store, practice: ox.NamedNode) -> list[dict]:
-    """The rows of `similar.FEATURES_QUERY` for one practice, run on the triples of the merge within FEATURE_STEPS
+    """The rows of `similar.FEATURES_QUERIES` for one practice, run on the triples of the merge within FEATURE_STEPS
     steps of it, copied into a store in memory: the query with the practice bound reads the whole store
     (Oxigraph applies the binding after the joins: 2.4 s a practice at 100x), its paths only need these."""
     from icgraph import similar, sparql
@@ -180,7 +180,8 @@ def practice_features(store: ox.Store, practice: ox.NamedNode) -> list[dict]:
         frontier = found
     local = ox.Store()
     local.extend(near)
-    return sparql.as_values(local.query(sparql.load(similar.FEATURES_QUERY), substitutions={ox.Variable("practice"): practice}))
+    bound = {ox.Variable("practice"): practice}
+    return [row for query in similar.FEATURES_QUERIES for row in sparql.as_values(local.query(sparql.load(query), substitutions=bound))]
 
 
 def _vocabulary_of(title: str, names: str, body: str) -> set[str]:
@@ -217,7 +218,7 @@ def _replace_documents(db: sqlite3.Connection, iris: list[str], documents: list)
 
 def write_search_index(rows_by_kind: dict[str, list[dict]], path: Path, features: list[dict] = (), basis=None) -> Path:
     """Write the rows of the DOCUMENT_QUERIES (``{kind: [{variable: term}]}``), their vocabulary and the
-    similar practices (from the rows of `similar.FEATURES_QUERY`, weighed by ``basis``, default this
+    similar practices (from the rows of `similar.FEATURES_QUERIES`, weighed by ``basis``, default this
     corpus's: `icgraph.similar.Basis`) into the SQLite file ``path``, atomically."""
     from icgraph import similar
 

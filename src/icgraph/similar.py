@@ -23,8 +23,9 @@ from pathlib import Path
 
 from icgraph.words import words
 
-#: The query (icgraph/sparql) whose rows (?practice ?feature ?value ?label) describe the practices.
-FEATURES_QUERY = "similar-features"
+#: The queries (icgraph/sparql) whose rows (?practice ?feature ?value ?label) describe the practices: the
+#: actors apart, since in one UNION with the other features Oxigraph took over 40 min at 100x (5 s apart).
+FEATURES_QUERIES = ("similar-actor-features", "similar-features")
 #: How many similar practices are kept per practice.
 KEEP = 10
 
@@ -193,7 +194,7 @@ def compute(documents, features: list[dict], basis: Basis | None = None) -> dict
     """For each practice IRI: the other practices (IRI, score, reasons), most similar first, at most KEEP.
 
     ``documents``: the (kind, slug, iri, title, names, body) of the search index; ``features``:
-    the rows of FEATURES_QUERY; ``basis``: the statistics to weigh by (default: those of this corpus).
+    the rows of FEATURES_QUERIES; ``basis``: the statistics to weigh by (default: those of this corpus).
     """
     return _compute(documents, features, basis)[0]
 
