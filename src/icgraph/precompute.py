@@ -235,7 +235,8 @@ def complete_release(release_folder: Path, queries_dir: Path, max_result_bytes: 
     once per release follow here, from the release's own store, into ``aggregates.sqlite`` of that
     release's folder (written beside it, then renamed, so a server sees no file or the whole file).
     Until then the server runs those queries live, under its limits (`icgraph.aggregates.Aggregates`).
-    Returns the manifest-like entry (also kept in the file's table ``entry``), or None if the file was there.
+    Returns the manifest-like entry (also kept in the file's table ``entry``), or None if the file was there
+    (or another process wrote it meanwhile: this one waits for it).
     """
     release_folder = Path(release_folder)
     import fcntl
@@ -245,10 +246,8 @@ def complete_release(release_folder: Path, queries_dir: Path, max_result_bytes: 
     if target.is_file():
         return None
     with open(release_folder / AGGREGATES_LOCK, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by the kernel if this process dies
-        except BlockingIOError:
-            return None  # another process writes them
+        # One writer at a time: another one's work is waited for (then the file is there), never done twice.
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released by the kernel if its holder dies
         if target.is_file():
             return None
         for stale in release_folder.glob(f"{AGGREGATES}.*.partial"):  # what a killed writer left
