@@ -31,7 +31,6 @@ from icgraph.namespaces import PREFIXES
 from icgraph.release import DUMPS, Release
 from icgraph.jsonld import compact
 from icgraph.search import build_search_index
-from icgraph.store import load_merge, named_quads
 
 #: Oxigraph formats of the dumps that keep the named graphs; the others hold their merge.
 _DATASET_FORMATS = {"icgraph.trig": ox.RdfFormat.TRIG, "icgraph.nq": ox.RdfFormat.N_QUADS}
@@ -78,10 +77,10 @@ class ReleaseWriter:
 
     # -- while the gate runs ---------------------------------------------------------------
 
-    def write_data(self, quads: Iterable[ox.Quad] | None = None, nquads: Path | None = None) -> None:
+    def write_data(self, quads: Iterable[ox.Quad]) -> None:
         """The store, the dumps, the per-graph files, the search index, VoID and the service description.
 
-        From the build's quads, or (``icgraph load``) from an N-Quads file. Once the store is written,
+        From the build's quads (``icgraph load``: `write_from_dump`). Once the store is written,
         what does not depend on the rest runs beside it: the JSON-LD dump in a forked process, the
         statistics, service description and aggregates in a spawned one (`prepare`; the aggregates'
         queries in a process of their own), which `finish` waits for, and the gzipped N-Quads in a
@@ -91,21 +90,14 @@ class ReleaseWriter:
         dumps.mkdir()
         with contextlib.ExitStack() as running:
             with self._timed("dumps"):
-                if quads is not None:
-                    quads = list(quads)
-                    for name, fmt in _DATASET_FORMATS.items():
-                        ox.serialize(quads, str(dumps / name), fmt, prefixes=PREFIXES if fmt is ox.RdfFormat.TRIG else None)
-                else:
-                    shutil.copyfile(nquads, dumps / "icgraph.nq")
+                quads = list(quads)
+                for name, fmt in _DATASET_FORMATS.items():
+                    ox.serialize(quads, str(dumps / name), fmt, prefixes=PREFIXES if fmt is ox.RdfFormat.TRIG else None)
             with self._timed("store load"):
                 store = ox.Store(str(self.folder / "store"))
-                if quads is not None:
-                    # The quads and their merge (the default graph queries see: each distinct triple once), from
-                    # memory: reading icgraph.nq back and querying the merge out of the store cost twice as much.
-                    store.bulk_extend(itertools.chain(quads, {ox.Quad(q.subject, q.predicate, q.object) for q in quads}))
-                else:
-                    store.bulk_load(path=str(dumps / "icgraph.nq"), format=ox.RdfFormat.N_QUADS)
-                    load_merge(store)
+                # The quads and their merge (the default graph queries see: each distinct triple once), from
+                # memory: reading icgraph.nq back and querying the merge out of the store cost twice as much.
+                store.bulk_extend(itertools.chain(quads, {ox.Quad(q.subject, q.predicate, q.object) for q in quads}))
                 store.flush()
                 store.optimize()
             with self._timed("dumps"):
@@ -118,8 +110,6 @@ class ReleaseWriter:
             gzipped = self._start_beside(running, dumps)
             store = ox.Store.read_only(str(self.folder / "store"))
             with self._timed("dumps"):
-                if nquads is not None:
-                    ox.serialize(named_quads(store), str(dumps / "icgraph.trig"), ox.RdfFormat.TRIG, prefixes=PREFIXES)
                 for name, fmt in _UNION_FORMATS.items():
                     ox.serialize(union, str(dumps / name), fmt, prefixes=PREFIXES)
             del union
@@ -129,7 +119,7 @@ class ReleaseWriter:
                 for graph in store.named_graphs():
                     if isinstance(graph, ox.NamedNode):
                         store.dump(str(graphs / (releases.graph_slug(graph.value) + ".nt")), ox.RdfFormat.N_TRIPLES, from_graph=graph)
-            # The store holds the merge of its graphs (loaded above, or by load_merge): its default graph
+            # The store holds the merge of its graphs (loaded above): its default graph
             # is read as it is, without `icgraph.store.holds_merge`'s scan to prove it (once per use).
             merged: dict = {}
             with self._timed("search index"):
