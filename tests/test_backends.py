@@ -12,7 +12,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from icgraph.backends import RemoteEndpoint, _batches, parse_location
+from icgraph.backends import RemoteEndpoint, RemoteStore, _batches, iri_term, parse_location
 from icgraph.sparql.text import bind_substitutions, query_form
 from icgraph.config import PROJECT_DIR
 from icgraph.queries import load_library
@@ -119,3 +119,17 @@ def test_virtuoso_blank_node_identifiers_are_read():
     (row,) = list(_results(body, "application/sparql-results+json", "SELECT"))
     assert isinstance(row["x"], ox.BlankNode)
     assert row["x"] == row["y"], "the same node keeps one identifier"
+
+
+@pytest.mark.parametrize("iri", ["http://x/a> } ; DROP ALL ; INSERT DATA { <http://x/b", "http://x/a b", 'http://x/"q'])
+def test_graph_names_and_base_iris_never_become_update_text(iri):
+    """Graph management names graphs in SPARQL text (no substitutions there): each IRI is checked by
+    Oxigraph's parser first, and nothing is sent (the port has no listener: a request would fail
+    with a connection error, not this one)."""
+    assert iri_term("https://w3id.org/icgraph/graph/x") == "<https://w3id.org/icgraph/graph/x>"
+    store = RemoteStore(RemoteEndpoint("http://127.0.0.1:9/sparql", update_url="http://127.0.0.1:9/update"), timeout=2)
+    for send in (lambda: store.drop_graphs([iri]), lambda: store.update("CLEAR DEFAULT", base_iri=iri),
+                 lambda: store.query("ASK {}", base_iri=iri),
+                 lambda: store.insert_triples(iri, [ox.Triple(ox.NamedNode("http://x/s"), ox.NamedNode("http://x/p"), ox.Literal("o"))])):
+        with pytest.raises(ValueError, match="is not an IRI"):
+            send()

@@ -285,9 +285,9 @@ class RemoteStore:
         text = query
         if substitutions:
             text = bind_substitutions(text, substitutions)
-        prologue = "".join(f"PREFIX {name}: <{iri}>\n" for name, iri in (prefixes or {}).items())
-        if base_iri:
-            prologue = f"BASE <{base_iri}>\n" + prologue
+        prologue = "".join(f"PREFIX {name}: {iri_term(iri)}\n" for name, iri in (prefixes or {}).items())
+        if base_iri:  # the endpoint's own URL, whose host the request's Host header names
+            prologue = f"BASE {iri_term(base_iri)}\n" + prologue
         text = prologue + text
         form = query_form(text)
         data: list[tuple[str, str]] = [("query", text)]
@@ -407,7 +407,7 @@ class RemoteStore:
                 "(Virtuoso: http://HOST:8890/sparql-auth, Fuseki: http://HOST:3030/DATASET/update, "
                 "GraphDB: http://HOST:7200/repositories/REPO/statements)"
             )
-        text = f"BASE <{base_iri}>\n{update}" if base_iri else update
+        text = f"BASE {iri_term(base_iri)}\n{update}" if base_iri else update
         self._post(url, [("update", text)], "*/*", timeout, None)
         with self._graphs_lock:
             self._graphs = None
@@ -427,14 +427,14 @@ class RemoteStore:
         for chunk in _batches(triples, batch):
             body = "\n".join(f"{t.subject} {t.predicate} {t.object} ." for t in chunk)
             if any(isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode) for t in chunk):
-                self.update(f"INSERT {{ GRAPH <{graph}> {{\n{body}\n}} }} WHERE {{}}")
+                self.update(f"INSERT {{ GRAPH {iri_term(graph)} {{\n{body}\n}} }} WHERE {{}}")
             else:
-                self.update(f"INSERT DATA {{ GRAPH <{graph}> {{\n{body}\n}} }}")
+                self.update(f"INSERT DATA {{ GRAPH {iri_term(graph)} {{\n{body}\n}} }}")
 
     def drop_graphs(self, graphs: Iterable[str]) -> None:
         graphs = list(graphs)
         if graphs:
-            self.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs))
+            self.update(" ;\n".join(f"DROP SILENT GRAPH {iri_term(g)}" for g in graphs))
 
     def _gsp(self, method: str, graph: str, triples: list[ox.Triple]) -> None:
         import httpx
@@ -502,13 +502,28 @@ class RemoteStore:
             raise
         live = set(self.graph_triple_counts())
         removed = sorted(live - set(dataset))
-        operations = [f"MOVE SILENT GRAPH <{staging[g]}> TO GRAPH <{g}>" if dataset[g] else f"DROP SILENT GRAPH <{g}>" for g in dataset]
-        operations += [f"DROP SILENT GRAPH <{g}>" for g in removed]
+        operations = [f"MOVE SILENT GRAPH {iri_term(staging[g])} TO GRAPH {iri_term(g)}" if dataset[g] else f"DROP SILENT GRAPH {iri_term(g)}"
+                      for g in dataset]
+        operations += [f"DROP SILENT GRAPH {iri_term(g)}" for g in removed]
         self.update(" ;\n".join(operations))
         del dataset[merge]
         serving = self.graph_triple_counts()
         say(f"switched: build {build_id} serves")
         return LoadReport(build_id=build_id, graphs=serving, removed=removed, cleaned=leftovers)
+
+
+def iri_term(iri: str) -> str:
+    """``iri`` as an IRI term of SPARQL text (``<...>``), checked by Oxigraph's IRI parser.
+
+    SPARQL Update's graph management (``DROP``, ``MOVE``, ``INSERT DATA``) names graphs in its
+    syntax: there is no WHERE clause whose substitutions could bind them. The IRIs are icgraph's
+    own graph names, but each still goes through `ox.NamedNode`, which refuses any character
+    that could end the term (``>``, spaces, quotes), so no value can become query text.
+    """
+    try:
+        return str(ox.NamedNode(iri))
+    except ValueError as error:
+        raise ValueError(f"{iri!r} is not an IRI ({error}), so it is not sent to the triple store") from None
 
 
 def _read_dump(nquads: Path) -> dict[str, list[ox.Triple]]:

@@ -131,6 +131,8 @@ class RemotePool:
             raise EndpointError(400, f"The triple store refused the request: {error}") from None
         except RemoteStoreError as error:
             raise EndpointError(502, f"The triple store failed: {error}") from None
+        except ValueError as error:  # a base IRI that is no IRI (the request's Host header): `backends.iri_term`
+            raise EndpointError(400, f"The request cannot be sent on: {error}.") from None
         finally:
             self._running -= 1
             self._slots.release()
