@@ -92,6 +92,26 @@ def test_one_client_cannot_hold_every_reader(store):
         heavy.shutdown(wait=False, cancel_futures=True)
 
 
+def test_with_a_reader_per_core_plus_one_a_client_uses_all_but_one(store):
+    """The default pool (cores + 1 readers): the readers beyond the first two join after the server answers;
+    one client's two heavy queries then run at once, and another client still finds the third reader."""
+    heavy = concurrent.futures.ThreadPoolExecutor(2)
+    try:
+        with running_server(store, token=None, query_workers=3, query_timeout=300, queue_timeout=120) as server:
+            wait_for(lambda: metrics(server)["icgraph_pool_idle_readers"] == 3, what="the third reader to join")
+            assert len(readers_of(server)) == 3
+            running = [heavy.submit(httpx.get, server.sparql, params={"query": HEAVY}, timeout=200) for _ in range(2)]
+            wait_for(lambda: metrics(server)["icgraph_pool_idle_readers"] == 1, what="both heavy queries to run")
+            assert metrics(server)["icgraph_pool_waiting_requests"] == 0
+            with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other:
+                answer = other.get(server.sparql, params={"query": ASK}, headers=JSON, timeout=60)
+            assert answer.status_code == 200 and answer.json()["boolean"] is True
+        concurrent.futures.wait(running, timeout=60)
+        assert all(f.done() for f in running)
+    finally:
+        heavy.shutdown(wait=False, cancel_futures=True)
+
+
 def test_a_reader_that_dies_while_idle_is_replaced_before_the_next_request(store):
     with running_server(store, token=None) as server:
         victims = readers_of(server)

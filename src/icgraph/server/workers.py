@@ -813,11 +813,15 @@ class StorePool:
             if process.exitcode != 0:
                 log.warning("Could not write the merge of the named graphs into %s; queries use Oxigraph's union "
                             "(a triple stated in two graphs is matched twice).", store)
+        # The server answers once two readers are up; the others (one per core plus one by default)
+        # start beside its first queries and join the pool as they come (`_add_reader`).
         count = max(2, self.settings.query_workers)
-        self._readers = list(await asyncio.gather(*(self._in_thread(self._spawn, READER) for _ in range(count))))
+        self._readers = list(await asyncio.gather(*(self._in_thread(self._spawn, READER) for _ in range(2))))
         self._idle = list(self._readers)
         for worker in self._readers:
             self._watch(worker)
+        for _ in range(count - 2):
+            self._threads.submit(self._start_reader)
         self.network_isolated = all(w.isolated for w in self._readers) and (self._writer is None or self._writer.isolated)
         if not self.settings.federation_allowlist and not self.network_isolated:
             log.warning("Worker processes could not be taken off the network; SERVICE/LOAD are refused by the parser check only.")
@@ -963,20 +967,28 @@ class StorePool:
     def _replace(self, worker: _Worker) -> None:
         """Kill a reader and start a fresh one (in a thread)."""
         worker.kill()
+        self._start_reader()
+
+    def _start_reader(self) -> None:
+        """Start a reader (in a thread) and give it to the pool."""
         if self._closed:
             return
         try:
             fresh = self._spawn(READER)
         except RuntimeError:
-            log.exception("Could not restart a query worker")
+            log.exception("Could not start a query worker")
             return
-        self._loop.call_soon_threadsafe(self._add_reader, fresh)
+        try:
+            self._loop.call_soon_threadsafe(self._add_reader, fresh)
+        except RuntimeError:  # the pool closed and its event loop ended meanwhile
+            fresh.kill()
 
     def _add_reader(self, worker: _Worker) -> None:
         if self._closed:
             self._threads.submit(worker.kill)
             return
         self._readers.append(worker)
+        self.network_isolated = self.network_isolated and worker.isolated
         self._watch(worker)
         self._release(worker)
 
