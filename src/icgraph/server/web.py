@@ -31,7 +31,7 @@ from icgraph.server.facet_index import build_index, stored_index
 from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import (
     MAP_GRAPH, MAP_LISTED, MAP_PAGE, MAP_PLACES, allowed_filters, filter_options, governance_map, json_body,
-    load_map_data, page_summary, practice_places, stored_map,
+    load_map_data, page_summary, practice_places, stored_map, stored_map_data,
 )
 from icgraph.server.pools import pool_of
 from icgraph.server.prepared import body as prepared_body
@@ -223,9 +223,11 @@ async def similar_api(request: Request, slug: str) -> Response:
 
 
 async def _map_data(request: Request):
+    """The map's data, once per release: as the release keeps it (`maps.MAP_DATA`), or read by the map's queries."""
     cache = await _cache(request)
     if "map" not in cache:
-        cache["map"] = await load_map_data(await _pool(request))
+        pool = await _pool(request)
+        cache["map"] = await asyncio.to_thread(stored_map_data, pool) or await load_map_data(pool)
     return cache["map"]
 
 
