@@ -72,12 +72,13 @@ def test_the_map_without_filters_is_kept_as_drawn_from_its_queries_run_live(clie
             for name in maps.MAP_QUERIES}
     drawn = maps.map_indexes(maps.map_data(rows))
     aggregates = Aggregates(release)
-    assert set(drawn) == {maps.MAP_GRAPH, maps.MAP_PLACES, maps.MAP_PAGE, maps.MAP_DATA}
+    assert set(drawn) == {maps.MAP_GRAPH, maps.MAP_PLACES, maps.MAP_PAGE, maps.MAP_DRAWING, maps.MAP_DATA}
     for name, body in drawn.items():
         assert aggregates.index(name) == body, name
     reads = pool.counters["aggregate-answers"]
     assert client.get("/api/map").content == drawn[maps.MAP_GRAPH]
     assert client.get("/api/map/places").content == drawn[maps.MAP_PLACES]
+    assert client.get("/api/map/drawing").content == drawn[maps.MAP_DRAWING]
     assert client.get("/map?format=json").content == drawn[maps.MAP_GRAPH]
     page = client.get("/map").text
     graph = json.loads(drawn[maps.MAP_GRAPH])

@@ -30,7 +30,7 @@ from icgraph.server.security import EndpointError
 from icgraph.server.facet_index import build_index, stored_index
 from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import (
-    MAP_GRAPH, MAP_LISTED, MAP_PAGE, MAP_PLACES, allowed_filters, filter_options, governance_map, json_body,
+    MAP_DRAWING, MAP_GRAPH, MAP_LISTED, MAP_PAGE, MAP_PLACES, allowed_filters, drawing, filter_options, governance_map, json_body,
     load_map_data, page_summary, practice_places, stored_map, stored_map_data,
 )
 from icgraph.server.pools import pool_of
@@ -300,6 +300,16 @@ async def map_api(request: Request) -> Response:
     return await _map_graph(request, await _map_filters(request))
 
 
+@router.get("/api/map/drawing", summary="The governance map as the page draws it: /api/map's nodes and edges as rows, "
+                                    "an edge's practices and partnerships counted")
+async def map_drawing_api(request: Request) -> Response:
+    filters = await _map_filters(request)
+    if not any(filters.values()) and (stored := await _stored_map(request, MAP_DRAWING)) is not None:
+        return _json_bytes(stored)
+    graph, _ = await _map_views(request, filters)
+    return _json_bytes(json_body(drawing(graph)))
+
+
 @router.get("/api/map/places", summary="Practices by country and by city or region (with coordinates), as JSON")
 async def places_api(request: Request) -> Response:
     filters = {**await _map_filters(request), "network": None}
@@ -318,13 +328,14 @@ async def map_page(request: Request) -> Response:
     summary = base if not any(filters.values()) else page_summary(*await _map_views(request, filters))
     query = urlencode({name: value for name, value in filters.items() if value})
     places_query = urlencode({name: value for name, value in filters.items() if value and name != "network"})
-    # the drawings fetch their data (/api/map, /api/map/places): inlined, it made the page 38 MB at 100x;
+    # the drawings fetch their data (/api/map/drawing, /api/map/places): inlined, it made the page 38 MB at 100x;
     # the page lists the first MAP_LISTED actors and places (`maps.page_summary`)
     return _page(
         request,
         "map.html",
         {"filters": filters, "options": base["options"], "graph": summary["graph"], "places": summary["places"],
          "listed": MAP_LISTED, "graph_url": "/api/map" + ("?" + query if query else ""),
+         "drawing_url": "/api/map/drawing" + ("?" + query if query else ""),
          "places_url": "/api/map/places" + ("?" + places_query if places_query else "")},
     )
 
