@@ -229,6 +229,32 @@ def test_map_drawing_is_the_map_json_in_rows(client, query):
     assert edges and any(e["practices"] > 1 for e in edges) == any(len(e["practices"]) > 1 for e in graph["edges"])
 
 
+def test_the_map_edge_index_holds_every_edge_each_filter_keeps(client):
+    """maps.EdgeIndex: for every country, principle and network, the positions it gives hold each edge a scan of
+    every edge keeps under that filter (governance_map looks at those positions only)."""
+    from icgraph.server.maps import EdgeIndex, _principle_of_edge
+
+    data = client.portal.call(web.load_map_data, client.app.state.pool)
+    index = EdgeIndex(data)
+    options = web.filter_options(data)
+    checked = 0
+    for country in [c["id"] for c in options["countries"]]:
+        kept = [i for i, (a, b, _, _) in enumerate(data.edges) if country in (data.actors[a]["country"], data.actors[b]["country"])]
+        assert set(kept) <= set(index.candidates(country, None, None)), country
+        checked += len(kept)
+    for principle in data.principles:
+        kept = [i for i, (_, _, practice, partnership) in enumerate(data.edges) if _principle_of_edge(data, practice, partnership) == principle]
+        assert kept == index.candidates(None, principle, None), principle
+        checked += len(kept)
+    for network in [n["id"] for n in options["networks"]]:
+        members = data.members[network] | {network}
+        kept = [i for i, (a, b, _, _) in enumerate(data.edges) if a in members and b in members]
+        assert set(kept) <= set(index.candidates(None, None, members)), network
+        checked += len(kept)
+    assert checked > len(data.edges)
+    assert index.candidates(None, None, None) is None
+
+
 def test_places_are_drawn_from_the_store(client, store):
     data = client.get("/api/map/places").json()
     assert sum(c["count"] for c in data["countries"]) == count(store, "?practice a icg:Practice ; icg:country ?c")

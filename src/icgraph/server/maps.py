@@ -62,6 +62,35 @@ class MapData:
     networks: dict[str, str] = field(default_factory=dict)  # slug -> label
     principles: dict[str, str] = field(default_factory=dict)  # slug -> label
     places: dict[str, dict] = field(default_factory=dict)  # place slug -> place with its practice slugs
+    #: Where each filter's edges are (`EdgeIndex`), made at the first filtered map; not stored, not compared.
+    edge_index: EdgeIndex | None = field(default=None, compare=False, repr=False)
+
+
+class EdgeIndex:
+    """The positions in `MapData.edges` of the edges each filter value may keep: by country (of either actor), by
+    principle (of the edge's practice) and by actor, each in the edges' order. `governance_map` then looks at the
+    shortest list of the filters given instead of every edge (at 100x: 170,800, 0.08 s before any edge is kept)."""
+
+    def __init__(self, data: MapData):
+        self.by_country: dict[str, list[int]] = defaultdict(list)
+        self.by_principle: dict[str, list[int]] = defaultdict(list)
+        self.by_actor: dict[str, list[int]] = defaultdict(list)
+        for position, (a, b, practice, partnership) in enumerate(data.edges):
+            for country in {data.actors[a]["country"], data.actors[b]["country"]} - {None}:
+                self.by_country[country].append(position)
+            self.by_principle[_principle_of_edge(data, practice, partnership)].append(position)
+            self.by_actor[a].append(position)
+
+    def candidates(self, country: str | None, principle: str | None, members: set[str] | None) -> list[int] | None:
+        """Positions, in order, among which are all the edges kept under these filters; None: every edge."""
+        lists = []
+        if country:
+            lists.append(self.by_country.get(country, []))
+        if principle:
+            lists.append(self.by_principle.get(principle, []))
+        if members is not None:
+            lists.append(sorted(position for member in members for position in self.by_actor.get(member, ())))
+        return min(lists, key=len) if lists else None
 
 
 MAP_QUERIES = ("levels", "actors", "edges", "practices", "partnerships", "memberships", "networks", "principles", "places")
@@ -156,7 +185,12 @@ def governance_map(data: MapData, country: str | None = None, principle: str | N
     """
     pairs: dict[tuple[str, str], dict] = {}
     members = data.members.get(network, set()) | {network} if network else None
-    for a, b, practice, partnership in data.edges:
+    edges = data.edges
+    if country or principle or members is not None:
+        if data.edge_index is None:
+            data.edge_index = EdgeIndex(data)
+        edges = [data.edges[position] for position in data.edge_index.candidates(country, principle, members)]
+    for a, b, practice, partnership in edges:
         if country and country not in (data.actors[a]["country"], data.actors[b]["country"]):
             continue
         if principle and _principle_of_edge(data, practice, partnership) != principle:
@@ -317,7 +351,7 @@ def drawing(graph: dict) -> dict:
 
 def data_to_bytes(data: MapData) -> bytes:
     """``data`` as the release keeps it (`MAP_DATA`): plain containers, pickled (the release's own file, as its answers)."""
-    state = {f.name: getattr(data, f.name) for f in fields(MapData)}
+    state = {f.name: getattr(data, f.name) for f in fields(MapData) if f.compare}
     state["members"] = {network: sorted(members) for network, members in sorted(data.members.items())}
     return pickle.dumps({"version": MAP_DATA_VERSION, **state}, protocol=pickle.HIGHEST_PROTOCOL)
 
