@@ -306,8 +306,15 @@ async def map_drawing_api(request: Request) -> Response:
     filters = await _map_filters(request)
     if not any(filters.values()) and (stored := await _stored_map(request, MAP_DRAWING)) is not None:
         return _json_bytes(stored)
-    graph, _ = await _map_views(request, filters)
-    return _json_bytes(json_body(drawing(graph)))
+    cache = await _cache(request)
+    drawings = cache.setdefault("map-drawings", {})  # encoded once per release and filters (2.4 MB for a country at 100x)
+    key = tuple(sorted(filters.items()))
+    if key not in drawings:
+        graph, _ = await _map_views(request, filters)
+        drawings[key] = await asyncio.to_thread(lambda: json_body(drawing(graph)))
+        while len(drawings) > _MAP_VIEWS:
+            del drawings[next(iter(drawings))]
+    return _json_bytes(drawings[key])
 
 
 @router.get("/api/map/places", summary="Practices by country and by city or region (with coordinates), as JSON")
