@@ -75,10 +75,18 @@ class EdgeIndex:
         self.by_country: dict[str, list[int]] = defaultdict(list)
         self.by_principle: dict[str, list[int]] = defaultdict(list)
         self.by_actor: dict[str, list[int]] = defaultdict(list)
+        country_of = {slug: actor["country"] for slug, actor in data.actors.items()}
+        principle_of: dict[tuple, str | None] = {}  # an edge's principle by (practice, partnership): many edges share one
         for position, (a, b, practice, partnership) in enumerate(data.edges):
-            for country in {data.actors[a]["country"], data.actors[b]["country"]} - {None}:
-                self.by_country[country].append(position)
-            self.by_principle[_principle_of_edge(data, practice, partnership)].append(position)
+            from_country, to_country = country_of[a], country_of[b]
+            if from_country:
+                self.by_country[from_country].append(position)
+            if to_country and to_country != from_country:
+                self.by_country[to_country].append(position)
+            via = (practice, partnership)
+            if via not in principle_of:
+                principle_of[via] = _principle_of_edge(data, practice, partnership)
+            self.by_principle[principle_of[via]].append(position)
             self.by_actor[a].append(position)
 
     def candidates(self, country: str | None, principle: str | None, members: set[str] | None) -> list[int] | None:
