@@ -72,18 +72,39 @@ def test_the_map_without_filters_is_kept_as_drawn_from_its_queries_run_live(clie
             for name in maps.MAP_QUERIES}
     drawn = maps.map_indexes(maps.map_data(rows))
     aggregates = Aggregates(release)
-    assert set(drawn) == {maps.MAP_GRAPH, maps.MAP_PLACES, maps.MAP_PAGE}
+    assert set(drawn) == {maps.MAP_GRAPH, maps.MAP_PLACES, maps.MAP_PAGE, maps.MAP_DRAWING, maps.MAP_DATA}
     for name, body in drawn.items():
         assert aggregates.index(name) == body, name
     reads = pool.counters["aggregate-answers"]
     assert client.get("/api/map").content == drawn[maps.MAP_GRAPH]
     assert client.get("/api/map/places").content == drawn[maps.MAP_PLACES]
+    assert client.get("/api/map/drawing").content == drawn[maps.MAP_DRAWING]
     assert client.get("/map?format=json").content == drawn[maps.MAP_GRAPH]
     page = client.get("/map").text
     graph = json.loads(drawn[maps.MAP_GRAPH])
     assert f'<span id="node-count">{len(graph["nodes"])}</span>' in page
     assert f'<span id="edge-count">{len(graph["edges"])}</span>' in page
     assert pool.counters["aggregate-answers"] == reads  # not even the map's stored query answers were read
+
+
+def test_a_filtered_map_is_drawn_from_the_map_data_the_release_keeps(client, release):
+    """The map's data kept by the release (maps.MAP_DATA) is the data read by the map-*.rq queries run now on a
+    reader; a filtered map is drawn from it, and equals the map drawn from those queries' rows."""
+    from icgraph.server import maps
+
+    pool = client.app.state.pool
+    rows = {name: pickle.loads(client.portal.call(pool._read, prepared_job(f"map-{name}"), 60.0)["body"])
+            for name in maps.MAP_QUERIES}
+    live = maps.map_data(rows)
+    kept = maps.stored_map_data(pool)
+    assert kept == live and kept.edges and kept.members
+    assert maps.data_from_bytes(maps.data_to_bytes(live)) == live
+    principle = max(live.principles, key=lambda p: sum(1 for _ in maps.governance_map(live, principle=p)["edges"]))
+    reads = pool.counters["aggregate-answers"]
+    answer = client.get("/api/map", params={"principle": principle})
+    assert answer.status_code == 200 and answer.json() == maps.governance_map(live, principle=principle)
+    assert answer.json()["edges"]
+    assert pool.counters["aggregate-answers"] == reads  # no query answer read: the kept data was enough
 
 
 def test_pages_and_library_queries_are_answered_from_the_aggregates(client, release):

@@ -215,6 +215,46 @@ def test_map_network_filter(client):
     assert biggest["id"] in {n["id"] for n in data["nodes"]}
 
 
+@pytest.mark.parametrize("query", ["", "?country=es", "?principle=diversity", "?country=es&principle=participation"])
+def test_map_drawing_is_the_map_json_in_rows(client, query):
+    """/api/map/drawing (what the page draws) holds /api/map's nodes and edges under the same filters, as rows of
+    named fields, an edge's ends as positions in the nodes and its practices and partnerships counted."""
+    graph, drawn = client.get("/api/map" + query).json(), client.get("/api/map/drawing" + query).json()
+    assert {k: drawn[k] for k in ("filters", "counts", "tiers")} == {k: graph[k] for k in ("filters", "counts", "tiers")}
+    nodes = [dict(zip(drawn["nodes"]["fields"], row)) for row in drawn["nodes"]["rows"]]
+    assert nodes == [{k: n[k] for k in drawn["nodes"]["fields"]} for n in graph["nodes"]] and nodes
+    edges = [dict(zip(drawn["edges"]["fields"], row)) for row in drawn["edges"]["rows"]]
+    assert [(nodes[e["source"]]["id"], nodes[e["target"]]["id"], e["kind"], e["practices"], e["partnerships"]) for e in edges] \
+        == [(e["source"], e["target"], e["kind"], len(e["practices"]), len(e["partnerships"])) for e in graph["edges"]]
+    assert edges and any(e["practices"] > 1 for e in edges) == any(len(e["practices"]) > 1 for e in graph["edges"])
+
+
+def test_the_map_edge_index_holds_every_edge_each_filter_keeps(client):
+    """maps.EdgeIndex: for every country, principle and network, the positions it gives hold each edge a scan of
+    every edge keeps under that filter (governance_map looks at those positions only)."""
+    from icgraph.server.maps import EdgeIndex, _principle_of_edge
+
+    data = client.portal.call(web.load_map_data, client.app.state.pool)
+    index = EdgeIndex(data)
+    options = web.filter_options(data)
+    checked = 0
+    for country in [c["id"] for c in options["countries"]]:
+        kept = [i for i, (a, b, _, _) in enumerate(data.edges) if country in (data.actors[a]["country"], data.actors[b]["country"])]
+        assert set(kept) <= set(index.candidates(country, None, None)), country
+        checked += len(kept)
+    for principle in data.principles:
+        kept = [i for i, (_, _, practice, partnership) in enumerate(data.edges) if _principle_of_edge(data, practice, partnership) == principle]
+        assert kept == index.candidates(None, principle, None), principle
+        checked += len(kept)
+    for network in [n["id"] for n in options["networks"]]:
+        members = data.members[network] | {network}
+        kept = [i for i, (a, b, _, _) in enumerate(data.edges) if a in members and b in members]
+        assert set(kept) <= set(index.candidates(None, None, members)), network
+        checked += len(kept)
+    assert checked > len(data.edges)
+    assert index.candidates(None, None, None) is None
+
+
 def test_places_are_drawn_from_the_store(client, store):
     data = client.get("/api/map/places").json()
     assert sum(c["count"] for c in data["countries"]) == count(store, "?practice a icg:Practice ; icg:country ?c")
@@ -226,7 +266,7 @@ def test_places_are_drawn_from_the_store(client, store):
 
 def test_map_page_fetches_its_data_rather_than_inlining_it(client):
     html = client.get("/map?country=es").text
-    assert 'data-source="/api/map?country=es"' in html and 'data-source="/api/map/places?country=es"' in html
+    assert 'data-source="/api/map/drawing?country=es"' in html and 'data-source="/api/map/places?country=es"' in html
     assert 'id="graph-data"' not in html and 'id="places-data"' not in html
     graph = client.get("/api/map?country=es").json()
     assert f'<span id="node-count">{len(graph["nodes"])}</span>' in html

@@ -7,8 +7,8 @@ renamed, so nothing half-built is published) and kept in the release as ``aggreg
 - the home page's counts (``headline-counts.rq``), the map (``map-*.rq``), the practice browser
   without a selection (``practices-page.rq``, every facet's unfiltered pairs and counts), and the
   browser's side index built from those answers (table ``indexes``: `icgraph.server.facet_index`,
-  from which every selection's results and counts are computed); the map without filters as drawn
-  (table ``indexes``: `icgraph.server.maps.map_indexes`);
+  from which every selection's results and counts are computed); the map without filters as drawn,
+  and the map's data from which a filtered map is drawn (table ``indexes``: `icgraph.server.maps.map_indexes`);
 - every query of the library (``queries/*.rq``) that has no parameters, or whose header says
   ``#+ precompute: true`` (then for its default parameters), in each format the query API offers.
 

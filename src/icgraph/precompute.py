@@ -146,7 +146,7 @@ async def _record(recorder: Recorder, queries_dir: Path, library_only: bool = Fa
     async def practices(r) -> None:
         recorder.indexes[INDEX_NAME] = (await build_index(r)).to_bytes()
 
-    async def map_views(r) -> None:  # the map's query answers, and the map without filters as drawn
+    async def map_views(r) -> None:  # the map's query answers, the map without filters as drawn, and its data
         recorder.indexes.update(map_indexes(await load_map_data(r)))
 
     pages = {"headline-counts": headline_counts, "map": map_views, "practices": practices}

@@ -30,8 +30,8 @@ from icgraph.server.security import EndpointError
 from icgraph.server.facet_index import build_index, stored_index
 from icgraph.server.facets import Selection, TooManyValues, browse
 from icgraph.server.maps import (
-    MAP_GRAPH, MAP_LISTED, MAP_PAGE, MAP_PLACES, allowed_filters, filter_options, governance_map, json_body,
-    load_map_data, page_summary, practice_places, stored_map,
+    MAP_DRAWING, MAP_GRAPH, MAP_LISTED, MAP_PAGE, MAP_PLACES, allowed_filters, drawing, filter_options, governance_map, json_body,
+    load_map_data, page_summary, practice_places, stored_map, stored_map_data,
 )
 from icgraph.server.pools import pool_of
 from icgraph.server.prepared import body as prepared_body
@@ -223,9 +223,11 @@ async def similar_api(request: Request, slug: str) -> Response:
 
 
 async def _map_data(request: Request):
+    """The map's data, once per release: as the release keeps it (`maps.MAP_DATA`), or read by the map's queries."""
     cache = await _cache(request)
     if "map" not in cache:
-        cache["map"] = await load_map_data(await _pool(request))
+        pool = await _pool(request)
+        cache["map"] = await asyncio.to_thread(stored_map_data, pool) or await load_map_data(pool)
     return cache["map"]
 
 
@@ -298,6 +300,23 @@ async def map_api(request: Request) -> Response:
     return await _map_graph(request, await _map_filters(request))
 
 
+@router.get("/api/map/drawing", summary="The governance map as the page draws it: /api/map's nodes and edges as rows, "
+                                    "an edge's practices and partnerships counted")
+async def map_drawing_api(request: Request) -> Response:
+    filters = await _map_filters(request)
+    if not any(filters.values()) and (stored := await _stored_map(request, MAP_DRAWING)) is not None:
+        return _json_bytes(stored)
+    cache = await _cache(request)
+    drawings = cache.setdefault("map-drawings", {})  # encoded once per release and filters (2.4 MB for a country at 100x)
+    key = tuple(sorted(filters.items()))
+    if key not in drawings:
+        graph, _ = await _map_views(request, filters)
+        drawings[key] = await asyncio.to_thread(lambda: json_body(drawing(graph)))
+        while len(drawings) > _MAP_VIEWS:
+            del drawings[next(iter(drawings))]
+    return _json_bytes(drawings[key])
+
+
 @router.get("/api/map/places", summary="Practices by country and by city or region (with coordinates), as JSON")
 async def places_api(request: Request) -> Response:
     filters = {**await _map_filters(request), "network": None}
@@ -316,13 +335,14 @@ async def map_page(request: Request) -> Response:
     summary = base if not any(filters.values()) else page_summary(*await _map_views(request, filters))
     query = urlencode({name: value for name, value in filters.items() if value})
     places_query = urlencode({name: value for name, value in filters.items() if value and name != "network"})
-    # the drawings fetch their data (/api/map, /api/map/places): inlined, it made the page 38 MB at 100x;
+    # the drawings fetch their data (/api/map/drawing, /api/map/places): inlined, it made the page 38 MB at 100x;
     # the page lists the first MAP_LISTED actors and places (`maps.page_summary`)
     return _page(
         request,
         "map.html",
         {"filters": filters, "options": base["options"], "graph": summary["graph"], "places": summary["places"],
          "listed": MAP_LISTED, "graph_url": "/api/map" + ("?" + query if query else ""),
+         "drawing_url": "/api/map/drawing" + ("?" + query if query else ""),
          "places_url": "/api/map/places" + ("?" + places_query if places_query else "")},
     )
 

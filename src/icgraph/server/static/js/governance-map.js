@@ -3,8 +3,19 @@
 (function () {
   "use strict";
   const svg = document.getElementById("governance-map");
-  // The data comes from /api/map (the page's filters), fetched: at 100x it is too large to inline in the page.
-  fetch(svg.dataset.source, { headers: { Accept: "application/json" } }).then((r) => r.json()).then(draw);
+  // The data comes from /api/map/drawing (the page's filters), fetched: at 100x it is too large to inline in the page.
+  // Its nodes and edges are rows of named fields; an edge's ends are positions in the nodes.
+  fetch(svg.dataset.source, { headers: { Accept: "application/json" } }).then((r) => r.json()).then(read).then(draw);
+
+  function objects(table) {
+    return table.rows.map((row) => Object.fromEntries(table.fields.map((name, index) => [name, row[index]])));
+  }
+
+  function read(data) {
+    const nodes = objects(data.nodes);
+    const edges = objects(data.edges).map((edge) => ({ ...edge, source: nodes[edge.source].id, target: nodes[edge.target].id }));
+    return { ...data, nodes: nodes, edges: edges };
+  }
 
   function draw(data) {
     const NS = "http://www.w3.org/2000/svg";
@@ -53,8 +64,8 @@
         "data-source": edge.source, "data-target": edge.target,
       }, edges);
       const title = el("title", {}, path);
-      title.textContent = edge.practices.length
-        ? `${edge.practices.length} shared practice(s)` : edge.kind === "membership" ? "member of the network" : "same partnership";
+      title.textContent = edge.practices
+        ? `${edge.practices} shared practice(s)` : edge.kind === "membership" ? "member of the network" : "same partnership";
     });
 
     const nodes = el("g", { class: "nodes" });
