@@ -187,3 +187,42 @@ def test_an_answer_past_max_result_bytes_is_still_a_503_not_a_cut_200(built):
         assert response.status_code == 503 and "larger than this endpoint's limit" in response.text
         fitting = client.get("/sparql", params={"query": EVERYTHING + " LIMIT 20000"}, headers={"Accept": "text/csv"})
         assert fitting.status_code == 200 and len(list(csv.reader(io.StringIO(fitting.text)))) == 20001
+
+
+def test_an_answer_too_large_to_send_whole_is_kept_as_pages_and_served_page_by_page(client, built, tmp_path, monkeypatch):
+    """At 1000x some library answers are larger than ``max_result_bytes``: the release keeps them as pages
+    (`paging.pages_of`), a whole request is refused at once with how to page, and every page, in any format and
+    of any size, is cut from the kept pages (crossing their boundaries) and equals the whole answer's rows."""
+    import shutil
+    from types import SimpleNamespace
+
+    from icgraph.aggregates import AGGREGATES, Aggregates
+    from icgraph.precompute import Recorder, write_aggregates
+
+    whole = client.get("/api/queries/practice-actors", params={"format": "json"})
+    whole_csv = client.get("/api/queries/practice-actors", params={"format": "csv"}).text.splitlines()
+    rows = whole.json()["results"]["bindings"]
+    assert whole.status_code == 200 and len(rows) > 150
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    shutil.copy(built.queries_dir / "practice-actors.rq", queries)
+    folder = tmp_path / "release"
+    folder.mkdir()
+    store_folder = client.app.state.pool.release.store
+    too_small = len(whole.content) // 3
+    entry = write_aggregates(store_folder, folder / AGGREGATES, queries, too_small, timeout=built.query_timeout, library_only=True,
+                             recorder=Recorder(store_folder, too_small, built.query_timeout, page_rows=40))
+    assert entry["refused"] == {}
+    pool = client.app.state.pool
+    kept = Aggregates(SimpleNamespace(id=pool.release.id, path=folder))
+    monkeypatch.setattr(pool, "_aggregates_of", kept)  # served as if the release had been written with that limit
+
+    refused = client.get("/api/queries/practice-actors", params={"format": "csv"})
+    assert refused.status_code == 503 and f"{len(rows)} rows" in refused.text and "limit=N" in refused.text
+    before = pool.counters["aggregate-answers"]
+    for limit in (7, 100):  # pages that cross the kept pages' boundaries of 40 rows
+        found = pages(client, "/api/queries/practice-actors", {"format": "json", "limit": limit})
+        assert [row for page in found for row in page.json()["results"]["bindings"]] == rows
+    found = pages(client, "/api/queries/practice-actors", {"format": "csv", "limit": 50})
+    assert [line for page in found for line in page.text.splitlines()[1:]] == whole_csv[1:]
+    assert pool.counters["aggregate-answers"] - before == -(-len(rows) // 7) + -(-len(rows) // 100) + len(found)

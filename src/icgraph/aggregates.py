@@ -37,6 +37,10 @@ import pyoxigraph as ox
 AGGREGATES = "aggregates.sqlite"
 #: The header line of a library query with parameters that is precomputed for its defaults.
 PRECOMPUTE_MARK = "#+ precompute: true"
+#: The content type of the stored answer of a job whose result is past ``Settings.max_result_bytes``: its body
+#: is ``{"size", "pages", "rows"}`` and the answer itself is kept as pages of ``size`` rows (the same job with
+#: ``page`` = [i * size, size]), from which the query API serves any page (`icgraph.server.paging.page_of_pages`).
+KEPT_AS_PAGES = "application/x-icgraph-kept-as-pages"
 
 _SCHEMA = """
 CREATE TABLE answers (
@@ -47,9 +51,10 @@ CREATE TABLE answers (
     substitutions TEXT NOT NULL, -- JSON: variable -> term in N-Triples syntax
     format TEXT,                -- a negotiation format key, or NULL for Python values (pickled)
     hide TEXT NOT NULL,         -- JSON list of hidden variables
-    content_type TEXT NOT NULL,
+    content_type TEXT NOT NULL, -- KEPT_AS_PAGES: the answer is too large to send whole; body says its pages
     body BLOB NOT NULL,
-    seconds REAL NOT NULL
+    seconds REAL NOT NULL,
+    page TEXT                   -- JSON [offset, limit] of one kept page of a too large answer, else NULL
 );
 CREATE TABLE indexes (
     name TEXT PRIMARY KEY,      -- what reads it: facet-index (icgraph.server.facet_index)
@@ -111,11 +116,27 @@ class Aggregates:
         return self._db_handle
 
     def answer(self, job: dict) -> dict | None:
-        """The reply a reader would give to ``job`` (``{"body", "content_type"}``), or None when it was not precomputed."""
+        """The reply a reader would give to ``job`` (``{"body", "content_type"}``), or None when it was not precomputed
+        (or is kept only as pages: `kept_pages`)."""
+        row = self._row(job)
+        return None if row is None or row[1] == KEPT_AS_PAGES else {"body": row[0], "content_type": row[1]}
+
+    def kept_pages(self, job: dict) -> dict | None:
+        """``{"size", "pages", "rows"}`` when the release keeps ``job``'s answer only as pages (too large to send whole)."""
+        row = self._row(job)
+        return json.loads(row[0]) if row is not None and row[1] == KEPT_AS_PAGES else None
+
+    def kept_page(self, job: dict, number: int, size: int) -> bytes:
+        """The body of kept page ``number`` of ``job``'s answer (see `kept_pages`)."""
+        row = self._row(dict(job, page=(number * size, size)))
+        if row is None:
+            raise LookupError(f"page {number} of a kept answer is missing from {self._path}")
+        return row[0]
+
+    def _row(self, job: dict):
         if self._db is None:
             return None
-        row = self._db.execute("SELECT body, content_type FROM answers WHERE key = ?", (job_key(job),)).fetchone()
-        return None if row is None else {"body": row[0], "content_type": row[1]}
+        return self._db.execute("SELECT body, content_type FROM answers WHERE key = ?", (job_key(job),)).fetchone()
 
     def index(self, name: str) -> bytes | None:
         """A side index the release writer kept (``facet-index``: `icgraph.server.facet_index`), or None."""
@@ -132,12 +153,12 @@ class Aggregates:
         if self._db is None:
             return []
         rows = self._db.execute(
-            "SELECT key, label, query, substitutions, format, hide, content_type, body, seconds FROM answers ORDER BY label, key"
+            "SELECT key, label, query, substitutions, format, hide, content_type, body, seconds, page FROM answers ORDER BY label, key"
         ).fetchall()
         return [
             Answer(key, label, {"op": "prepared", "query": query,
                                 "substitutions": {n: term_from_ntriples(t) for n, t in json.loads(substitutions).items()},
-                                "format": fmt, "hide": json.loads(hide)},
+                                "format": fmt, "hide": json.loads(hide), **({"page": tuple(json.loads(page))} if page else {})},
                    content_type, body, seconds)
-            for key, label, query, substitutions, fmt, hide, content_type, body, seconds in rows
+            for key, label, query, substitutions, fmt, hide, content_type, body, seconds, page in rows
         ]

@@ -17,11 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from icgraph.aggregates import _SCHEMA, AGGREGATES, PRECOMPUTE_MARK, Answer, job_key, query_hash
+from icgraph.aggregates import _SCHEMA, AGGREGATES, KEPT_AS_PAGES, PRECOMPUTE_MARK, Answer, job_key, query_hash
 
 
 class Refused(Exception):
     """A job not precomputed: over the time limit, or refused as a reader refuses it (the live path says why)."""
+
+
+class KeptAsPages(Exception):
+    """A library query's answer too large to send whole (past ``max_result_bytes``), kept as pages instead:
+    the query API serves any page of it, and its other formats are cut from those pages."""
 
 
 _READER = None
@@ -47,10 +52,12 @@ def _answer(store_folder: str, job: dict) -> tuple:
     from icgraph.server.security import EndpointError
     from icgraph.server.workers import run_here
 
+    from icgraph.server.workers import TOO_LARGE
+
     try:
         return "ok", run_here(_READER, store_folder, job)
     except EndpointError as error:
-        return "refused", error.message
+        return ("too large" if error.details == TOO_LARGE else "refused"), error.message
 
 
 class Recorder:
@@ -61,14 +68,18 @@ class Recorder:
     the release back for as long as it runs. The live path answers it later, under the query time limit.
     """
 
-    def __init__(self, store_folder: Path, max_result_bytes: int, timeout: float):
+    def __init__(self, store_folder: Path, max_result_bytes: int, timeout: float, page_rows: int | None = None):
         from multiprocessing import get_context
 
         from pebble import ProcessPool
 
+        from icgraph.server.paging import MAX_PAGE_SIZE
+
         self.store_folder = str(store_folder)
         self.timeout = timeout
         self.max_result_bytes = max_result_bytes
+        #: The rows of each page a too large library answer is kept in (`KeptAsPages`).
+        self.page_rows = page_rows or MAX_PAGE_SIZE
         # spawn: the build process holds threads and open files a fork would copy
         self.pool = ProcessPool(max_workers=1, initializer=_open_reader, initargs=(max_result_bytes,),
                                 context=get_context("spawn"))
@@ -83,8 +94,6 @@ class Recorder:
         self.pool.schedule(_started)
 
     async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
-        from pebble import ProcessExpired
-
         from icgraph.server.workers import prepared_job
 
         job = prepared_job(query, bindings, fmt, hide)
@@ -93,13 +102,12 @@ class Recorder:
             self._from_json(job, key, fmt)
         if key not in self.answers:
             started = time.perf_counter()
-            future = self.pool.schedule(_answer, args=(self.store_folder, job), timeout=self.timeout)
-            try:
-                status, reply = await asyncio.wrap_future(future)
-            except concurrent.futures.TimeoutError:
-                raise Refused(f"not precomputed: ran past the {self.timeout:g} s precompute time limit (ICGRAPH_PRECOMPUTE_TIMEOUT)") from None
-            except ProcessExpired as ended:  # out of memory, or killed: the live path gets its own limits
-                raise Refused(f"not precomputed: its process ended ({ended})") from None
+            status, reply = await self._run(job)
+            if status == "too large" and self._may_keep_pages(fmt):
+                status, reply = await self._run(dict(job, pages=self.page_rows))
+                if status == "ok":
+                    self._keep_pages(job, key, reply, time.perf_counter() - started)
+                    raise KeptAsPages(f"kept as {len(reply['pages'])} pages of {self.page_rows} rows ({reply['rows']} rows)")
             if status != "ok":
                 raise Refused(reply)
             self.answers[key] = Answer(key, self.label, job, reply["content_type"], reply["body"], time.perf_counter() - started)
@@ -107,6 +115,33 @@ class Recorder:
         if fmt is not None:
             return {"body": answer.body, "content_type": answer.content_type}
         return pickle.loads(answer.body)
+
+    async def _run(self, job: dict) -> tuple:
+        """``(status, reply)`` of ``job`` run in the pool's process under the precompute time limit."""
+        from pebble import ProcessExpired
+
+        future = self.pool.schedule(_answer, args=(self.store_folder, job), timeout=self.timeout)
+        try:
+            return await asyncio.wrap_future(future)
+        except concurrent.futures.TimeoutError:
+            raise Refused(f"not precomputed: ran past the {self.timeout:g} s precompute time limit (ICGRAPH_PRECOMPUTE_TIMEOUT)") from None
+        except ProcessExpired as ended:  # out of memory, or killed: the live path gets its own limits
+            raise Refused(f"not precomputed: its process ended ({ended})") from None
+
+    def _may_keep_pages(self, fmt) -> bool:
+        """Only a library answer in the format pages are cut from (`paging.whole_format`) is kept as pages; the
+        query API pages library queries, while a page of the site never asks for that many rows."""
+        from icgraph.server.paging import whole_format
+
+        return fmt is not None and self.label.startswith("library/") and whole_format(fmt).key == fmt.key
+
+    def _keep_pages(self, job: dict, key: str, reply: dict, seconds: float) -> None:
+        size, bodies = self.page_rows, reply["pages"]
+        kept = {"size": size, "pages": len(bodies), "rows": reply["rows"]}
+        self.answers[key] = Answer(key, self.label, job, KEPT_AS_PAGES, json.dumps(kept).encode("utf-8"), seconds)
+        for number, body in enumerate(bodies):
+            page = dict(job, page=(number * size, size))
+            self.answers[job_key(page)] = Answer(job_key(page), self.label, page, reply["content_type"], body, 0.0)
 
     def _from_json(self, job: dict, key: str, fmt) -> None:
         """A SELECT or ASK answer in XML, CSV or TSV, written from the JSON answer of the same job when there is
@@ -140,6 +175,7 @@ def precomputed_library(queries_dir: Path) -> list:
 async def _record(recorder: Recorder, queries_dir: Path, library_only: bool = False) -> None:
     from icgraph.server.facet_index import INDEX_NAME, build_index
     from icgraph.server.maps import load_map_data, map_indexes
+    from icgraph.server.paging import whole_format
     from icgraph.server.query_api import offer_for
     from icgraph.server.web import headline_counts
 
@@ -158,9 +194,12 @@ async def _record(recorder: Recorder, queries_dir: Path, library_only: bool = Fa
             recorder.refused[label] = str(refused)
     for query in precomputed_library(queries_dir):
         recorder.label = f"library/{query.name}"
-        for fmt in offer_for(query):
+        # the format pages are cut from first: the others are written from it, or cut from its kept pages
+        for fmt in sorted(offer_for(query), key=lambda f: f.key != whole_format(f).key):
             try:
                 await recorder.prepared(query, query.bindings({}), fmt=fmt, hide=[p.variable for p in query.parameters])
+            except KeptAsPages:  # its pages in every format are cut from those (the query API)
+                break
             except Refused as refused:  # left to the live path, which says why; its other formats would fare alike
                 recorder.refused[recorder.label] = str(refused)
                 break
@@ -185,10 +224,11 @@ def write_aggregates(store_folder: Path, target: Path, queries_dir: Path, max_re
     try:
         database.executescript(_SCHEMA)
         database.executemany(
-            "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(a.key, a.label, query_hash(a.job["query"]), a.job["query"],
               json.dumps({n: str(t) for n, t in (a.job["substitutions"] or {}).items()}, sort_keys=True),
-              a.job["format"], json.dumps(a.job["hide"]), a.content_type, a.body, a.seconds)
+              a.job["format"], json.dumps(a.job["hide"]), a.content_type, a.body, a.seconds,
+              json.dumps(list(a.job["page"])) if a.job.get("page") else None)
              for a in recorder.answers.values()],
         )
         database.executemany("INSERT INTO indexes VALUES (?, ?)", sorted(recorder.indexes.items()))

@@ -10,7 +10,9 @@ order that every page of one release agrees on (`page_of`), and only the page is
 So concatenated pages hold the whole answer: the same rows, in the query's order when it has one.
 
 A page of a query the release precomputed (`icgraph.aggregates`) is cut from that whole answer
-(`page_of_answer`), in the same way, so it costs no query at all.
+(`page_of_answer`), in the same way, so it costs no query at all. An answer too large to send whole
+(past ``Settings.max_result_bytes``) is kept by the release as its pages (`pages_of`), and any page
+is cut from one or two of them (`page_of_pages`): at 1000x such an answer has no other way out.
 
 A cursor (`Cursor`) carries the release it belongs to, the hash of the query text and its
 bindings, the offset and the page size, as URL-safe base64 JSON. It is only meaningful for
@@ -84,32 +86,68 @@ class Cursor:
 _ORDER_BY = re.compile(r"\bORDER\s+BY\b", re.IGNORECASE)
 
 
+def ordered(results, query: str = ""):
+    """The rows of SELECT results (triples of a graph) in the order every page agrees on: the query's own with
+    ORDER BY (read as Oxigraph gives them, never held), otherwise a canonical order (the terms as text)."""
+    if isinstance(results, ox.QuerySolutions) and _ORDER_BY.search(normalised(query)):
+        return results
+    if isinstance(results, ox.QuerySolutions):
+        names = [v.value for v in results.variables]
+        return sorted(results, key=lambda row: [("" if row[n] is None else str(row[n])) for n in names])
+    return sorted(results, key=str)
+
+
 def page_of(results, offset: int, limit: int, query: str = ""):
     """``(page, more)``: rows ``offset .. offset+limit`` of SELECT results (triples of a graph), and whether more follow.
 
     ``query`` is the query's text: with ORDER BY its rows keep their order; otherwise (and for
-    triples) they are put in a canonical order first. The page is results again (pyoxigraph's
+    triples) they are put in a canonical order first (`ordered`). The page is results again (pyoxigraph's
     own, rebuilt from the rows), so it is written by the same writers as a whole answer. ASK
     results are whole already: ``(results, False)``.
     """
     if isinstance(results, ox.QueryBoolean):
         return results, False
-    if isinstance(results, ox.QuerySolutions) and _ORDER_BY.search(normalised(query)):
-        taken = list(islice(results, offset, offset + limit + 1))
-    elif isinstance(results, ox.QuerySolutions):
-        names = [v.value for v in results.variables]
-        rows = sorted(results, key=lambda row: [("" if row[n] is None else str(row[n])) for n in names])
-        taken = rows[offset:offset + limit + 1]
-    else:
-        taken = sorted(results, key=str)[offset:offset + limit + 1]
+    taken = list(islice(ordered(results, query), offset, offset + limit + 1))
     more = len(taken) > limit
-    taken = taken[:limit]
+    return _rows_as_results(results, taken[:limit]), more
+
+
+def pages_of(results, size: int, query: str, fmt, finish=lambda page: page) -> tuple[list[bytes], int]:
+    """``(bodies, rows)``: the whole answer cut into pages of ``size`` rows (triples), each written in ``fmt``
+    after ``finish`` (a library query's parameters left out, as a reader does after `page_of`), and how many
+    rows there are: the pages `page_of` gives at offsets 0, size, 2*size... from one evaluation.
+
+    A release keeps an answer so in pages when it is too large to send whole (`icgraph.precompute`);
+    `page_of_pages` then serves any page from one or two of them.
+    """
+    bodies, rows = [], 0
+    iterator = iter(ordered(results, query))
+    while True:
+        taken = list(islice(iterator, size))
+        if not taken and bodies:
+            break
+        rows += len(taken)
+        bodies.append(_written(finish(_rows_as_results(results, taken)), fmt))
+        if len(taken) < size:
+            break
+    return bodies, rows
+
+
+def _rows_as_results(results, taken: list):
+    """Rows taken from ``results`` as results of the same kind again (pyoxigraph's own), so that they are written
+    by the same writers as a whole answer."""
     if isinstance(results, ox.QuerySolutions):
         names = [v.value for v in results.variables]
         document = {"head": {"vars": names},
                     "results": {"bindings": [{n: _json_term(row[n]) for n in names if row[n] is not None} for row in taken]}}
-        return ox.parse_query_results(json.dumps(document).encode("utf-8"), ox.QueryResultsFormat.JSON), more
-    return _Triples(taken), more
+        return ox.parse_query_results(json.dumps(document).encode("utf-8"), ox.QueryResultsFormat.JSON)
+    return _Triples(taken)
+
+
+def _written(results, fmt) -> bytes:
+    if isinstance(results, _Triples):
+        return results.serialize(None, fmt.oxigraph)
+    return results.serialize(format=fmt.oxigraph)
 
 
 def whole_format(fmt):
@@ -121,6 +159,15 @@ def whole_format(fmt):
     return next(f for f in negotiation.GRAPH_FORMATS if f.key == "nt")
 
 
+def _read_whole(body: bytes, fmt):
+    """A whole answer (or a kept page) in `whole_format` as results again."""
+    from icgraph.server import negotiation
+
+    if fmt.kind == negotiation.RESULTS:
+        return ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
+    return list(ox.parse(body, ox.RdfFormat.N_TRIPLES))
+
+
 def page_of_answer(whole: dict, offset: int, limit: int, query: str, fmt) -> dict:
     """A page in ``fmt`` cut from a whole answer precomputed with the release (`icgraph.aggregates`),
     written in `whole_format`: the rows `page_of` takes from a live run, so pages agree whichever path cut them.
@@ -128,18 +175,26 @@ def page_of_answer(whole: dict, offset: int, limit: int, query: str, fmt) -> dic
     Without this, a page of a precomputed query would run live, and at 1000x a heavy query's first
     page would wait for the whole evaluation, which a precomputed query is precisely too slow for.
     """
-    from icgraph.server import negotiation
+    page, more = page_of(_read_whole(whole["body"], fmt), offset, limit, query)
+    return {"body": _written(page, fmt), "content_type": fmt.content_type, "more": more}
 
-    if fmt.kind == negotiation.RESULTS:
-        results = ox.parse_query_results(whole["body"], ox.QueryResultsFormat.JSON)
-    else:
-        results = list(ox.parse(whole["body"], ox.RdfFormat.N_TRIPLES))
-    page, more = page_of(results, offset, limit, query)
-    if isinstance(page, _Triples):
-        body = page.serialize(None, fmt.oxigraph)
-    else:
-        body = page.serialize(format=fmt.oxigraph)
-    return {"body": body, "content_type": fmt.content_type, "more": more}
+
+def page_of_pages(kept: dict, read_page, offset: int, limit: int, fmt) -> dict:
+    """A page in ``fmt`` cut from the pages a release keeps of an answer too large to send whole (`pages_of`;
+    ``kept`` = ``{"size", "pages", "rows"}``, ``read_page(i)`` the i-th page's body in `whole_format`).
+
+    The kept pages are already in `ordered`'s order, so the rows are taken as they stand: from the one or two
+    kept pages that hold rows ``offset .. offset+limit``, with no query run and no more read.
+    """
+    size, count, total = kept["size"], kept["pages"], kept["rows"]
+    first = min(offset // size, count - 1)
+    last = min((offset + limit - 1) // size, count - 1)
+    results = [_read_whole(read_page(i), fmt) for i in range(first, last + 1)]
+    rows = [row for part in results for row in part]
+    start = offset - first * size
+    taken = rows[start:start + limit]
+    return {"body": _written(_rows_as_results(results[0], taken), fmt), "content_type": fmt.content_type,
+            "more": offset + limit < total}
 
 
 class _Triples:

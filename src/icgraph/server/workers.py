@@ -65,6 +65,9 @@ READER = "reader"
 WRITER = "writer"
 #: The content type of a `prepared` reply that carries Python values (pickled by our own worker).
 PICKLED = "application/x-icgraph-values"
+#: The details of a refusal because the serialised result is past ``max_result_bytes`` (`icgraph.precompute`
+#: then keeps the answer as pages).
+TOO_LARGE = {"reason": "result too large"}
 
 
 class WorkerTimedOut(Exception):
@@ -240,7 +243,8 @@ class _WorkerState:
         except Exception:
             if sink.overflowed:
                 return _error(
-                    503, f"The result is larger than this endpoint's limit of {self.config['max_result_bytes']} bytes; add a LIMIT or narrow the query."
+                    503, f"The result is larger than this endpoint's limit of {self.config['max_result_bytes']} bytes; add a LIMIT or narrow the query.",
+                    TOO_LARGE,
                 )
             raise
         if chunked and len(sink.chunks()) > 1:
@@ -353,7 +357,13 @@ class _WorkerState:
             from icgraph.queries import without_variables
 
             fmt = next(f for f in negotiation.RESULT_FORMATS + negotiation.GRAPH_FORMATS if f.key == job["format"])
-            reply = self.serialise(without_variables(results, set(job.get("hide") or ())), fmt)
+            hidden = set(job.get("hide") or ())
+            if job.get("pages"):  # the whole answer as pages of that many rows (a release keeps a too large one so)
+                from icgraph.server.paging import pages_of
+
+                bodies, rows = pages_of(results, job["pages"], job["query"], fmt, lambda page: without_variables(page, hidden))
+                return ("ok", {"pages": bodies, "rows": rows, "content_type": fmt.content_type})
+            reply = self.serialise(without_variables(results, hidden), fmt)
             if more is not None and reply[0] == "ok":
                 reply[1]["more"] = more
             return reply
@@ -1055,16 +1065,13 @@ class StorePool:
         ``page`` = (offset, limit): only those rows (`icgraph.server.paging.page_of`), with ``fmt``;
         the reply then says whether ``more`` follow.
         """
+        from icgraph.server.paging import whole_format
+
         job = prepared_job(query, bindings, fmt, hide, page)
         aggregates = self._aggregates()
         reply = aggregates.answer(job) if aggregates is not None else None
-        if reply is None and page is not None and fmt is not None and aggregates is not None:
-            from icgraph.server.paging import page_of_answer, whole_format
-
-            whole = aggregates.answer(prepared_job(query, bindings, whole_format(fmt), hide))
-            if whole is not None:  # the page is cut from the precomputed whole answer (parsed in a thread)
-                reply = await asyncio.get_running_loop().run_in_executor(
-                    self._threads, page_of_answer, whole, page[0], page[1], job["query"], fmt)
+        if reply is None and fmt is not None and aggregates is not None:
+            reply = await self._from_whole_answer(aggregates, prepared_job(query, bindings, whole_format(fmt), hide), page, fmt)
         if reply is not None:
             self.counters["aggregate-answers"] += 1
         else:
@@ -1072,6 +1079,29 @@ class StorePool:
         if fmt is not None:
             return reply
         return await _unpickle(reply["body"], self._threads)
+
+    async def _from_whole_answer(self, aggregates, whole_job: dict, page: tuple[int, int] | None, fmt) -> dict | None:
+        """A page cut from the release's whole answer to ``whole_job`` (parsed in a thread), or from the pages it
+        keeps of an answer too large to send whole; None when the release has neither. A whole answer that is
+        kept only as pages is refused at once (503) with how to ask for its pages."""
+        from icgraph.server.paging import MAX_PAGE_SIZE, page_of_answer, page_of_pages
+
+        kept = aggregates.kept_pages(whole_job)
+        if kept is not None and page is None:
+            raise EndpointError(503, (
+                f"The answer has {kept['rows']} rows, more than this endpoint sends in one response "
+                f"({self.settings.max_result_bytes} bytes at most). Ask for it in pages: add limit=N (at most "
+                f"{MAX_PAGE_SIZE} rows) and follow each page's 'next' link (the Link header)."))
+        loop = asyncio.get_running_loop()
+        if kept is not None:
+            read = lambda number: aggregates.kept_page(whole_job, number, kept["size"])  # noqa: E731
+            return await loop.run_in_executor(self._threads, page_of_pages, kept, read, page[0], page[1], fmt)
+        if page is None:
+            return None
+        whole = aggregates.answer(whole_job)
+        if whole is None:
+            return None
+        return await loop.run_in_executor(self._threads, page_of_answer, whole, page[0], page[1], whole_job["query"], fmt)
 
     def _aggregates(self):
         """The answers computed when the served release was made (`icgraph.aggregates`); None for a plain or written store."""
