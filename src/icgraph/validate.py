@@ -379,7 +379,7 @@ def _qualified_values_checked_once() -> Iterator[None]:
         if potentially_recursive:
             return original(self, executor, v_shape, target_graph, focus_value_nodes, potentially_recursive, evaluation_path)
         lookup = Shape.get_other_shape  # as it is now (an enclosing call may have replaced it too)
-        path = tuple(map(id, evaluation_path))
+        path = _path_key(evaluation_path)
 
         def other_shape(asking, node):
             found = lookup(asking, node)
@@ -397,6 +397,15 @@ def _qualified_values_checked_once() -> Iterator[None]:
         yield
     finally:
         Qualified._evaluate_value_shape = original
+
+
+def _path_key(evaluation_path: list) -> tuple:
+    """What pySHACL's recursion checks read of a path of shapes and constraints: each shape (they live as long as
+    the run), and each constraint's kind and shape (a constraint object is made anew for every check, and the
+    identity of one that is gone may be given to another)."""
+    from pyshacl.shape import Shape
+
+    return tuple(id(step) if isinstance(step, Shape) else (type(step), id(step.shape)) for step in evaluation_path)
 
 
 class _ValidatedOnce:
