@@ -25,21 +25,60 @@ def compact(triples: Iterable[ox.Triple]) -> bytes:
     """The triples as a compacted JSON-LD document (UTF-8) with its context inline."""
     import json
 
-    from rdflib import Graph
     from rdflib.plugins.serializers.jsonld import from_rdf
 
     from icgraph.mapping.context import publication_context
 
-    from icgraph.terms import from_ox
-
-    graph = Graph()  # a set: a triple given twice (the quads of two graphs) is held once
-    # Term by term: a third faster than writing N-Triples for rdflib's parser to read back.
-    graph.addN((from_ox(t.subject), from_ox(t.predicate), from_ox(t.object), graph) for t in triples)
+    graph = _Triples(triples)
     context = publication_context()
     document = _sorted(from_rdf(graph, context, None, _NATIVE_TYPES, False, auto_compact=True))
     if isinstance(document, dict):
         document["@context"] = _used(context, document)
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+class _Triples:
+    """The triples as rdflib's JSON-LD converter (`from_rdf`) reads a graph, without an rdflib store.
+
+    The converter asks only for the subjects, a subject's predicates and objects, whether a node is
+    an object, and a list node's ``rdf:first``; indexing the triples for those in plain dictionaries
+    costs about a third of filling an rdflib ``Graph`` (its store keeps three indexes and each triple's
+    contexts), which was half of a compaction. Each subject's predicates and objects come in the order
+    they were given, as from an rdflib ``Graph``; a triple given twice is held once.
+    """
+
+    context_aware = False
+
+    def __init__(self, triples: Iterable[ox.Triple]):
+        from rdflib import BNode
+
+        from icgraph.terms import from_ox
+
+        self.identifier = BNode()  # what an rdflib Graph() is named: not a URIRef, so no "@id" for the graph
+        self._by_subject: dict = {}
+        self._objects: set = set()
+        for triple in triples:
+            s, p, o = from_ox(triple.subject), from_ox(triple.predicate), from_ox(triple.object)
+            self._by_subject.setdefault(s, {}).setdefault(p, {})[o] = None
+            self._objects.add(o)
+
+    def subjects(self, predicate=None, object=None):
+        """Every subject, or (``subjects(None, o)``) whether ``o`` is an object: the converter asks only that of it."""
+        if predicate is None and object is None:
+            return iter(self._by_subject)
+        if predicate is None:
+            # Only asked as ``any(graph.subjects(None, o))``: one subject stands for all of them.
+            return iter((True,) if object in self._objects else ())
+        raise NotImplementedError("subjects(predicate, ...) is not read by the JSON-LD converter")
+
+    def predicate_objects(self, subject):
+        for predicate, objects in self._by_subject.get(subject, {}).items():
+            for obj in objects:
+                yield predicate, obj
+
+    def value(self, subject, predicate):
+        objects = self._by_subject.get(subject, {}).get(predicate)
+        return next(iter(objects)) if objects else None
 
 
 def _sorted(node: Any) -> Any:

@@ -337,22 +337,92 @@ def run_shapes(graph: Graph, shapes: Graph, use_shapes: list[str] | None = None,
     """
     from pyshacl import validate as shacl_validate  # here: the server imports this module, and starts faster without it
 
-    _, report_graph, text = shacl_validate(
-        _QueryPreparingGraph.over(graph),
-        shacl_graph=_RepeatedReads.over(shapes),
-        inference="none",
-        advanced=True,  # SHACL-SPARQL constraints and SPARQL targets
-        inplace=True,  # `graph` is ours: a copy, or the caller gave it up (`inplace`)
-        allow_warnings=True,
-        allow_infos=True,
-        use_shapes=use_shapes,
-        focus_nodes=focus_nodes,
-    )
+    with _qualified_values_checked_once():
+        _, report_graph, text = shacl_validate(
+            _QueryPreparingGraph.over(graph),
+            shacl_graph=_RepeatedReads.over(shapes),
+            inference="none",
+            advanced=True,  # SHACL-SPARQL constraints and SPARQL targets
+            inplace=True,  # `graph` is ours: a copy, or the caller gave it up (`inplace`)
+            allow_warnings=True,
+            allow_infos=True,
+            use_shapes=use_shapes,
+            focus_nodes=focus_nodes,
+        )
     if not isinstance(report_graph, Graph):
         # pySHACL returns a ValidationFailure, not a report, for a shape it cannot run (only once the
         # shape has focus nodes: a broken shape whose target is empty goes unnoticed).
         raise ValueError(f"shapes/ hold a shape pySHACL cannot run; fix it: {text}")
     return report_graph, [_issue(report_graph, r, graph, shapes) for r in report_graph.objects(None, SH.result)]
+
+
+@contextmanager
+def _qualified_values_checked_once() -> Iterator[None]:
+    """During one pySHACL run: each value node checked once against a ``sh:qualifiedValueShape``, not once per focus node.
+
+    pySHACL counts the value nodes of each focus node that conform to the qualified shape by
+    validating each of them against it; icgsh:ActorKind's value nodes are the actors' classes, a
+    few dozen, each checked again for every actor that has it (a third of the gate's time). Whether
+    a node conforms to a shape depends only on the node, the shape and the graphs, which nothing
+    changes during a run (no inference, no SHACL rules); the reports of those checks are dropped by
+    pySHACL (only the counts make results), so the first answer for a node stands for the next ones.
+    A shape that may be recursive (pySHACL's own check on the evaluation path) is validated as before.
+    """
+    from pyshacl.constraints.core.shape_based_constraints import QualifiedValueShapeConstraintComponent as Qualified
+    from pyshacl.shape import Shape
+
+    original = Qualified._evaluate_value_shape
+    answers: dict[tuple, tuple] = {}
+
+    def evaluate(self, executor, v_shape, target_graph, focus_value_nodes, potentially_recursive, evaluation_path):
+        shape = self.shape
+        if potentially_recursive:
+            return original(self, executor, v_shape, target_graph, focus_value_nodes, potentially_recursive, evaluation_path)
+        lookup = Shape.get_other_shape  # as it is now (an enclosing call may have replaced it too)
+        path = _path_key(evaluation_path)
+
+        def other_shape(asking, node):
+            found = lookup(asking, node)
+            # Only this constraint's own lookup of its qualified shape; every other lookup (siblings, nested shapes) as it was.
+            return _ValidatedOnce(found, answers, path) if asking is shape and node == v_shape and found is not None else found
+
+        Shape.get_other_shape = other_shape  # for this call only (pySHACL's shapes have slots: no attribute of their own)
+        try:
+            return original(self, executor, v_shape, target_graph, focus_value_nodes, potentially_recursive, evaluation_path)
+        finally:
+            Shape.get_other_shape = lookup
+
+    Qualified._evaluate_value_shape = evaluate
+    try:
+        yield
+    finally:
+        Qualified._evaluate_value_shape = original
+
+
+def _path_key(evaluation_path: list) -> tuple:
+    """What pySHACL's recursion checks read of a path of shapes and constraints: each shape (they live as long as
+    the run), and each constraint's kind and shape (a constraint object is made anew for every check, and the
+    identity of one that is gone may be given to another)."""
+    from pyshacl.shape import Shape
+
+    return tuple(id(step) if isinstance(step, Shape) else (type(step), id(step.shape)) for step in evaluation_path)
+
+
+class _ValidatedOnce:
+    """A pySHACL shape whose ``validate(focus=node)`` answers are kept (`_qualified_values_checked_once`)."""
+
+    def __init__(self, shape, answers: dict, path: tuple):
+        self._shape, self._answers, self._path = shape, answers, path
+
+    def validate(self, executor, target_graph, focus=None, _evaluation_path=None):
+        key = (id(self._shape), id(target_graph), focus, self._path)
+        found = self._answers.get(key)
+        if found is None:
+            found = self._answers[key] = self._shape.validate(executor, target_graph, focus=focus, _evaluation_path=_evaluation_path)
+        return found
+
+    def __getattr__(self, name):
+        return getattr(self._shape, name)
 
 
 class _RepeatedReads(Graph):
