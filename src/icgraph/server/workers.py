@@ -1044,15 +1044,7 @@ class StorePool:
         the reply then says whether ``more`` follow.
         """
         job = prepared_job(query, bindings, fmt, hide, page)
-        aggregates = self._aggregates()
-        reply = aggregates.answer(job) if aggregates is not None else None
-        if reply is None and page is not None and fmt is not None and aggregates is not None:
-            from icgraph.server.paging import page_of_answer, whole_format
-
-            whole = aggregates.answer(prepared_job(query, bindings, whole_format(fmt), hide))
-            if whole is not None:  # the page is cut from the precomputed whole answer (parsed in a thread)
-                reply = await asyncio.get_running_loop().run_in_executor(
-                    self._threads, page_of_answer, whole, page[0], page[1], job["query"], fmt)
+        reply = await precomputed_reply(self.aggregates(), job, query, bindings, fmt, hide, page, self._threads)
         if reply is not None:
             self.counters["aggregate-answers"] += 1
         else:
@@ -1061,7 +1053,7 @@ class StorePool:
             return reply
         return await _unpickle(reply["body"], self._threads)
 
-    def _aggregates(self):
+    def aggregates(self):
         """The answers computed when the served release was made (`icgraph.aggregates`); None for a plain or written store."""
         self._follow_release()
         if self.release is None or self.writable:
@@ -1137,6 +1129,24 @@ def prepared_job(query, bindings=None, fmt=None, hide=(), page: tuple[int, int] 
     if page is not None:
         job["page"] = tuple(page)
     return job
+
+
+async def precomputed_reply(aggregates, job: dict, query, bindings, fmt, hide, page, executor) -> dict | None:
+    """The reply to a `prepared_job` from a release's aggregates (`icgraph.aggregates.Aggregates`), or None: then it runs live.
+
+    The one lookup of both pools (`StorePool.prepared`, `icgraph.server.remote.RemotePool.prepared`): the job's
+    own answer, or a page of it cut from the precomputed whole answer (parsed in ``executor``)."""
+    if aggregates is None:
+        return None
+    reply = aggregates.answer(job)
+    if reply is None and page is not None and fmt is not None:
+        from icgraph.server.paging import page_of_answer, whole_format
+
+        whole = aggregates.answer(prepared_job(query, bindings, whole_format(fmt), hide))
+        if whole is not None:
+            reply = await asyncio.get_running_loop().run_in_executor(
+                executor, page_of_answer, whole, page[0], page[1], job["query"], fmt)
+    return reply
 
 
 def local_reader(max_result_bytes: int) -> _WorkerState:
