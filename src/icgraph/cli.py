@@ -175,7 +175,12 @@ def _remote_aggregates(release, settings: Settings) -> None:
     """Once a release is loaded into a remote store: its aggregates as that store answers them (`write_remote_aggregates`)."""
     from icgraph.precompute import write_remote_aggregates
 
-    entry = write_remote_aggregates(release, settings)
+    try:
+        entry = write_remote_aggregates(release, settings)
+    except OSError as error:  # the load itself is done: the server runs these queries live
+        click.secho(f"warning: the store is loaded, but its precomputed answers could not be written ({error}); "
+                    f"the server runs those queries live. Make {release.path} writable and load again.", fg="yellow", err=True)
+        return
     click.echo(f"Aggregates: {entry['answers']} answers from the store in {entry['seconds']:.1f} s"
                + (f"; left to the live path: {', '.join(sorted(entry['refused']))}" if entry["refused"] else ""))
 
