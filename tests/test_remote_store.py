@@ -311,6 +311,7 @@ def test_build_into_virtuoso(loaded, built, project_copy):
     result = CliRunner().invoke(main, ["build", "--store", loaded.store], env={**loaded.env, "ICGRAPH_HOME": str(project_copy.project_dir), "ICGRAPH_BUILD_DIR": str(project_copy.build_dir)})
     assert result.exit_code == 0, result.output
     assert "switched: build" in result.output
+    assert re.search(r"^Aggregates: \d+ answers from the store", result.output, re.M)  # computed on Virtuoso once loaded
     with RemoteStore(parse_location(loaded.store)) as store:
         counts = store.graph_triple_counts()
     from icgraph.release import current_release
