@@ -1,6 +1,7 @@
 """The result cache on a remote SPARQL store (server/remote.py `RemotePool`): answers are kept by the
 release `icgraph load` recorded for the store, a kept answer is served without asking the store, a new
-release is never answered from the old one's, and with no release nothing is kept.
+release is never answered from the old one's, and with no release nothing is kept. The same holds for
+the answers each load precomputes on the store (`icgraph.precompute.write_remote_aggregates`).
 
 The remote store is Oxigraph's own server (`oxigraph serve`, the `[bench]` extra) in memory, a
 generic SPARQL 1.1 store with a query and an update endpoint; the data are loaded by `icgraph load`.
@@ -131,3 +132,36 @@ def test_without_a_release_nothing_is_kept(remote):
         assert pool.release is None
         assert _names(client) == _names(client) == ["Alice", "Bob", "Carol"]
         assert (pool.results.hits, pool.results.misses, len(pool.results)) == (0, 0, 0)
+
+
+def _served(pool, release_id) -> None:
+    deadline = time.monotonic() + 30  # the pool reads the current link at most once a second
+    while (pool.release.id if pool.release else None) != release_id and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (pool.release.id if pool.release else None) == release_id
+
+
+def test_the_precomputed_answers_are_those_of_the_served_release_only(remote):
+    """Each `icgraph load` of a release computes its answers on the store into that release's folder; the server
+    looks them up in the release its link names now, and in none once a bare file was loaded."""
+    from icgraph.aggregates import remote_aggregates_file
+
+    first = remote.load("one", PEOPLE_QUADS)
+    with TestClient(create_app(remote.settings)) as client:
+        pool = client.app.state.pool
+
+        def home_from_aggregates() -> bool:
+            before = pool.counters["aggregate-answers"]
+            assert client.get("/?format=json").status_code == 200
+            return pool.counters["aggregate-answers"] == before + 1
+
+        assert pool.aggregates().release_id == first and home_from_aggregates()
+        second = remote.load("two", PEOPLE_QUADS + DAVE)
+        _served(pool, second)
+        assert pool.aggregates().release_id == second and home_from_aggregates()
+        for release in (first, second):  # each release's own file, in its own folder
+            (folder,) = remote.tmp_path.glob(f"local-*.releases/{release}")
+            assert (folder / remote_aggregates_file(remote.settings.store)).is_file()
+        remote.load("bare", PEOPLE_QUADS, as_release=False)
+        _served(pool, None)
+        assert pool.aggregates() is None and not home_from_aggregates()

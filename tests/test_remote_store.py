@@ -3,7 +3,9 @@
 One Virtuoso for the session (tests/virtuoso_fixtures.py). The session's build is loaded into
 it with ``icgraph load``; then the whole query library, the endpoint, a page and the query API
 must answer as they do on the embedded Oxigraph store, a killed load must leave the previous
-data serving, and SERVICE must still be refused before anything reaches Virtuoso.
+data serving, and SERVICE must still be refused before anything reaches Virtuoso. The load
+precomputes the release's aggregates on Virtuoso: each equals its query run live there, the server
+answers from them until a write goes through it.
 """
 
 from __future__ import annotations
@@ -48,12 +50,18 @@ def virtuoso(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def loaded(virtuoso, built):
-    """Virtuoso holding the session's build, loaded by ``icgraph load``."""
+def load_output(virtuoso, built):
+    """What ``icgraph load`` of the session's build into Virtuoso printed."""
     result = CliRunner().invoke(
         main, ["load", "--store", virtuoso.store, "--from", str(built.build_result.release.dump("icgraph.nq"))], env=virtuoso.env
     )
     assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="session")
+def loaded(virtuoso, load_output):
+    """Virtuoso holding the session's build, loaded by ``icgraph load``."""
     return virtuoso
 
 
@@ -157,11 +165,153 @@ def test_a_write_to_a_graph_is_followed_by_the_merge(loaded, store):
     remote.close()
 
 
+# ---------------------------------------------------------------------------
+# The release's aggregates, as Virtuoso answers them (before the next test loads another build)
+# ---------------------------------------------------------------------------
+
+UPDATE_TOKEN = "remote-aggregates-test-token"
+
+
+@pytest.fixture(scope="module")
+def remote_aggregates(loaded, built):
+    """The aggregates the load into Virtuoso computed there (before `test_build_into_virtuoso` loads another build)."""
+    from icgraph.aggregates import Aggregates, remote_aggregates_file
+
+    return Aggregates(built.build_result.release, remote_aggregates_file(parse_location(loaded.store, environ=loaded.env)))
+
+
+@pytest.fixture
+def remote_client(remote_aggregates, loaded):
+    """The server on Virtuoso, in this process, with updates on."""
+    from fastapi.testclient import TestClient
+
+    from icgraph.config import Settings
+    from icgraph.server.app import create_app
+
+    settings = Settings(store=parse_location(loaded.store, environ=loaded.env), build_dir=Path(loaded.env["ICGRAPH_BUILD_DIR"]),
+                        update_token=UPDATE_TOKEN, query_timeout=60)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _format(key: str | None):
+    from icgraph.server import negotiation
+
+    return None if key is None else next(f for f in negotiation.RESULT_FORMATS + negotiation.GRAPH_FORMATS if f.key == key)
+
+
+def test_a_load_precomputes_the_releases_aggregates_on_virtuoso(remote_aggregates, load_output, loaded, built):
+    """The same jobs as the embedded release's (home counts, map, facet index, library defaults), answered by Virtuoso
+    and kept apart from the release's own Oxigraph answers; each equals its query run live on Virtuoso now."""
+    import asyncio
+
+    from icgraph.aggregates import Aggregates, job_key
+    from icgraph.config import Settings
+    from icgraph.server.facet_index import INDEX_NAME
+    from icgraph.server.maps import MAP_GRAPH, MAP_PAGE, MAP_PLACES
+    from icgraph.server.remote import RemotePool
+
+    aggregates = remote_aggregates
+    stored = aggregates.answers()
+    assert f"Aggregates: {len(stored)} answers from the store" in load_output
+    embedded = {a.key: a for a in Aggregates(built.build_result.release).answers()}
+    assert {a.key for a in stored} == set(embedded)  # every job of the release: none left to the live path at 1x
+    assert any(a.body != embedded[a.key].body for a in stored)  # Virtuoso's own answers (its literal forms), not copies
+    for name in (INDEX_NAME, MAP_GRAPH, MAP_PAGE, MAP_PLACES):
+        assert aggregates.index(name), name
+
+    async def run_live() -> list:  # each stored job run now on Virtuoso, as the server runs it, past any cache
+        pool = RemotePool(Settings(store=parse_location(loaded.store), query_timeout=60), writable=False)
+        await pool.start()
+        try:
+            return [await pool.run_prepared(a.job["query"], a.job["substitutions"], fmt=_format(a.job["format"]),
+                                            hide=a.job["hide"]) for a in stored]
+        finally:
+            await pool.close()
+
+    for stored_answer, live in zip(stored, asyncio.run(run_live()), strict=True):
+        assert job_key(stored_answer.job) == stored_answer.key
+        assert live["content_type"] == stored_answer.content_type, stored_answer.label
+        assert _unordered(live, stored_answer.job) == _unordered(stored_answer, stored_answer.job), stored_answer.label
+
+
+def _unordered(reply, job: dict):
+    """A reply (``{"body", "content_type"}`` or an `Answer`) as a comparable answer: Virtuoso orders the rows of a
+    query without ORDER BY (and GROUP_CONCAT's parts) differently from one run to the next."""
+    import csv
+    import io
+    import pickle
+
+    body, content_type = (reply["body"], reply["content_type"]) if isinstance(reply, dict) else (reply.body, reply.content_type)
+    text = job["query"]
+    if job["format"] is None:
+        values = pickle.loads(body)
+        if isinstance(values, bool):
+            return values
+        if values and isinstance(values[0], dict):
+            separators = {name: sep for sep, name in _CONCAT.findall(text)}
+            return Counter(tuple((name, _term(term, separators.get(name))) for name, term in row.items()) for row in values)
+        return answer(values, text)
+    if job["format"] == "csv":  # lossy, so not parsed as terms: its cells, GROUP_CONCAT parts sorted
+        separators = {name: sep for sep, name in _CONCAT.findall(text)}
+        header, *rows = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+        return header, Counter(tuple(separators[h].join(sorted(cell.split(separators[h]))) if h in separators else cell
+                                     for h, cell in zip(header, row)) for row in rows)
+    results_format = ox.QueryResultsFormat.from_media_type(content_type)
+    if results_format is not None:
+        return answer(ox.parse_query_results(body, results_format), text)
+    return answer(list(ox.parse(body, ox.RdfFormat.from_media_type(content_type))), text)
+
+
+def _aggregate_answers(client) -> float:
+    metrics = client.get("/metrics").text
+    return float(re.search(r"^icgraph_aggregate_answers_total (\S+)$", metrics, re.M).group(1))
+
+
+def test_the_server_answers_from_virtuosos_aggregates_until_a_write(remote_client, remote_aggregates, loaded):
+    """/metrics counts the home page and a library query answered from the aggregates; once an update has gone
+    through the server, the same requests run live and see the write (never the stale aggregate)."""
+    aggregates = remote_aggregates
+    client = remote_client
+    pool = client.app.state.pool
+    assert pool.aggregates() is not None and pool.aggregates().release_id == aggregates.release_id
+    before = _aggregate_answers(client)
+    home = client.get("/?format=json")
+    assert home.status_code == 200, home.text
+    practices = home.json()["practices"]
+    assert practices > 50 and _aggregate_answers(client) == before + 1
+    library = client.get("/api/queries/practices-per-country", params={"format": "csv"})
+    assert library.status_code == 200 and library.headers["content-type"].startswith("text/csv")
+    assert _aggregate_answers(client) == before + 2
+
+    graph = sorted(g.value for g in RemoteStore(parse_location(loaded.store)).named_graphs())[0]
+    triple = "<urn:icgraph:test:practice> a <https://w3id.org/icgraph/def#Practice>"
+    auth = {"Authorization": f"Bearer {UPDATE_TOKEN}"}
+    written = client.post("/update", data={"update": f"INSERT DATA {{ GRAPH <{graph}> {{ {triple} }} }}"}, headers=auth)
+    assert written.status_code in (200, 204), written.text
+    try:
+        assert pool.aggregates() is None
+        after = client.get("/?format=json")
+        assert after.status_code == 200 and after.json()["practices"] == practices + 1  # live, with the write
+        again = client.get("/api/queries/practices-per-country", params={"format": "csv"})
+        assert again.status_code == 200 and again.content == library.content  # the same answer, now run live
+        assert _aggregate_answers(client) == before + 2
+    finally:
+        removed = client.post("/update", data={"update": f"DELETE DATA {{ GRAPH <{graph}> {{ {triple} }} }}"}, headers=auth)
+        assert removed.status_code in (200, 204), removed.text
+
+
+# ---------------------------------------------------------------------------
+# Loading (continued)
+# ---------------------------------------------------------------------------
+
+
 def test_build_into_virtuoso(loaded, built, project_copy):
     """``icgraph build --store sparql+http://...`` builds, gates and loads the remote store."""
     result = CliRunner().invoke(main, ["build", "--store", loaded.store], env={**loaded.env, "ICGRAPH_HOME": str(project_copy.project_dir), "ICGRAPH_BUILD_DIR": str(project_copy.build_dir)})
     assert result.exit_code == 0, result.output
     assert "switched: build" in result.output
+    assert re.search(r"^Aggregates: \d+ answers from the store", result.output, re.M)  # computed on Virtuoso once loaded
     with RemoteStore(parse_location(loaded.store)) as store:
         counts = store.graph_triple_counts()
     from icgraph.release import current_release
@@ -447,3 +597,29 @@ def test_pages_answer_the_same(servers, path):
         assert response.status_code == 200, (url, response.text[:500])
         answers.append(unordered(response.json()))
     assert answers[0] == answers[1]
+
+
+# Last in the module: Virtuoso goes on with the abandoned query until its own limit, which would slow a load.
+def test_a_job_past_the_precompute_time_limit_on_virtuoso_is_left_to_the_live_path(loaded, built, tmp_path):
+    """The remote store's HTTP time limit is the precompute budget: a job past it is listed as refused and left
+    to the live path, the rest is written (at 1000x a library query runs for minutes on Virtuoso)."""
+    import shutil
+
+    from icgraph.config import Settings
+    from icgraph.precompute import RemoteRecorder, write_aggregates
+
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    shutil.copy(built.queries_dir / "cooperation-edges.rq", queries)
+    # Billions of rows at 1x: past the limit on any machine (as in tests/test_aggregates.py)
+    (queries / "every-pair-of-triples.rq").write_text(
+        "#+ summary: Every pair of triples, counted\n#+ description: Runs for hours\n#+ tags: [test]\n"
+        "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }\n", encoding="utf-8")
+    settings = Settings(store=parse_location(loaded.store), precompute_timeout=2.0)
+    target = tmp_path / "aggregates.sqlite"
+    entry = write_aggregates(None, target, queries, settings.max_result_bytes, settings.precompute_timeout,
+                             library_only=True, recorder=RemoteRecorder(settings))
+    assert set(entry["refused"]) == {"library/every-pair-of-triples"}
+    assert "ICGRAPH_PRECOMPUTE_TIMEOUT" in entry["refused"]["library/every-pair-of-triples"]
+    assert "library/cooperation-edges" in entry["by_label"] and target.is_file()
+    assert "library/every-pair-of-triples" not in entry["by_label"]  # a refused query leaves no answer behind

@@ -21,6 +21,11 @@ Each answer is keyed by `job_key`: the SHA-256 of the query *text* (after compos
 bindings, its format and hidden variables. The server (`StorePool.prepared`) looks the job's
 key up in the served release's aggregates before it runs anything (`Aggregates.answer`): a
 changed .rq file has another key, so it is never answered from a stale aggregate; it runs.
+
+A release loaded into a remote store (``icgraph load`` / ``icgraph build`` with ``--store sparql+http://...``)
+gets that store's own answers, computed against it once the load is done (`remote_aggregates_file`;
+`icgraph.server.remote.RemotePool.prepared` looks them up as `StorePool.prepared` does, through the same
+`icgraph.server.workers.precomputed_reply`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ import pyoxigraph as ox
 
 #: The file of a release that holds its aggregates.
 AGGREGATES = "aggregates.sqlite"
+#: The file of a release loaded into a remote store that holds that store's answers (`remote_aggregates_file`).
+REMOTE_AGGREGATES = "aggregates-remote-{store}.sqlite"
 #: The header line of a library query with parameters that is precomputed for its defaults.
 PRECOMPUTE_MARK = "#+ precompute: true"
 #: The content type of the stored answer of a job whose result is past ``Settings.max_result_bytes``: its body
@@ -79,6 +86,18 @@ def job_key(job: dict) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()
 
 
+def remote_aggregates_file(endpoint) -> str:
+    """The file, in a release's folder, of the answers a remote store (`icgraph.backends.RemoteEndpoint`) gave
+    once that release was loaded into it (`icgraph.precompute.write_remote_aggregates`).
+
+    Apart from ``aggregates.sqlite`` (the release's Oxigraph answers): a remote engine writes some literals
+    otherwise (Virtuoso's ``"1"`` for true, lower-cased language tags), and each store gets the answers
+    it gives itself. Named by the store's query URL, graph prefix and engine, so two stores loaded with the
+    same release never read each other's answers."""
+    described = json.dumps([endpoint.query_url, endpoint.graph_prefix, endpoint.engine])
+    return REMOTE_AGGREGATES.format(store=hashlib.sha256(described.encode("utf-8")).hexdigest()[:16])
+
+
 def term_from_ntriples(text: str) -> ox.NamedNode | ox.Literal | ox.BlankNode:
     """An RDF term from its N-Triples form (as `job_key` writes it), read by pyoxigraph's parser."""
     (triple,) = ox.parse(f"<urn:s> <urn:p> {text} .", ox.RdfFormat.N_TRIPLES)
@@ -104,9 +123,9 @@ class Aggregates:
     at each lookup until it is there. Answers are only ever those of this release.
     """
 
-    def __init__(self, release):
+    def __init__(self, release, file: str = AGGREGATES):
         self.release_id = release.id
-        self._path = Path(release.path) / AGGREGATES
+        self._path = Path(release.path) / file
         self._db_handle = None
 
     @property

@@ -88,7 +88,7 @@ def build(store, store_update_url: str | None, store_gsp_url: str | None, strict
     Nothing is published unless SHACL finds no violation: the previous store stays in place.
     A remote store (--store sparql+http://...) is loaded as `icgraph load` does.
     """
-    from icgraph.backends import RemoteStoreError
+    from icgraph.backends import RemoteStoreError, is_remote
     from icgraph.build import BuildError, build as run_build
     from icgraph.release import ReleaseError
     from icgraph.ingest.compendium import SourceError
@@ -119,6 +119,8 @@ def build(store, store_update_url: str | None, store_gsp_url: str | None, strict
         )
     )
     click.echo("Stages: " + ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items()))
+    if is_remote(settings.store):  # the release's answers as the remote store gives them
+        _remote_aggregates(result.release, settings)
 
 
 @main.command()
@@ -165,6 +167,22 @@ def load(store, store_update_url: str | None, store_gsp_url: str | None, source:
     except (StoreError, RemoteStoreError, ReleaseError, SyntaxError) as error:
         _fail(f"the store was not changed: {error}")
     click.echo(f"Loaded {source} into {serving}")
+    if is_remote(settings.store) and loaded is not None:
+        _remote_aggregates(loaded, settings)
+
+
+def _remote_aggregates(release, settings: Settings) -> None:
+    """Once a release is loaded into a remote store: its aggregates as that store answers them (`write_remote_aggregates`)."""
+    from icgraph.precompute import write_remote_aggregates
+
+    try:
+        entry = write_remote_aggregates(release, settings)
+    except OSError as error:  # the load itself is done: the server runs these queries live
+        click.secho(f"warning: the store is loaded, but its precomputed answers could not be written ({error}); "
+                    f"the server runs those queries live. Make {release.path} writable and load again.", fg="yellow", err=True)
+        return
+    click.echo(f"Aggregates: {entry['answers']} answers from the store in {entry['seconds']:.1f} s"
+               + (f"; left to the live path: {', '.join(sorted(entry['refused']))}" if entry["refused"] else ""))
 
 
 @main.command()

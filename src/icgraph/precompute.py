@@ -24,6 +24,10 @@ class Refused(Exception):
     """A job not precomputed: over the time limit, or refused as a reader refuses it (the live path says why)."""
 
 
+class TooLarge(Refused):
+    """Refused because the answer is past ``max_result_bytes``: a library answer is then kept as pages (`KeptAsPages`)."""
+
+
 class KeptAsPages(Exception):
     """A library query's answer too large to send whole (past ``max_result_bytes``), kept as pages instead:
     the query API serves any page of it, and its other formats are cut from those pages."""
@@ -50,9 +54,7 @@ def _started() -> None:
 def _answer(store_folder: str, job: dict) -> tuple:
     """Run ``job`` in a pool process as a reader does: ("ok", reply) or ("refused", message)."""
     from icgraph.server.security import EndpointError
-    from icgraph.server.workers import run_here
-
-    from icgraph.server.workers import TOO_LARGE
+    from icgraph.server.workers import TOO_LARGE, run_here
 
     try:
         return "ok", run_here(_READER, store_folder, job)
@@ -61,37 +63,32 @@ def _answer(store_folder: str, job: dict) -> tuple:
 
 
 class Recorder:
-    """Has the pool's ``prepared`` method; runs each job as a reader does, in a killable process, and keeps the answer.
+    """Has the pool's ``prepared`` method; runs each job as the server would, and keeps the answer.
 
-    A job that runs past ``timeout`` seconds (`Settings.precompute_timeout`, the build's own budget) has its process
-    killed (``pebble``) and is not precomputed: at 100x a heavy library query would otherwise hold
-    the release back for as long as it runs. The live path answers it later, under the query time limit.
+    `answer` runs one job; this class keys it (`job_key`), writes a SELECT's other formats from its JSON
+    answer, and keeps what it got (`answers`), what was refused (`refused`) and the side indexes (`indexes`).
+    `ProcessRecorder` runs jobs on a release's Oxigraph store, `RemoteRecorder` on a remote store.
     """
 
-    def __init__(self, store_folder: Path, max_result_bytes: int, timeout: float, page_rows: int | None = None):
-        from multiprocessing import get_context
-
-        from pebble import ProcessPool
-
+    def __init__(self, max_result_bytes: int, timeout: float, page_rows: int | None = None):
         from icgraph.server.paging import MAX_PAGE_SIZE
 
-        self.store_folder = str(store_folder)
         self.timeout = timeout
         self.max_result_bytes = max_result_bytes
         #: The rows of each page a too large library answer is kept in (`KeptAsPages`).
         self.page_rows = page_rows or MAX_PAGE_SIZE
-        # spawn: the build process holds threads and open files a fork would copy
-        self.pool = ProcessPool(max_workers=1, initializer=_open_reader, initargs=(max_result_bytes,),
-                                context=get_context("spawn"))
         self.label = ""
         self.answers: dict[str, Answer] = {}
         self.refused: dict[str, str] = {}
         self.indexes: dict[str, bytes] = {}
 
     def start(self) -> None:
-        """Start the reader process now rather than at the first job: its imports take most of a second,
-        which a build spends while its store is still being written (`icgraph.publish`)."""
-        self.pool.schedule(_started)
+        """Get ready before the first job (`ProcessRecorder` starts its process)."""
+
+    async def answer(self, job: dict, query, bindings, fmt, hide) -> dict:
+        """The reply ``{"body", "content_type"}`` to ``job`` (pickled values when ``fmt`` is None); raises `Refused`
+        (`TooLarge` past ``max_result_bytes``). With ``job["pages"]``: ``{"pages", "rows", "content_type"}``."""
+        raise NotImplementedError
 
     async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
         from icgraph.server.workers import prepared_job
@@ -102,31 +99,19 @@ class Recorder:
             self._from_json(job, key, fmt)
         if key not in self.answers:
             started = time.perf_counter()
-            status, reply = await self._run(job)
-            if status == "too large" and self._may_keep_pages(fmt):
-                status, reply = await self._run(dict(job, pages=self.page_rows))
-                if status == "ok":
-                    self._keep_pages(job, key, reply, time.perf_counter() - started)
-                    raise KeptAsPages(f"kept as {len(reply['pages'])} pages of {self.page_rows} rows ({reply['rows']} rows)")
-            if status != "ok":
-                raise Refused(reply)
+            try:
+                reply = await self.answer(job, query, bindings, fmt, hide)
+            except TooLarge:
+                if not self._may_keep_pages(fmt):
+                    raise
+                reply = await self.answer(dict(job, pages=self.page_rows), query, bindings, fmt, hide)
+                self._keep_pages(job, key, reply, time.perf_counter() - started)
+                raise KeptAsPages(f"kept as {len(reply['pages'])} pages of {self.page_rows} rows ({reply['rows']} rows)") from None
             self.answers[key] = Answer(key, self.label, job, reply["content_type"], reply["body"], time.perf_counter() - started)
         answer = self.answers[key]
         if fmt is not None:
             return {"body": answer.body, "content_type": answer.content_type}
         return pickle.loads(answer.body)
-
-    async def _run(self, job: dict) -> tuple:
-        """``(status, reply)`` of ``job`` run in the pool's process under the precompute time limit."""
-        from pebble import ProcessExpired
-
-        future = self.pool.schedule(_answer, args=(self.store_folder, job), timeout=self.timeout)
-        try:
-            return await asyncio.wrap_future(future)
-        except concurrent.futures.TimeoutError:
-            raise Refused(f"not precomputed: ran past the {self.timeout:g} s precompute time limit (ICGRAPH_PRECOMPUTE_TIMEOUT)") from None
-        except ProcessExpired as ended:  # out of memory, or killed: the live path gets its own limits
-            raise Refused(f"not precomputed: its process ended ({ended})") from None
 
     def _may_keep_pages(self, fmt) -> bool:
         """Only a library answer in the format pages are cut from (`paging.whole_format`) is kept as pages; the
@@ -160,8 +145,84 @@ class Recorder:
         self.answers[key] = Answer(key, self.label, job, fmt.content_type, body, time.perf_counter() - started)
 
     def close(self) -> None:
+        """Let go of what `answer` runs on."""
+
+
+class ProcessRecorder(Recorder):
+    """Runs each job on the store at ``store_folder`` as a reader does, in a killable process.
+
+    A job that runs past ``timeout`` seconds (`Settings.precompute_timeout`, the build's own budget) has its process
+    killed (``pebble``) and is not precomputed: at 100x a heavy library query would otherwise hold
+    the release back for as long as it runs. The live path answers it later, under the query time limit.
+    """
+
+    def __init__(self, store_folder: Path, max_result_bytes: int, timeout: float, page_rows: int | None = None):
+        from multiprocessing import get_context
+
+        from pebble import ProcessPool
+
+        super().__init__(max_result_bytes, timeout, page_rows)
+        self.store_folder = str(store_folder)
+        # spawn: the build process holds threads and open files a fork would copy
+        self.pool = ProcessPool(max_workers=1, initializer=_open_reader, initargs=(max_result_bytes,),
+                                context=get_context("spawn"))
+
+    def start(self) -> None:
+        """Start the reader process now rather than at the first job: its imports take most of a second,
+        which a build spends while its store is still being written (`icgraph.publish`)."""
+        self.pool.schedule(_started)
+
+    async def answer(self, job: dict, query, bindings, fmt, hide) -> dict:
+        from pebble import ProcessExpired
+
+        future = self.pool.schedule(_answer, args=(self.store_folder, job), timeout=self.timeout)
+        try:
+            status, reply = await asyncio.wrap_future(future)
+        except concurrent.futures.TimeoutError:
+            raise Refused(f"not precomputed: ran past the {self.timeout:g} s precompute time limit (ICGRAPH_PRECOMPUTE_TIMEOUT)") from None
+        except ProcessExpired as ended:  # out of memory, or killed: the live path gets its own limits
+            raise Refused(f"not precomputed: its process ended ({ended})") from None
+        if status == "too large":
+            raise TooLarge(reply)
+        if status != "ok":
+            raise Refused(reply)
+        return reply
+
+    def close(self) -> None:
         self.pool.stop()
         self.pool.join()
+
+
+class RemoteRecorder(Recorder):
+    """Runs each job on a remote store as the server does (`icgraph.server.remote.RemotePool.run_prepared`:
+    the same dataset, checks and result limit), with ``timeout`` (`Settings.precompute_timeout`) as the HTTP
+    time limit: the remote store's own answer, Virtuoso's literal forms and all. A job past the limit is
+    given up (the connection closed) and left to the live path, as `ProcessRecorder` leaves it."""
+
+    def __init__(self, settings):
+        import dataclasses
+
+        super().__init__(settings.max_result_bytes, settings.precompute_timeout)
+        self.settings = dataclasses.replace(settings, query_timeout=settings.precompute_timeout)
+        self.pool = None
+
+    async def answer(self, job: dict, query, bindings, fmt, hide) -> dict:
+        from icgraph.server.remote import RemotePool
+        from icgraph.server.security import EndpointError
+
+        if self.pool is None:  # made in the recording's event loop, which its admission belongs to
+            self.pool = RemotePool(self.settings, writable=False)
+            await self.pool.start()
+        try:
+            return await self.pool.run_prepared(query, bindings, fmt=fmt, hide=hide, timeout=self.timeout)
+        except EndpointError as error:
+            if error.status == 504:
+                raise Refused(f"not precomputed: ran past the {self.timeout:g} s precompute time limit (ICGRAPH_PRECOMPUTE_TIMEOUT)") from None
+            raise Refused(error.message) from None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.store.close()
 
 
 def precomputed_library(queries_dir: Path) -> list:
@@ -182,7 +243,7 @@ async def _record(recorder: Recorder, queries_dir: Path, library_only: bool = Fa
     async def practices(r) -> None:
         recorder.indexes[INDEX_NAME] = (await build_index(r)).to_bytes()
 
-    async def map_views(r) -> None:  # the map's query answers, the map without filters as drawn, and its data
+    async def map_views(r) -> None:  # the map's query answers, and the map without filters as drawn
         recorder.indexes.update(map_indexes(await load_map_data(r)))
 
     pages = {"headline-counts": headline_counts, "map": map_views, "practices": practices}
@@ -214,7 +275,7 @@ def write_aggregates(store_folder: Path, target: Path, queries_dir: Path, max_re
     than the server's query time limit); one past it is left to the live path, under that limit.
     ``recorder``: one made (and started) for ``store_folder`` beforehand; it is closed here either way.
     """
-    recorder = recorder or Recorder(store_folder, max_result_bytes, timeout)
+    recorder = recorder or ProcessRecorder(store_folder, max_result_bytes, timeout)
     started = time.perf_counter()
     try:
         _run(_record(recorder, queries_dir, library_only))
@@ -300,6 +361,36 @@ def complete_release(release_folder: Path, queries_dir: Path, max_result_bytes: 
         database.close()
         partial.replace(target)
         return entry
+
+
+def write_remote_aggregates(release, settings) -> dict[str, Any]:
+    """The aggregates of ``release`` as the remote store ``settings.store`` answers them, just loaded with it
+    (`icgraph load`, `icgraph build`): the same jobs as `write_aggregates` (home counts, map, facet index,
+    library defaults), each run on that store under ``settings.precompute_timeout`` (`RemoteRecorder`).
+
+    Written into the release's folder as `icgraph.aggregates.remote_aggregates_file` (beside it, then renamed:
+    a server sees the earlier file or the whole new one); the release's own ``aggregates.sqlite`` (its Oxigraph
+    answers) stays as it was. Returns the entry `write_aggregates` returns (also in the file's table ``entry``).
+    """
+    import os
+
+    from icgraph.aggregates import remote_aggregates_file
+
+    folder = Path(release.path)
+    target = folder / remote_aggregates_file(settings.store)
+    partial = folder / f"{target.name}.{os.getpid()}.partial"
+    partial.unlink(missing_ok=True)
+    try:
+        entry = write_aggregates(None, partial, settings.queries_dir, settings.max_result_bytes,
+                                 settings.precompute_timeout, recorder=RemoteRecorder(settings))
+        with sqlite3.connect(partial) as database:
+            database.execute("CREATE TABLE entry (json TEXT NOT NULL)")
+            database.execute("INSERT INTO entry VALUES (?)", (json.dumps(entry),))
+        database.close()
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return entry
 
 
 def aggregates_pending(release_folder: Path) -> bool:

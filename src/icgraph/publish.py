@@ -318,7 +318,7 @@ class _AggregatesProcess:
 
     Spawned, not forked: the build process holds threads and open files a fork would copy. As soon
     as it starts, it imports the page code the aggregates are computed with and starts the reader
-    process their queries run in (`icgraph.precompute.Recorder`), then waits until the store is
+    process their queries run in (`icgraph.precompute.ProcessRecorder`), then waits until the store is
     written (`start`): a build starts it before its data exist, on the core it leaves idle
     meanwhile. Out of the build's own process, the page code's work does not hold the interpreter
     lock the build's writing needs.
@@ -329,7 +329,7 @@ class _AggregatesProcess:
 
         spawn = multiprocessing.get_context("spawn")
         jobs, self._orders = spawn.Pipe(duplex=False)
-        # Not a daemon: the queries run in a process pool of its own (`icgraph.precompute.Recorder`).
+        # Not a daemon: the queries run in a process pool of its own (`icgraph.precompute.ProcessRecorder`).
         self._future = concurrent.process(daemon=False, mp_context=spawn)(_with_lifeline)(_write_aggregates, job, jobs)
         jobs.close()
 
@@ -353,13 +353,13 @@ def _write_aggregates(job: dict[str, Any], orders) -> dict[str, Any] | None:
     seconds of the process (its start-up and its readers included), the store's statistics and the
     manifest's aggregates entry. ``job``: `ReleaseWriter._aggregates_job`.
     """
-    from icgraph.precompute import Recorder, write_aggregates
+    from icgraph.precompute import ProcessRecorder, write_aggregates
     # What write_aggregates runs (the home counts, the map, the facet index, the query API's formats):
     # imported while the build still assembles its data.
     from icgraph.server import facet_index, maps, query_api, web  # noqa: F401
 
     store_folder, _, _, max_result_bytes, timeout = job["aggregates"]
-    recorder = Recorder(store_folder, max_result_bytes, timeout)
+    recorder = ProcessRecorder(store_folder, max_result_bytes, timeout)
     recorder.start()
     try:
         orders.recv()

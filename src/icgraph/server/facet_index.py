@@ -176,12 +176,8 @@ async def build_index(pool) -> FacetIndex:
 
 def stored_index(pool) -> FacetIndex | None:
     """The index the release writer kept in the served release's aggregates; None without one."""
-    from icgraph.aggregates import Aggregates
-
-    release = getattr(pool, "release", None)
-    if release is None or getattr(pool, "writable", False):
-        return None
-    body = Aggregates(release).index(INDEX_NAME)
+    aggregates = pool.aggregates()  # None for a plain or written store
+    body = aggregates.index(INDEX_NAME) if aggregates is not None else None
     return FacetIndex.from_bytes(body) if body is not None else None
 
 

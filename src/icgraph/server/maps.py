@@ -390,9 +390,5 @@ def stored_map_data(pool) -> MapData | None:
 
 def stored_map(pool, name: str) -> bytes | None:
     """One of the `map_indexes` the release writer kept in the served release; None without it."""
-    from icgraph.aggregates import Aggregates
-
-    release = getattr(pool, "release", None)
-    if release is None or getattr(pool, "writable", False):
-        return None
-    return Aggregates(release).index(name)
+    aggregates = pool.aggregates()  # None for a plain or written store
+    return aggregates.index(name) if aggregates is not None else None

@@ -16,11 +16,16 @@ Answers are kept in the same result cache as the embedded store's (`icgraph.serv
 keyed by the release that `icgraph load` made of the remote store's data (`RemotePool.release_id`;
 with updates on, also by the number of writes made through this server). Without a release the
 server cannot know when the remote data change, so nothing is kept.
+
+A release loaded into the remote store carries that store's precomputed answers (the home counts, the map,
+the facet index, the library's defaults: `icgraph.precompute.write_remote_aggregates`); `prepared` answers
+from them first, as `StorePool.prepared` does, until the first write through this server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import pickle
 import time
 from functools import partial
@@ -37,7 +42,7 @@ from icgraph.server import negotiation, security
 from icgraph.server.query_errors import explain
 from icgraph.server.security import EndpointError
 from icgraph.server.result_cache import ResultCache
-from icgraph.server.workers import PICKLED, _CappedBuffer, _unpickle, prepared_job
+from icgraph.server.workers import PICKLED, _CappedBuffer, _unpickle, precomputed_reply, prepared_job
 
 
 class RemotePool:
@@ -59,6 +64,9 @@ class RemotePool:
         #: Writes made through this server: with updates on, they move `release_id`.
         self._writes = 0
         self._release: tuple[float, Release | None] | None = None
+        self._aggregates_of = None
+        #: Answers from the release's aggregates (the metrics' ``icgraph_aggregate_answers_total``), as in `StorePool`.
+        self.counters: collections.Counter[str] = collections.Counter()
 
     @property
     def release(self) -> Release | None:
@@ -216,8 +224,24 @@ class RemotePool:
 
     async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None,
                        page: tuple[int, int] | None = None):
-        """`StorePool.prepared` on the remote store: the substitutions bound by a VALUES block
-        (`icgraph.backends.bind_substitutions`, inside `RemoteStore.query`), the same answers and errors."""
+        """`StorePool.prepared` on the remote store: the release's precomputed answer when it holds one
+        (`aggregates`, looked up as `StorePool.prepared` does), else a kept answer, else `run_prepared`."""
+        job = prepared_job(query, bindings, fmt, hide, page)
+        reply = await precomputed_reply(self.aggregates(), job, query, bindings, fmt, hide, page, None)
+        if reply is not None:
+            self.counters["aggregate-answers"] += 1
+        else:
+            reply = await self._cached(job, lambda: self.run_prepared(query, bindings, fmt=fmt, hide=hide, timeout=timeout, page=page))
+        if fmt is not None:
+            return reply
+        return await _unpickle(reply["body"], None)
+
+    async def run_prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None,
+                           page: tuple[int, int] | None = None) -> dict:
+        """Run one of the server's own queries on the remote store: ``{"body", "content_type"}`` (pickled values
+        without ``fmt``). The substitutions are bound by a VALUES block (`icgraph.backends.bind_substitutions`,
+        inside `RemoteStore.query`); the same answers and errors as a reader's. Also what a release's remote
+        aggregates are computed with (`icgraph.precompute.RemoteRecorder`)."""
         from icgraph.server.prepared import substitutions
         from icgraph.sparql import as_values
 
@@ -243,11 +267,20 @@ class RemotePool:
         def pickled() -> dict:  # values are kept pickled, so that each caller gets its own copy
             return {"body": pickle.dumps(as_values(run()), protocol=pickle.HIGHEST_PROTOCOL), "content_type": PICKLED}
 
-        job = prepared_job(query, bindings, fmt, hide, page)
-        reply = await self._cached(job, lambda: self._run(serialised if fmt is not None else pickled, timeout))
-        if fmt is not None:
-            return reply
-        return await _unpickle(reply["body"], None)
+        return await self._run(serialised if fmt is not None else pickled, timeout)
+
+    def aggregates(self):
+        """The answers this store gave when the served release was loaded into it (`icgraph.aggregates.remote_aggregates_file`),
+        or None: without a release, and from the first write through this server on (the store then holds
+        other data than the release; `release_id` moves with each write, and so do the pages' caches)."""
+        release = self.release
+        if release is None or self._writes or (self._write_lock is not None and self._write_lock.locked()):
+            return None
+        if self._aggregates_of is None or self._aggregates_of.release_id != release.id:
+            from icgraph.aggregates import Aggregates, remote_aggregates_file
+
+            self._aggregates_of = Aggregates(release, remote_aggregates_file(self.store.endpoint))
+        return self._aggregates_of
 
     async def statistics(self, timeout: float = 30.0) -> dict:
         """Named graphs with their triple counts (cached for a minute: a remote load can change them)."""

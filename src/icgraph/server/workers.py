@@ -1065,13 +1065,8 @@ class StorePool:
         ``page`` = (offset, limit): only those rows (`icgraph.server.paging.page_of`), with ``fmt``;
         the reply then says whether ``more`` follow.
         """
-        from icgraph.server.paging import whole_format
-
         job = prepared_job(query, bindings, fmt, hide, page)
-        aggregates = self._aggregates()
-        reply = aggregates.answer(job) if aggregates is not None else None
-        if reply is None and fmt is not None and aggregates is not None:
-            reply = await self._from_whole_answer(aggregates, prepared_job(query, bindings, whole_format(fmt), hide), page, fmt)
+        reply = await precomputed_reply(self.aggregates(), job, query, bindings, fmt, hide, page, self._threads)
         if reply is not None:
             self.counters["aggregate-answers"] += 1
         else:
@@ -1080,30 +1075,7 @@ class StorePool:
             return reply
         return await _unpickle(reply["body"], self._threads)
 
-    async def _from_whole_answer(self, aggregates, whole_job: dict, page: tuple[int, int] | None, fmt) -> dict | None:
-        """A page cut from the release's whole answer to ``whole_job`` (parsed in a thread), or from the pages it
-        keeps of an answer too large to send whole; None when the release has neither. A whole answer that is
-        kept only as pages is refused at once (503) with how to ask for its pages."""
-        from icgraph.server.paging import MAX_PAGE_SIZE, page_of_answer, page_of_pages
-
-        kept = aggregates.kept_pages(whole_job)
-        if kept is not None and page is None:
-            raise EndpointError(503, (
-                f"The answer has {kept['rows']} rows, more than this endpoint sends in one response "
-                f"({self.settings.max_result_bytes} bytes at most). Ask for it in pages: add limit=N (at most "
-                f"{MAX_PAGE_SIZE} rows) and follow each page's 'next' link (the Link header)."))
-        loop = asyncio.get_running_loop()
-        if kept is not None:
-            read = lambda number: aggregates.kept_page(whole_job, number, kept["size"])  # noqa: E731
-            return await loop.run_in_executor(self._threads, page_of_pages, kept, read, page[0], page[1], fmt)
-        if page is None:
-            return None
-        whole = aggregates.answer(whole_job)
-        if whole is None:
-            return None
-        return await loop.run_in_executor(self._threads, page_of_answer, whole, page[0], page[1], whole_job["query"], fmt)
-
-    def _aggregates(self):
+    def aggregates(self):
         """The answers computed when the served release was made (`icgraph.aggregates`); None for a plain or written store."""
         self._follow_release()
         if self.release is None or self.writable:
@@ -1179,6 +1151,36 @@ def prepared_job(query, bindings=None, fmt=None, hide=(), page: tuple[int, int] 
     if page is not None:
         job["page"] = tuple(page)
     return job
+
+
+async def precomputed_reply(aggregates, job: dict, query, bindings, fmt, hide, page, executor) -> dict | None:
+    """The reply to a `prepared_job` from a release's aggregates (`icgraph.aggregates.Aggregates`), or None: then it runs live.
+
+    The one lookup of both pools (`StorePool.prepared`, `icgraph.server.remote.RemotePool.prepared`): the job's
+    own answer, or a page of it cut from the precomputed whole answer (parsed in ``executor``), or from the
+    pages the release keeps of an answer too large to send whole. A whole request for such an answer is
+    refused at once (503) with how to ask for its pages."""
+    if aggregates is None:
+        return None
+    reply = aggregates.answer(job)
+    if reply is not None or fmt is None:
+        return reply
+    from icgraph.server.paging import MAX_PAGE_SIZE, page_of_answer, page_of_pages, whole_format
+
+    whole_job = prepared_job(query, bindings, whole_format(fmt), hide)
+    kept = aggregates.kept_pages(whole_job)
+    if kept is not None and page is None:
+        raise EndpointError(503, (
+            f"The answer has {kept['rows']} rows, more than this endpoint sends in one response. Ask for it in pages: "
+            f"add limit=N (at most {MAX_PAGE_SIZE} rows) and follow each page's 'next' link (the Link header)."))
+    loop = asyncio.get_running_loop()
+    if kept is not None:
+        read = lambda number: aggregates.kept_page(whole_job, number, kept["size"])  # noqa: E731
+        return await loop.run_in_executor(executor, page_of_pages, kept, read, page[0], page[1], fmt)
+    whole = aggregates.answer(whole_job) if page is not None else None
+    if whole is None:
+        return None
+    return await loop.run_in_executor(executor, page_of_answer, whole, page[0], page[1], job["query"], fmt)
 
 
 def local_reader(max_result_bytes: int) -> _WorkerState:
