@@ -197,7 +197,7 @@ def test_an_answer_too_large_to_send_whole_is_kept_as_pages_and_served_page_by_p
     from types import SimpleNamespace
 
     from icgraph.aggregates import AGGREGATES, Aggregates
-    from icgraph.precompute import Recorder, write_aggregates
+    from icgraph.precompute import ProcessRecorder, write_aggregates
 
     whole = client.get("/api/queries/practice-actors", params={"format": "json"})
     whole_csv = client.get("/api/queries/practice-actors", params={"format": "csv"}).text.splitlines()
@@ -211,7 +211,7 @@ def test_an_answer_too_large_to_send_whole_is_kept_as_pages_and_served_page_by_p
     store_folder = client.app.state.pool.release.store
     too_small = len(whole.content) // 3
     entry = write_aggregates(store_folder, folder / AGGREGATES, queries, too_small, timeout=built.query_timeout, library_only=True,
-                             recorder=Recorder(store_folder, too_small, built.query_timeout, page_rows=40))
+                             recorder=ProcessRecorder(store_folder, too_small, built.query_timeout, page_rows=40))
     assert entry["refused"] == {}
     pool = client.app.state.pool
     kept = Aggregates(SimpleNamespace(id=pool.release.id, path=folder))
