@@ -72,3 +72,18 @@ def pooled_client(app, settings: Settings | None = None):
         finally:
             client.portal.call(app.state.pool.close)
             del app.state.pool
+
+
+def library_with_an_endless_query(tmp_path: Path, queries_dir: Path) -> Path:
+    """A query library folder: cooperation-edges, and a query that counts every pair of triples (billions of rows at
+    1x: past any precompute limit on any machine, where a tiny limit instead would race the pool's timer against the
+    fast jobs, which can finish before it looks)."""
+    import shutil
+
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    shutil.copy(queries_dir / "cooperation-edges.rq", queries)
+    (queries / "every-pair-of-triples.rq").write_text(
+        "#+ summary: Every pair of triples, counted\n#+ description: Runs for hours\n#+ tags: [test]\n"
+        "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }\n", encoding="utf-8")
+    return queries

@@ -156,18 +156,11 @@ def test_home_counts_and_map_follow_a_new_release(tmp_path):
 def test_a_job_past_the_time_limit_is_left_to_the_live_path_and_the_rest_is_written(release, built, tmp_path):
     """A release is never held back by one heavy query: its process is killed at the limit, the
     job is listed as refused, and what was answered is written (at 100x a library query can run for minutes)."""
-    import shutil
-
     from icgraph.precompute import write_aggregates
 
-    queries = tmp_path / "queries"
-    queries.mkdir()
-    shutil.copy(built.queries_dir / "cooperation-edges.rq", queries)
-    # Billions of rows at 1x: past any limit on any machine (a tiny limit instead would race the
-    # pool's timer against the fast jobs, which can finish before it looks).
-    (queries / "every-pair-of-triples.rq").write_text(
-        "#+ summary: Every pair of triples, counted\n#+ description: Runs for hours\n#+ tags: [test]\n"
-        "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }\n", encoding="utf-8")
+    from conftest import library_with_an_endless_query
+
+    queries = library_with_an_endless_query(tmp_path, built.queries_dir)
     target = tmp_path / "aggregates.sqlite"
     entry = write_aggregates(Path(release.path) / "store", target, queries, built.max_result_bytes, timeout=2.0)
     assert "library/every-pair-of-triples" in entry["refused"]

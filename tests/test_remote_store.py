@@ -603,18 +603,12 @@ def test_pages_answer_the_same(servers, path):
 def test_a_job_past_the_precompute_time_limit_on_virtuoso_is_left_to_the_live_path(loaded, built, tmp_path):
     """The remote store's HTTP time limit is the precompute budget: a job past it is listed as refused and left
     to the live path, the rest is written (at 1000x a library query runs for minutes on Virtuoso)."""
-    import shutil
-
     from icgraph.config import Settings
     from icgraph.precompute import RemoteRecorder, write_aggregates
 
-    queries = tmp_path / "queries"
-    queries.mkdir()
-    shutil.copy(built.queries_dir / "cooperation-edges.rq", queries)
-    # Billions of rows at 1x: past the limit on any machine (as in tests/test_aggregates.py)
-    (queries / "every-pair-of-triples.rq").write_text(
-        "#+ summary: Every pair of triples, counted\n#+ description: Runs for hours\n#+ tags: [test]\n"
-        "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f }\n", encoding="utf-8")
+    from conftest import library_with_an_endless_query
+
+    queries = library_with_an_endless_query(tmp_path, built.queries_dir)
     settings = Settings(store=parse_location(loaded.store), precompute_timeout=2.0)
     target = tmp_path / "aggregates.sqlite"
     entry = write_aggregates(None, target, queries, settings.max_result_bytes, settings.precompute_timeout,

@@ -13,7 +13,6 @@ then set operations in Python (`FacetIndex.counts`, `FacetIndex.selected`), equa
 
 from __future__ import annotations
 
-import gc
 import pickle
 from array import array
 from dataclasses import dataclass, field
@@ -107,19 +106,10 @@ class FacetIndex:
     @classmethod
     def from_bytes(cls, body: bytes) -> FacetIndex | None:
         """The index stored by `to_bytes` (our own release file); None when it is of another version."""
-        # It makes many containers and keeps them for the release: the garbage collector is paused while they are
-        # made (a collection meanwhile finds nothing to free) and then told to leave them be (gc.freeze: they are
-        # freed by reference counting when the release is replaced). Only paused, the next request paid for one
-        # pass over them all (170-200 ms at 100x); collecting as they were made cost 90-100 ms of the first /practices.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            state = pickle.loads(body)
-            gc.freeze()
-        finally:
-            if collecting:
-                gc.enable()
-        if not isinstance(state, dict) or state.pop("version", None) != INDEX_VERSION:
+        from icgraph.aggregates import unpickle_index
+
+        state = unpickle_index(body, INDEX_VERSION)
+        if state is None:
             return None
         unfiltered = state.pop("practices_of", None) or {}  # an index stored before it was kept: derived on use
         return cls(**state, _practices_of=unfiltered)

@@ -15,7 +15,6 @@ they took 10.6 s before a filtered map's first answer).
 
 from __future__ import annotations
 
-import gc
 import json
 import pickle
 from collections import defaultdict
@@ -366,17 +365,10 @@ def data_to_bytes(data: MapData) -> bytes:
 
 def data_from_bytes(body: bytes) -> MapData | None:
     """The `MapData` stored by `data_to_bytes`; None when it is of another version."""
-    # Many small containers, kept for the release: made with the collector paused, then frozen (as the facet index is,
-    # `icgraph.server.facet_index.FacetIndex.from_bytes`), so that no later collection walks them all.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        state = pickle.loads(body)
-        gc.freeze()
-    finally:
-        if collecting:
-            gc.enable()
-    if not isinstance(state, dict) or state.pop("version", None) != MAP_DATA_VERSION:
+    from icgraph.aggregates import unpickle_index
+
+    state = unpickle_index(body, MAP_DATA_VERSION)
+    if state is None:
         return None
     members = defaultdict(set, {network: set(slugs) for network, slugs in state.pop("members").items()})
     return MapData(**state, members=members)
