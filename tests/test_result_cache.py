@@ -52,6 +52,33 @@ def test_a_repeated_sparql_query_is_answered_from_the_cache(client):
     assert metric(client, "icgraph_result_cache_entries") == len(cache) >= 2
 
 
+def test_a_repeated_sparql_get_is_replayed_from_the_cache_without_routing(client, monkeypatch):
+    """The second GET gets the first one's status, headers and bytes from the result cache, without
+    reaching the route (a pool that can no longer read still answers it); another Host is another base IRI."""
+    pool = client.app.state.pool
+    relative = "SELECT ?here WHERE { BIND(<here> AS ?here) }"
+    first = client.get("/sparql", params={"query": relative}, headers=JSON)
+    other_host = client.get("/sparql", params={"query": relative}, headers={**JSON, "Host": "example.org"})
+    assert first.status_code == other_host.status_code == 200
+    assert first.json()["results"]["bindings"][0]["here"]["value"] == "http://testserver/here"
+    assert other_host.json()["results"]["bindings"][0]["here"]["value"] == "http://example.org/here"
+
+    async def no_reader(job, timeout):
+        raise AssertionError("routed to the pool")
+
+    monkeypatch.setattr(pool, "read", no_reader)
+    hits = pool.results.hits
+    again = client.get("/sparql", params={"query": relative}, headers=JSON)
+    assert again.status_code == 200 and again.content == first.content and dict(again.headers) == dict(first.headers)
+    assert client.get("/sparql", params={"query": relative}, headers={**JSON, "Host": "example.org"}).content == other_host.content
+    assert pool.results.hits == hits + 2
+    assert 'icgraph_http_requests_total{route="/sparql",status="200"}' in client.get("/metrics").text
+    # Once the answer has left the cache, the same GET goes to the route again (here: to the pool that cannot read).
+    pool.results._entries.clear()
+    with pytest.raises(AssertionError, match="routed to the pool"):
+        client.get("/sparql", params={"query": relative}, headers=JSON)
+
+
 def test_queries_whose_answer_is_not_a_function_of_the_data_are_never_kept(client):
     cache = client.app.state.pool.results
     before = (cache.hits, cache.misses, len(cache))

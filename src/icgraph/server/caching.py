@@ -12,6 +12,14 @@ a function of the data (NOW, RAND, UUID, STRUUID, BNODE).
 
 ``Cache-Control: public, no-cache`` lets a shared cache (a CDN) keep the answer and revalidate
 it with the ETag on every use: a 304 costs the server a hash, and no answer outlives its release.
+
+A repeated ``GET /sparql`` is replayed here from the result cache (`icgraph.server.result_cache`)
+without routing: the first answer's route headers are remembered under its validator and its base
+IRI (scheme, Host, root path), with the result cache's key of its job (`QUERY_JOB`, left by
+`icgraph.server.sparql.run_query`) in the release of the validator; while that key is kept, the same request is answered with those
+headers and the kept reply, the bytes the route would send. The validator holds the release, so a
+new release is never answered from a previous one. Routing, the query string's parsing and the
+job's key cost about as much as the lookup itself (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -21,7 +29,10 @@ import hashlib
 import re
 from email.utils import format_datetime, parsedate_to_datetime
 from datetime import datetime, timezone
+from typing import NamedTuple
 from urllib.parse import parse_qsl
+
+from cachetools import LRUCache
 
 CACHE_CONTROL = "public, no-cache"
 _SKIP_PREFIXES = ("/static/", "/metrics", "/update")
@@ -89,12 +100,26 @@ def _not_modified_since(if_modified_since: bytes, last_modified: str) -> bool:
         return False
 
 
+#: Where `icgraph.server.sparql.run_query` leaves its job (what the result cache's key is made of) in the ASGI scope.
+QUERY_JOB = "icgraph.query_job"
+#: Repeated /sparql GETs remembered for replay (a few hundred bytes each: the route's headers).
+KEPT_REQUESTS = 4096
+
+
+class _Replayable(NamedTuple):
+    key: str  # the result cache's key of the request's job
+    headers: list  # the route's response headers (content type and length, Vary)
+    route: object  # scope["route"], for the metrics' label
+
+
 class ReleaseCaching:
-    """ASGI middleware: validators and 304s for the release an application's pool serves."""
+    """ASGI middleware: validators and 304s for the release an application's pool serves, and the
+    replay of repeated /sparql GETs from the result cache."""
 
     def __init__(self, app, application):
         self.app = app
         self.application = application  # the FastAPI app whose state holds the pool
+        self._replayable = LRUCache(maxsize=KEPT_REQUESTS)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -104,7 +129,8 @@ class ReleaseCaching:
         if pool is None or not _cacheable(scope, headers):
             return await self.app(scope, receive, send)
         release = getattr(pool, "release", None)
-        etag = validator(pool.release_id, scope, headers)
+        release_id = pool.release_id
+        etag = validator(release_id, scope, headers)
         last_modified = _http_date(release.created) if release is not None and not getattr(pool, "writable", False) else None
         cache_headers = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL.encode())]
         if last_modified:
@@ -118,6 +144,11 @@ class ReleaseCaching:
             await send({"type": "http.response.start", "status": 304, "headers": cache_headers + vary})
             await send({"type": "http.response.body", "body": b""})
             return
+        replay = None
+        if scope["method"] == "GET" and scope["path"] == "/sparql":
+            replay = (etag, headers.get(b"host"), scope.get("scheme"), scope.get("root_path", ""))
+            if await self._replayed(replay, pool, scope, send, cache_headers):
+                return
 
         async def sending(message):
             if message["type"] == "http.response.start" and message["status"] == 200:
@@ -125,9 +156,31 @@ class ReleaseCaching:
                 # file's): a revalidation is decided above, by release, so only those can ever match.
                 # A route's own Cache-Control (a longer max-age) is kept.
                 headers = [(n, v) for n, v in message.get("headers", []) if n.lower() not in _VALIDATORS]
-                present = {name.lower() for name, _ in headers}
-                extra = [(n, v) for n, v in cache_headers if n not in present]
-                message = {**message, "headers": headers + extra}
+                if replay is not None and QUERY_JOB in scope:
+                    # Keyed in the release of the validator, whichever the route's read found.
+                    key = pool.results.key(release_id, scope[QUERY_JOB])
+                    if key is not None:
+                        self._replayable[replay] = _Replayable(key, headers, scope.get("route"))
+                message = {**message, "headers": _with(headers, cache_headers)}
             await send(message)
 
         await self.app(scope, receive, sending)
+
+    async def _replayed(self, replay: tuple, pool, scope, send, cache_headers: list) -> bool:
+        """Answer a repeated /sparql GET from the result cache as its route did; False if not kept."""
+        kept = self._replayable.get(replay)
+        reply = None if kept is None else pool.results.hit(kept.key)
+        if reply is None:
+            return False
+        scope["route"] = kept.route
+        await send({"type": "http.response.start", "status": 200, "headers": _with(kept.headers, cache_headers)})
+        parts = reply["parts"] if "parts" in reply else [reply["body"]]
+        for number, part in enumerate(parts, 1):
+            await send({"type": "http.response.body", "body": part, "more_body": number < len(parts)})
+        return True
+
+
+def _with(headers: list, cache_headers: list) -> list:
+    """A route's headers and the release's validators, the route's own Cache-Control kept."""
+    present = {name.lower() for name, _ in headers}
+    return headers + [(n, v) for n, v in cache_headers if n not in present]

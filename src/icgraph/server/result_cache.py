@@ -106,6 +106,14 @@ class ResultCache:
             self.hits += 1
         return reply
 
+    def hit(self, key: str) -> dict | None:
+        """The kept reply of ``key`` counted as a hit, or None without counting a miss (a caller
+        that then asks `StorePool.read`, which counts it)."""
+        reply = self._entries.get(key)
+        if reply is not None:
+            self.hits += 1
+        return reply
+
     def put(self, key: str | None, reply: dict) -> None:
         if key is None or _size(reply) > self.max_bytes:
             return

@@ -16,6 +16,7 @@ from python_multipart.multipart import parse_options_header
 
 from icgraph.config import Settings
 from icgraph.server import api_responses
+from icgraph.server.caching import QUERY_JOB
 from icgraph.server.security import EndpointError, validate_iri
 from icgraph.server.throttle import check_update_access
 from icgraph.server.service_description import service_description_response
@@ -132,6 +133,7 @@ async def run_query(request: Request, query: str, params: Params) -> Response:
         "format": params.one("format"),
     }
     result = await _pool(request).read(job, _timeout(params, settings))
+    request.scope[QUERY_JOB] = job  # a repeated GET is replayed from the result cache (server/caching.py)
     return complete(result)
 
 
