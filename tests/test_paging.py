@@ -112,6 +112,31 @@ def test_pages_of_a_query_without_order_by_hold_every_row_once(store):
     assert len(rows) == len(whole) and sorted(rows) == sorted(whole) and rows == sorted(rows)
 
 
+@pytest.mark.parametrize("name", ["practice-actors", "practices-per-country", "coverage-gaps", "practice-graph"])
+def test_pages_joined_are_the_bytes_the_writer_gives_the_whole_answer(built, store, name):
+    """A release asks a library query once, as pages, and keeps the pages joined when small enough
+    (precompute.Recorder): the join is byte for byte the writer's whole answer (JSON results, N-Triples)."""
+    from icgraph.queries import load_library
+    from icgraph.server.paging import joined_pages, pages_of, whole_format
+    from icgraph.server.query_api import offer_for
+
+    query = load_library(built.queries_dir)[name]
+    fmt = whole_format(offer_for(query)[0])
+
+    def results():
+        return store.query(query.text, substitutions=query.bindings({}) or None, **default_dataset(store))
+
+    whole = results().serialize(format=fmt.oxigraph)
+    for size in (7, 1000):
+        bodies, rows = pages_of(results(), size, query.text, fmt)
+        assert len(bodies) == max(1, -(-rows // size)) and rows > 20
+        joined = joined_pages(bodies, fmt)
+        if fmt.key == "json":
+            assert joined == whole
+        else:  # a graph's pages follow a canonical order of its triples: the same lines
+            assert sorted(joined.splitlines()) == sorted(whole.splitlines())
+
+
 def test_a_cursor_alone_keeps_its_page_size(client):
     first = client.get("/api/queries/practices-per-country", params={"format": "json", "limit": 3})
     cursor = re.search(r"cursor=([^&>]+)", _next(first)).group(1)

@@ -24,10 +24,6 @@ class Refused(Exception):
     """A job not precomputed: over the time limit, or refused as a reader refuses it (the live path says why)."""
 
 
-class TooLarge(Refused):
-    """Refused because the answer is past ``max_result_bytes``: a library answer is then kept as pages (`KeptAsPages`)."""
-
-
 class KeptAsPages(Exception):
     """A library query's answer too large to send whole (past ``max_result_bytes``), kept as pages instead:
     the query API serves any page of it, and its other formats are cut from those pages."""
@@ -54,12 +50,12 @@ def _started() -> None:
 def _answer(store_folder: str, job: dict) -> tuple:
     """Run ``job`` in a pool process as a reader does: ("ok", reply) or ("refused", message)."""
     from icgraph.server.security import EndpointError
-    from icgraph.server.workers import TOO_LARGE, run_here
+    from icgraph.server.workers import run_here
 
     try:
         return "ok", run_here(_READER, store_folder, job)
     except EndpointError as error:
-        return ("too large" if error.details == TOO_LARGE else "refused"), error.message
+        return "refused", error.message
 
 
 class Recorder:
@@ -69,6 +65,10 @@ class Recorder:
     answer, and keeps what it got (`answers`), what was refused (`refused`) and the side indexes (`indexes`).
     `ProcessRecorder` runs jobs on a release's Oxigraph store, `RemoteRecorder` on a remote store.
     """
+
+    #: Whether `answer` can cut an answer into pages (``job["pages"]``): a library answer is then asked for once,
+    #: as pages, and kept whole or as those pages (`KeptAsPages`) by its size; otherwise refused when too large.
+    cuts_pages = False
 
     def __init__(self, max_result_bytes: int, timeout: float, page_rows: int | None = None):
         from icgraph.server.paging import MAX_PAGE_SIZE
@@ -87,10 +87,11 @@ class Recorder:
 
     async def answer(self, job: dict, query, bindings, fmt, hide) -> dict:
         """The reply ``{"body", "content_type"}`` to ``job`` (pickled values when ``fmt`` is None); raises `Refused`
-        (`TooLarge` past ``max_result_bytes``). With ``job["pages"]``: ``{"pages", "rows", "content_type"}``."""
+        (also past ``max_result_bytes``). With ``job["pages"]`` (`cuts_pages`): ``{"pages", "rows", "content_type"}``."""
         raise NotImplementedError
 
     async def prepared(self, query, bindings=None, *, fmt=None, hide=(), timeout: float | None = None):
+        from icgraph.server.paging import joined_pages
         from icgraph.server.workers import prepared_job
 
         job = prepared_job(query, bindings, fmt, hide)
@@ -99,14 +100,15 @@ class Recorder:
             self._from_json(job, key, fmt)
         if key not in self.answers:
             started = time.perf_counter()
-            try:
+            if self.cuts_pages and self._may_keep_pages(fmt):
+                # One evaluation either way: at 1000x a second one, once the whole answer had overflowed, was minutes.
+                cut = await self.answer(dict(job, pages=self.page_rows), query, bindings, fmt, hide)
+                reply = {"body": joined_pages(cut["pages"], fmt), "content_type": cut["content_type"]}
+                if len(reply["body"]) > self.max_result_bytes:
+                    self._keep_pages(job, key, cut, time.perf_counter() - started)
+                    raise KeptAsPages(f"kept as {len(cut['pages'])} pages of {self.page_rows} rows ({cut['rows']} rows)")
+            else:
                 reply = await self.answer(job, query, bindings, fmt, hide)
-            except TooLarge:
-                if not self._may_keep_pages(fmt):
-                    raise
-                reply = await self.answer(dict(job, pages=self.page_rows), query, bindings, fmt, hide)
-                self._keep_pages(job, key, reply, time.perf_counter() - started)
-                raise KeptAsPages(f"kept as {len(reply['pages'])} pages of {self.page_rows} rows ({reply['rows']} rows)") from None
             self.answers[key] = Answer(key, self.label, job, reply["content_type"], reply["body"], time.perf_counter() - started)
         answer = self.answers[key]
         if fmt is not None:
@@ -156,6 +158,8 @@ class ProcessRecorder(Recorder):
     the release back for as long as it runs. The live path answers it later, under the query time limit.
     """
 
+    cuts_pages = True
+
     def __init__(self, store_folder: Path, max_result_bytes: int, timeout: float, page_rows: int | None = None):
         from multiprocessing import get_context
 
@@ -182,8 +186,6 @@ class ProcessRecorder(Recorder):
             raise Refused(f"not precomputed: ran past the {self.timeout:g} s precompute time limit (ICGRAPH_PRECOMPUTE_TIMEOUT)") from None
         except ProcessExpired as ended:  # out of memory, or killed: the live path gets its own limits
             raise Refused(f"not precomputed: its process ended ({ended})") from None
-        if status == "too large":
-            raise TooLarge(reply)
         if status != "ok":
             raise Refused(reply)
         return reply

@@ -120,6 +120,8 @@ def pages_of(results, size: int, query: str, fmt, finish=lambda page: page) -> t
     A release keeps an answer so in pages when it is too large to send whole (`icgraph.precompute`);
     `page_of_pages` then serves any page from one or two of them.
     """
+    if isinstance(results, ox.QueryBoolean):  # whole already
+        return [_written(results, fmt)], 1
     bodies, rows = [], 0
     iterator = iter(ordered(results, query))
     while True:
@@ -131,6 +133,20 @@ def pages_of(results, size: int, query: str, fmt, finish=lambda page: page) -> t
         if len(taken) < size:
             break
     return bodies, rows
+
+
+_JSON_ROWS = b'"results":{"bindings":['
+_JSON_END = b"]}}"
+
+
+def joined_pages(bodies: list[bytes], fmt) -> bytes:
+    """The whole answer that `pages_of` cut into ``bodies`` (in `whole_format`: SPARQL JSON results or N-Triples),
+    as the writer would write it whole: N-Triples lines joined; JSON results' bindings joined under one head."""
+    if len(bodies) == 1 or fmt.key != "json":
+        return b"".join(bodies)
+    start = bodies[0].index(_JSON_ROWS) + len(_JSON_ROWS)
+    rows = [body[start:-len(_JSON_END)] for body in bodies]
+    return bodies[0][:start] + b",".join(part for part in rows if part) + _JSON_END
 
 
 def _rows_as_results(results, taken: list):

@@ -65,9 +65,6 @@ READER = "reader"
 WRITER = "writer"
 #: The content type of a `prepared` reply that carries Python values (pickled by our own worker).
 PICKLED = "application/x-icgraph-values"
-#: The details of a refusal because the serialised result is past ``max_result_bytes`` (`icgraph.precompute`
-#: then keeps the answer as pages).
-TOO_LARGE = {"reason": "result too large"}
 
 
 class WorkerTimedOut(Exception):
@@ -243,8 +240,7 @@ class _WorkerState:
         except Exception:
             if sink.overflowed:
                 return _error(
-                    503, f"The result is larger than this endpoint's limit of {self.config['max_result_bytes']} bytes; add a LIMIT or narrow the query.",
-                    TOO_LARGE,
+                    503, f"The result is larger than this endpoint's limit of {self.config['max_result_bytes']} bytes; add a LIMIT or narrow the query."
                 )
             raise
         if chunked and len(sink.chunks()) > 1:
