@@ -270,7 +270,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--store", type=Path, help="the release (or store location) icgraph serves")
     parser.add_argument("--wrap-plain", type=Path, default=None, metavar="STORE",
                         help="make --store a release around this plain Oxigraph folder, with its aggregates")
-    parser.add_argument("--precompute-timeout", type=float, default=300.0, help="seconds per precomputed job (--wrap-plain)")
+    parser.add_argument("--precompute-timeout", type=float, default=None, help="seconds per precomputed job (--wrap-plain; default ICGRAPH_PRECOMPUTE_TIMEOUT)")
     parser.add_argument("--library-only", action="store_true",
                         help="--wrap-plain precomputes the library queries only, not the pages' answers (home counts, map, browser)")
     parser.add_argument("--virtuoso", type=Path, default=None, metavar="FOLDER", help="also (or only) Virtuoso on this folder")
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     log(f"{len(queries)} queries at {args.scale}x; load average {os.getloadavg()}")
     if not args.no_icgraph:
         if args.wrap_plain:
-            release_around(args.wrap_plain, args.store, settings.queries_dir, args.precompute_timeout, settings.max_result_bytes,
+            release_around(args.wrap_plain, args.store, settings.queries_dir, args.precompute_timeout or settings.precompute_timeout, settings.max_result_bytes,
                            args.library_only)
         systems.add("icgraph")
         rows += measure_icgraph(args.store, queries, args, base_row)

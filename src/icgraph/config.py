@@ -91,7 +91,7 @@ class Settings:
     )
     query_timeout: float = _setting("ICGRAPH_QUERY_TIMEOUT", lambda: _env_float("ICGRAPH_QUERY_TIMEOUT", 30.0), "seconds a query may run")
     precompute_timeout: float = _setting(
-        "ICGRAPH_PRECOMPUTE_TIMEOUT", lambda: _env_float("ICGRAPH_PRECOMPUTE_TIMEOUT", 300.0), "seconds one precomputed answer may take while a release is written"
+        "ICGRAPH_PRECOMPUTE_TIMEOUT", lambda: _env_float("ICGRAPH_PRECOMPUTE_TIMEOUT", 900.0), "seconds one precomputed answer may take while a release is written"
     )
     #: Quads of a loaded dump (`icgraph load`) above which the release leaves out its derived copies (TriG,
     #: Turtle, JSON-LD, per-graph N-Triples; `icgraph.dump_writers`): disk and hours, while icgraph.nq holds the data.
