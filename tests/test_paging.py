@@ -130,11 +130,12 @@ def test_pages_joined_are_the_bytes_the_writer_gives_the_whole_answer(built, sto
     for size in (7, 1000):
         bodies, rows = pages_of(results(), size, query.text, fmt)
         assert len(bodies) == max(1, -(-rows // size)) and rows > 20
-        joined = joined_pages(bodies, fmt)
+        joined = joined_pages(bodies, fmt, len(whole))
         if fmt.key == "json":
             assert joined == whole
         else:  # a graph's pages follow a canonical order of its triples: the same lines
             assert sorted(joined.splitlines()) == sorted(whole.splitlines())
+        assert joined_pages(bodies, fmt, len(whole) - 1) is None  # one byte over the limit: not assembled
 
 
 def test_a_cursor_alone_keeps_its_page_size(client):

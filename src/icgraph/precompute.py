@@ -103,10 +103,11 @@ class Recorder:
             if self.cuts_pages and self._may_keep_pages(fmt):
                 # One evaluation either way: at 1000x a second one, once the whole answer had overflowed, was minutes.
                 cut = await self.answer(dict(job, pages=self.page_rows), query, bindings, fmt, hide)
-                reply = {"body": joined_pages(cut["pages"], fmt), "content_type": cut["content_type"]}
-                if len(reply["body"]) > self.max_result_bytes:
+                body = joined_pages(cut["pages"], fmt, self.max_result_bytes)
+                if body is None:
                     self._keep_pages(job, key, cut, time.perf_counter() - started)
                     raise KeptAsPages(f"kept as {len(cut['pages'])} pages of {self.page_rows} rows ({cut['rows']} rows)")
+                reply = {"body": body, "content_type": cut["content_type"]}
             else:
                 reply = await self.answer(job, query, bindings, fmt, hide)
             self.answers[key] = Answer(key, self.label, job, reply["content_type"], reply["body"], time.perf_counter() - started)

@@ -169,7 +169,7 @@ class ReleaseCaching:
     async def _replayed(self, replay: tuple, pool, scope, send, cache_headers: list) -> bool:
         """Answer a repeated /sparql GET from the result cache as its route did; False if not kept."""
         kept = self._replayable.get(replay)
-        reply = None if kept is None else pool.results.hit(kept.key)
+        reply = None if kept is None else pool.results.get(kept.key, count_miss=False)
         if reply is None:
             return False
         scope["route"] = kept.route

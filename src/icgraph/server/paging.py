@@ -139,14 +139,21 @@ _JSON_ROWS = b'"results":{"bindings":['
 _JSON_END = b"]}}"
 
 
-def joined_pages(bodies: list[bytes], fmt) -> bytes:
+def joined_pages(bodies: list[bytes], fmt, max_bytes: int) -> bytes | None:
     """The whole answer that `pages_of` cut into ``bodies`` (in `whole_format`: SPARQL JSON results or N-Triples),
-    as the writer would write it whole: N-Triples lines joined; JSON results' bindings joined under one head."""
-    if len(bodies) == 1 or fmt.key != "json":
-        return b"".join(bodies)
-    start = bodies[0].index(_JSON_ROWS) + len(_JSON_ROWS)
-    rows = [body[start:-len(_JSON_END)] for body in bodies]
-    return bodies[0][:start] + b",".join(part for part in rows if part) + _JSON_END
+    as the writer would write it whole: N-Triples lines joined; JSON results' bindings joined under one head.
+    None when it would be larger than ``max_bytes`` (then it is never assembled)."""
+    parts: list = list(bodies)
+    if len(bodies) > 1 and fmt.key == "json":
+        start = bodies[0].index(_JSON_ROWS) + len(_JSON_ROWS)
+        rows = [memoryview(body)[start:-len(_JSON_END)] for body in bodies]
+        parts = [memoryview(bodies[0])[:start]]
+        for row in (row for row in rows if len(row)):
+            parts += [b",", row] if len(parts) > 1 else [row]
+        parts.append(_JSON_END)
+    if sum(len(part) for part in parts) > max_bytes:
+        return None
+    return b"".join(parts)
 
 
 def _rows_as_results(results, taken: list):

@@ -96,22 +96,16 @@ class ResultCache:
         ]
         return hashlib.sha256(json.dumps(described).encode("utf-8")).hexdigest()
 
-    def get(self, key: str | None) -> dict | None:
+    def get(self, key: str | None, count_miss: bool = True) -> dict | None:
+        """The kept reply of ``key``, or None. ``count_miss=False``: a caller that then goes through
+        `StorePool.read`, which counts the miss itself (the replay in `icgraph.server.caching`)."""
         if key is None:
             return None
         reply = self._entries.get(key)
-        if reply is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-        return reply
-
-    def hit(self, key: str) -> dict | None:
-        """The kept reply of ``key`` counted as a hit, or None without counting a miss (a caller
-        that then asks `StorePool.read`, which counts it)."""
-        reply = self._entries.get(key)
         if reply is not None:
             self.hits += 1
+        elif count_miss:
+            self.misses += 1
         return reply
 
     def put(self, key: str | None, reply: dict) -> None:
