@@ -208,28 +208,59 @@ def test_practice_page_shows_what_people_read(client, store, samples):
     assert "link without address" in client.get(local_path(placeholder) + ".html").text
 
 
-def test_actor_partners_bound_by_a_values_row_equal_the_query_bound_by_substitution(client, store):
-    """The actor page opens actor-partners.rq with the actor as a VALUES row (`select_bound`, which Oxigraph
-    plans from the actor); its rows must be those of the file's query bound by substitution, for every actor."""
+#: Each page query with a parameter, and the entities whose pages ask it (with rows among them: see the test).
+PAGE_QUERIES = {
+    "entity-stated-relations": "{ ?x a icg:Practice } UNION { ?s a rdf:Statement ; rdf:subject|rdf:object ?x }",
+    "practice-partnerships": "?x a icg:Practice",
+    "actor-practices": "?x a org:Organization",
+    "actor-memberships": "?x a org:Organization",
+    "actor-members": "?x a icg:Network",
+    "actor-sub-organisations": "?x a org:Organization",
+    "actor-partners": "?p icg:agent ?x . ?x a org:Organization",
+    "actor-partnerships": "?x a org:Organization",
+    "place-actors": "?x a icg:Place",
+    "place-implemented": "?x a icg:Place",
+    "place-listed": "?x a icg:Place",
+    "place-subplaces": "?x a icg:Place",
+    "concept-uses": "?x a skos:Concept",
+    "scheme-concepts": "?x a skos:ConceptScheme",
+    "meeting-held-by": "?x a icg:Meeting",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAGE_QUERIES))
+def test_page_queries_bound_by_a_values_row_equal_the_query_bound_by_substitution(client, store, name):
+    """Entity pages open their queries with the entity as a VALUES row (`select_bound`, which Oxigraph plans from
+    the entity: at 100x, entity-stated-relations 160 ms -> 0.3 ms); the rows must be those of the file's query
+    bound by substitution, for the entities whose pages ask it."""
     from functools import partial
 
     from icgraph.server import prepared
     from icgraph.store import default_dataset
 
-    def rows(solutions) -> set:
-        return {(r["other"].value, r["level"].value if r["level"] is not None else None,
-                 tuple(sorted(r["practices"].value.split()))) for r in solutions}
+    entities = [row["x"] for row in store.query(
+        f"SELECT DISTINCT ?x WHERE {{ {PAGE_QUERIES[name]} FILTER(isIRI(?x)) }} ORDER BY ?x LIMIT 120", prefixes=PREFIXES)]
+    assert entities
+    query = prepared.load(name).text
+    # GROUP_CONCAT's order is not SPARQL's to say (the page sorts what it shows): compared as sets of items.
+    concatenated = set(re.findall(r"GROUP_CONCAT\(.*?\)\s+AS\s+\?(\w+)", query, re.S | re.I))
 
-    actors = [row["x"] for row in store.query(
-        "SELECT DISTINCT ?x WHERE { ?p icg:agent ?x . ?x a org:Organization } ORDER BY ?x LIMIT 80", prefixes=PREFIXES)]
-    query = prepared.load("actor-partners").text
-    with_partners = 0
-    for actor in actors:
-        expected = rows(store.query(query, substitutions={ox.Variable("_entity_iri"): actor}, **default_dataset(store)))
-        got = rows(client.portal.call(partial(linked_data.select_bound, client.app.state.pool, "actor-partners", entity=actor.value)))
-        assert got == expected, actor
-        with_partners += bool(got)
-    assert with_partners > 20  # the comparison covers actors that have partners, not only empty answers
+    def cell(variable: str, term) -> object:
+        if term is None or variable not in concatenated:
+            return str(term)
+        return tuple(sorted(re.split(r"[\s,]+", term.value)))
+
+    dataset = default_dataset(store)  # holds_merge reads every triple: once
+    with_rows = 0
+    for entity in entities:
+        solutions = store.query(query, substitutions={ox.Variable("_entity_iri"): entity}, **dataset)
+        variables = [v.value for v in solutions.variables]
+        expected = sorted(tuple(cell(v, s[v]) for v in variables) for s in solutions)
+        rows = client.portal.call(partial(linked_data.select_bound, client.app.state.pool, name, entity=entity.value))
+        got = sorted(tuple(cell(v, row.get(v)) for v in variables) for row in rows)
+        assert got == expected, entity
+        with_rows += bool(got)
+    assert with_rows > 0  # the comparison covers entities with rows, not only empty answers
 
 
 # ----------------------------------------------------------------------------------------------
