@@ -569,14 +569,21 @@ def worker_main(conn, role: str, config: dict[str, Any]) -> None:
     gc.collect()
 
 
+#: A reply body up to this size goes in the same message as its header (one write, one wake-up of the server).
+ONE_MESSAGE_BYTES = 64 * 1024
+
+
 def _send_reply(conn, reply: tuple) -> None:
-    """Send a reply; a result body goes as its own raw message after a small header.
+    """Send a reply; a result body past `ONE_MESSAGE_BYTES` goes as its own raw message after a small header.
 
     The server reads the header in its event loop and then the body, inline when it is small
-    and in a thread when it is large, so no pickling of result bytes and no thread hop for the
-    common case.
+    and in a thread when it is large, so no pickling of large result bytes and no thread hop for
+    the common case. A small body is pickled with its header: two messages would wake the server
+    twice, and the server, woken by the header, would wait in the pipe for the body.
     """
-    if reply[0] == "ok" and isinstance(reply[1].get("parts"), list):
+    if reply[0] == "ok" and isinstance(reply[1].get("body"), bytes) and len(reply[1]["body"]) <= ONE_MESSAGE_BYTES:
+        conn.send(reply)
+    elif reply[0] == "ok" and isinstance(reply[1].get("parts"), list):
         meta = dict(reply[1])
         parts = meta.pop("parts")
         conn.send(("parts", meta, [len(part) for part in parts]))
