@@ -24,7 +24,7 @@ from rdflib.namespace import ORG, RDF
 
 from icgraph import __version__
 from icgraph.config import Settings
-from icgraph.infer import infer
+from icgraph.infer import infer_triples
 from icgraph.ingest.compendium import parse_compendium
 from icgraph.ingest.meeting_report import parse_meeting_report
 from icgraph.mapping.curation import map_curation
@@ -45,7 +45,7 @@ from icgraph.backends import is_remote
 from icgraph.publish import ReleaseWriter
 from icgraph.release import Release, digest_files
 from icgraph.store import read_base, writable_copy
-from icgraph.terms import to_ox
+from icgraph.terms import from_ox, to_ox
 from icgraph.validate import ValidationResult, validate, validating
 
 COMPENDIUM_FILE = "cdadi-2024-39-compendium.txt"
@@ -80,17 +80,23 @@ class Build:
 
     graphs: dict[URIRef, Graph]
     validation: ValidationResult | None
+    #: graph:inferred, as Oxigraph triples: the store takes them as they are (in rdflib they would be copied
+    #: twice, there and back); the shapes read the part they check (`_shape_relevant`).
+    inferred: list[ox.Triple] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
     #: The release the build published (None for `build_dataset`, which publishes nothing).
     release: Release | None = None
 
-    def union(self) -> Graph:
-        union = Graph()
-        for graph in self.graphs.values():
-            union += graph
-        return union
+    @property
+    def triples(self) -> int:
+        """How many triples the named graphs hold together (graph:inferred included)."""
+        return sum(len(graph) for graph in self.graphs.values()) + len(self.inferred)
+
+    @property
+    def graph_count(self) -> int:
+        return len(self.graphs) + 1
 
     def quads(self) -> Iterator[ox.Quad]:
         """The build as Oxigraph quads, one named graph each."""
@@ -98,6 +104,9 @@ class Build:
             graph_name = ox.NamedNode(str(name))
             for s, p, o in graph:
                 yield ox.Quad(to_ox(s), to_ox(p), to_ox(o), graph_name)
+        inferred = ox.NamedNode(str(INFERRED_GRAPH))
+        for triple in self.inferred:
+            yield ox.Quad(triple.subject, triple.predicate, triple.object, inferred)
 
 
 @contextmanager
@@ -178,12 +187,12 @@ def _assemble(settings: Settings, strict: bool) -> tuple[Build, Graph]:
         asserted += graph
 
     with _timed(timings, "infer", cpu):
-        graphs[INFERRED_GRAPH] = infer(asserted, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
+        inferred = infer_triples(asserted, ontology_dir=settings.ontology_dir, cache_dir=settings.build_dir / "cache")
 
     # `asserted` has served the inference; with the inferred triples the shapes read, it is
     # what they validate (in place: nothing else uses it).
-    asserted.addN((s, p, o, asserted) for s, p, o in _shape_relevant(graphs[INFERRED_GRAPH]))
-    return Build(graphs=graphs, validation=None, problems=problems, timings=timings, cpu=cpu), asserted
+    asserted.addN((from_ox(t.subject), from_ox(t.predicate), from_ox(t.object), asserted) for t in _shape_relevant(inferred))
+    return Build(graphs=graphs, validation=None, inferred=inferred, problems=problems, timings=timings, cpu=cpu), asserted
 
 
 def build(settings: Settings, strict: bool = False, progress=None) -> Build:
@@ -262,16 +271,18 @@ def _provenance(settings: Settings) -> Graph:
     return graph
 
 
-def _shape_relevant(inferred: Graph) -> Iterator[tuple]:
+def _shape_relevant(inferred: list[ox.Triple]) -> Iterator[ox.Triple]:
     """The inferred triples the shapes read: everything but the cooperation edges.
 
     The edges are most of graph:inferred (an n-ary node per pair of co-participants) and no shape
     constrains them: they are derived by ontology/rules from participations the shapes do check.
     Leaving them out of the SHACL run halves its time.
     """
-    edges = set(inferred.subjects(RDF.type, ICG.CooperationEdge))
+    rdf_type, edge = to_ox(RDF.type), to_ox(ICG.CooperationEdge)
+    left_out = {to_ox(ICG.cooperatesWith), to_ox(ORG.linkedTo)}
+    edges = {t.subject for t in inferred if t.predicate == rdf_type and t.object == edge}
     for triple in inferred:
-        if triple[0] not in edges and triple[1] not in (ICG.cooperatesWith, ORG.linkedTo):
+        if triple.subject not in edges and triple.predicate not in left_out:
             yield triple
 
 

@@ -110,8 +110,7 @@ def build(store, store_update_url: str | None, store_gsp_url: str | None, strict
     for problem in result.problems:
         click.secho(f"warning: {problem}", fg="yellow", err=True)
     report = result.validation
-    triples = sum(len(g) for g in result.graphs.values())
-    click.echo(f"Built {triples} triples in {len(result.graphs)} named graphs; release {result.release.id} "
+    click.echo(f"Built {result.triples} triples in {result.graph_count} named graphs; release {result.release.id} "
                f"is current at {settings.store}")
     click.echo(
         "SHACL: {v} violations, {w} warnings, {i} infos (details: icgraph validate)".format(

@@ -105,13 +105,18 @@ def infer(data: Graph, *, ontology_dir: Path | None = None, cache_dir: Path | No
     data need not contain them. `cache_dir` keeps the closed schema between processes
     (`load_schema`).
     """
-    schema = load_schema(ontology_dir or Settings().ontology_dir, cache_dir=cache_dir)
-    inferred = _infer_quads(schema, _to_quads(_triples(data, schema.predicates)))
     result = Graph()
     for prefix, iri in PREFIXES.items():
         result.bind(prefix, iri)
-    result.addN((from_ox(q.subject), from_ox(q.predicate), from_ox(q.object), result) for q in inferred)
+    result.addN((from_ox(t.subject), from_ox(t.predicate), from_ox(t.object), result)
+                for t in infer_triples(data, ontology_dir=ontology_dir, cache_dir=cache_dir))
     return result
+
+
+def infer_triples(data: Graph, *, ontology_dir: Path | None = None, cache_dir: Path | None = None) -> list[ox.Triple]:
+    """`infer`, as Oxigraph triples: for the build, which loads them into the store as they are."""
+    schema = load_schema(ontology_dir or Settings().ontology_dir, cache_dir=cache_dir)
+    return [q.triple for q in _infer_quads(schema, _to_quads(_triples(data, schema.predicates)))]
 
 
 def infer_from_store(source: ox.Store, graphs: Iterable[ox.NamedNode], added: Iterable[ox.Triple] = (), *,
