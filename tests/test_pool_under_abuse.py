@@ -92,8 +92,8 @@ def test_one_client_cannot_hold_every_reader(store):
         heavy.shutdown(wait=False, cancel_futures=True)
 
 
-def test_with_a_reader_per_core_plus_one_a_client_uses_all_but_one(store):
-    """The default pool (cores + 1 readers): the readers beyond the first two join after the server answers;
+def test_with_three_readers_a_client_uses_all_but_one(store):
+    """A pool of three readers: the readers beyond the first two join after the server answers;
     one client's two heavy queries then run at once, and another client still finds the third reader."""
     heavy = concurrent.futures.ThreadPoolExecutor(2)
     try:

@@ -118,11 +118,12 @@ class Settings:
     #: A file holding the update token (first line); wins over ``update_token``. No token: updates are off.
     update_token_file: Path | None = _setting("ICGRAPH_UPDATE_TOKEN_FILE", lambda: _env_path("ICGRAPH_UPDATE_TOKEN_FILE"), "update token file")
     #: Worker processes that evaluate queries (each holds the store open read-only). At least 2,
-    #: so one runaway query never blocks everyone else. The default is one per core plus one: a
+    #: so one runaway query never blocks everyone else. The default is one per core plus two: a
     #: client may hold all readers but one (`icgraph.server.workers.StorePool`), so a single busy
-    #: client can still keep every core evaluating while another client always finds a reader.
+    #: client keeps every core evaluating, with one query more to cover the time a reply takes to
+    #: travel to the server, while another client always finds a reader.
     query_workers: int = _setting(
-        "ICGRAPH_QUERY_WORKERS", lambda: _env_int("ICGRAPH_QUERY_WORKERS", max(2, os.cpu_count() or 2) + 1), "query processes"
+        "ICGRAPH_QUERY_WORKERS", lambda: _env_int("ICGRAPH_QUERY_WORKERS", max(2, os.cpu_count() or 2) + 2), "query processes"
     )
     #: Address-space ceiling of each worker process, in MiB (RLIMIT_AS); a query beyond it fails cleanly.
     query_memory_mb: int = _setting("ICGRAPH_QUERY_MEMORY_MB", lambda: _env_int("ICGRAPH_QUERY_MEMORY_MB", 2048), "memory per query process")
