@@ -19,6 +19,7 @@ from endpoint_fixtures import EX, PEOPLE
 
 JSON = {"Accept": "application/sparql-results+json"}
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?practice a <https://w3id.org/icgraph/def#Practice> }"
+SPARQL_200 = r'icgraph_http_requests_total\{route="/sparql",status="200"\}'
 
 
 def metric(client, name: str) -> float:
@@ -66,13 +67,21 @@ def test_a_repeated_sparql_get_is_replayed_from_the_cache_without_routing(client
     async def no_reader(job, timeout):
         raise AssertionError("routed to the pool")
 
+    from_browser = client.get("/sparql", params={"query": relative}, headers={**JSON, "Origin": "https://example.net"})
+    assert from_browser.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-origin" not in first.headers
+
     monkeypatch.setattr(pool, "read", no_reader)
-    hits = pool.results.hits
+    hits, counted = pool.results.hits, metric(client, SPARQL_200)
     again = client.get("/sparql", params={"query": relative}, headers=JSON)
     assert again.status_code == 200 and again.content == first.content and dict(again.headers) == dict(first.headers)
+    assert again.headers["content-security-policy"] and again.headers["etag"]  # as the whole stack first sent them
     assert client.get("/sparql", params={"query": relative}, headers={**JSON, "Host": "example.org"}).content == other_host.content
-    assert pool.results.hits == hits + 2
-    assert 'icgraph_http_requests_total{route="/sparql",status="200"}' in client.get("/metrics").text
+    # a request with an Origin is replayed with the CORS headers its first answer got, one without it without them
+    browser_again = client.get("/sparql", params={"query": relative}, headers={**JSON, "Origin": "https://example.net"})
+    assert dict(browser_again.headers) == dict(from_browser.headers) and browser_again.content == first.content
+    assert pool.results.hits == hits + 3
+    assert metric(client, SPARQL_200) == counted + 3  # each replay is counted as its route's answer
     # Once the answer has left the cache, the same GET goes to the route again (here: to the pool that cannot read).
     pool.results._entries.clear()
     with pytest.raises(AssertionError, match="routed to the pool"):

@@ -256,8 +256,10 @@ def validate(fmt: str, strict: bool, of_release: bool, store) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--query-timeout", type=float, envvar="ICGRAPH_QUERY_TIMEOUT", help="Seconds before a query is stopped (default 30).")
 @click.option("--update-token-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Enable SPARQL Update with the bearer token in this file.")
+@click.option("--access-log/--no-access-log", default=None,
+              help="A line per request on standard output, with the client's address and the query (default: off; ICGRAPH_ACCESS_LOG).")
 def serve(store, store_update_url: str | None, store_gsp_url: str | None, host: str, port: int,
-          query_timeout: float | None, update_token_file: Path | None) -> None:
+          query_timeout: float | None, update_token_file: Path | None, access_log: bool | None) -> None:
     """Serve the SPARQL endpoint and the linked-data site on the store (embedded, or a remote SPARQL store)."""
     settings = _settings(store, store_update_url, store_gsp_url)
     if isinstance(settings.store, Path) and settings.store.exists():
@@ -270,6 +272,8 @@ def serve(store, store_update_url: str | None, store_gsp_url: str | None, host: 
         settings.query_timeout = query_timeout
     if update_token_file is not None:
         settings.update_token = update_token_file.read_text(encoding="utf-8").strip()
+    if access_log is not None:
+        settings.access_log = access_log
     if isinstance(settings.store, Path) and not settings.store.exists():
         _fail(f"no store at {settings.store}; run `icgraph build` first, or pass --store / set ICGRAPH_STORE")
     run_server(settings, host=host, port=port)

@@ -28,6 +28,15 @@ def _env_store():
     return parse_location(os.environ.get("ICGRAPH_STORE") or str(PROJECT_DIR / ".icgraph" / "store"))
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    if value.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"{name}={value!r}: say 1, true, yes or on, or 0, false, no or off")
+    return value.lower() in ("1", "true", "yes", "on")
+
+
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
@@ -125,6 +134,9 @@ class Settings:
     query_workers: int = _setting(
         "ICGRAPH_QUERY_WORKERS", lambda: _env_int("ICGRAPH_QUERY_WORKERS", max(2, os.cpu_count() or 2) + 2), "query processes"
     )
+    #: A line per request on standard output (uvicorn's access log). Off by default: it names every client's
+    #: address and query, and costs more than a cached answer itself; /metrics counts the requests.
+    access_log: bool = _setting("ICGRAPH_ACCESS_LOG", lambda: _env_flag("ICGRAPH_ACCESS_LOG", False), "access log")
     #: Address-space ceiling of each worker process, in MiB (RLIMIT_AS); a query beyond it fails cleanly.
     query_memory_mb: int = _setting("ICGRAPH_QUERY_MEMORY_MB", lambda: _env_int("ICGRAPH_QUERY_MEMORY_MB", 2048), "memory per query process")
     #: Largest serialised result a query may return, in bytes.

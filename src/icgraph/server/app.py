@@ -21,7 +21,7 @@ from icgraph.server import (
     api_docs, changes, completion, contribute, documents, graph_store, library_pages, linked_data, metrics, query_api,
     result_views, short_links, sparql, web,
 )
-from icgraph.server.caching import ReleaseCaching
+from icgraph.server.caching import ReleaseCaching, SparqlReplay
 from icgraph.server.headers import SecurityHeaders
 from icgraph.server.metrics import Metrics, MetricsMiddleware
 from icgraph.server.negotiation import prefers_json
@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Content-Length", "Retry-After"],
         max_age=3600,
     )
-    app.add_middleware(SecurityHeaders)  # outermost: every response, refusals included
+    app.add_middleware(SecurityHeaders)  # every response, refusals included
+    app.add_middleware(SparqlReplay, application=app)  # outermost: a repeated GET /sparql as the stack first answered it
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", static_files(), name="static")
@@ -109,4 +110,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the application with uvicorn until interrupted."""
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5)
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5,
+                access_log=settings.access_log)

@@ -13,13 +13,16 @@ a function of the data (NOW, RAND, UUID, STRUUID, BNODE).
 ``Cache-Control: public, no-cache`` lets a shared cache (a CDN) keep the answer and revalidate
 it with the ETag on every use: a 304 costs the server a hash, and no answer outlives its release.
 
-A repeated ``GET /sparql`` is replayed here from the result cache (`icgraph.server.result_cache`)
-without routing: the first answer's route headers are remembered under its validator and its base
-IRI (scheme, Host, root path), with the result cache's key of its job (`QUERY_JOB`, left by
-`icgraph.server.sparql.run_query`) in the release of the validator; while that key is kept, the same request is answered with those
-headers and the kept reply, the bytes the route would send. The validator holds the release, so a
-new release is never answered from a previous one. Routing, the query string's parsing and the
-job's key cost about as much as the lookup itself (docs/benchmarks.md).
+A repeated ``GET /sparql`` is replayed from the result cache (`icgraph.server.result_cache`) by
+`SparqlReplay`, in front of every other middleware: the first answer's headers, as the whole stack
+gave them (security headers, CORS, the validators), are remembered under its validator, its base IRI
+(scheme, Host, root path) and whether it came with an ``Origin``, with the result cache's key of its
+job (`QUERY_JOB`, left by `icgraph.server.sparql.run_query`) in the release of the validator
+(`REPLAY_KEY`, left by `ReleaseCaching`); while that key is kept, the same request is answered with
+those headers and the kept reply, the bytes the stack would send, and counted in the metrics. The
+validator holds the release, so a new release is never answered from a previous one. Routing and
+the middlewares cost several times the lookup itself (docs/benchmarks.md). A conditional request
+goes through the stack: `ReleaseCaching` answers it 304.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import time
 from email.utils import format_datetime, parsedate_to_datetime
 from datetime import datetime, timezone
 from typing import NamedTuple
@@ -84,6 +88,7 @@ def _matches(if_none_match: bytes, etag: str) -> bool:
     return "*" in tags or any(t.removeprefix("W/") == weak for t in tags)
 
 
+@functools.lru_cache(maxsize=16)  # the release's creation time, asked at every request
 def _http_date(iso: str | None) -> str | None:
     if not iso:
         return None
@@ -102,24 +107,64 @@ def _not_modified_since(if_modified_since: bytes, last_modified: str) -> bool:
 
 #: Where `icgraph.server.sparql.run_query` leaves its job (what the result cache's key is made of) in the ASGI scope.
 QUERY_JOB = "icgraph.query_job"
-#: Repeated /sparql GETs remembered for replay (a few hundred bytes each: the route's headers).
+#: Where `ReleaseCaching` leaves, for `SparqlReplay`, a /sparql GET's validator and its answer's result-cache key.
+REPLAY_KEY = "icgraph.replay_key"
+#: Repeated /sparql GETs remembered for replay (a few hundred bytes each: the response's headers).
 KEPT_REQUESTS = 4096
 
 
 class _Replayable(NamedTuple):
     key: str  # the result cache's key of the request's job
-    headers: list  # the route's response headers (content type and length, Vary)
+    headers: list  # the response's headers as the whole stack sent them
     route: object  # scope["route"], for the metrics' label
 
 
+class SparqlReplay:
+    """ASGI middleware, in front of all others: a repeated GET /sparql answered from the result cache."""
+
+    def __init__(self, app, application):
+        self.app = app
+        self.application = application  # the FastAPI app whose state holds the pool and the metrics
+        self._kept = LRUCache(maxsize=KEPT_REQUESTS)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/sparql":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        pool = getattr(self.application.state, "pool", None)
+        if pool is None or b"if-none-match" in headers or b"if-modified-since" in headers or not _cacheable(scope, headers):
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        etag = validator(pool.release_id, scope, headers)
+        request = (etag, headers.get(b"host"), scope.get("scheme"), scope.get("root_path", ""), b"origin" in headers)
+        kept = self._kept.get(request)
+        reply = None if kept is None else pool.results.get(kept.key, count_miss=False)
+        if reply is not None:
+            await send({"type": "http.response.start", "status": 200, "headers": kept.headers})
+            parts = reply["parts"] if "parts" in reply else [reply["body"]]
+            for number, part in enumerate(parts, 1):
+                await send({"type": "http.response.body", "body": part, "more_body": number < len(parts)})
+            self.application.state.metrics.answered(kept.route, scope["path"], 200, time.perf_counter() - started)
+            return
+        sent: list = []
+
+        async def recording(message):
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                sent.append(message.get("headers") or [])
+            await send(message)
+
+        await self.app(scope, receive, recording)
+        left = scope.get(REPLAY_KEY)
+        if sent and left is not None and left[0] == etag:  # the same release all along
+            self._kept[request] = _Replayable(left[1], list(sent[0]), scope.get("route"))
+
+
 class ReleaseCaching:
-    """ASGI middleware: validators and 304s for the release an application's pool serves, and the
-    replay of repeated /sparql GETs from the result cache."""
+    """ASGI middleware: validators and 304s for the release an application's pool serves."""
 
     def __init__(self, app, application):
         self.app = app
         self.application = application  # the FastAPI app whose state holds the pool
-        self._replayable = LRUCache(maxsize=KEPT_REQUESTS)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -144,11 +189,7 @@ class ReleaseCaching:
             await send({"type": "http.response.start", "status": 304, "headers": cache_headers + vary})
             await send({"type": "http.response.body", "body": b""})
             return
-        replay = None
-        if scope["method"] == "GET" and scope["path"] == "/sparql":
-            replay = (etag, headers.get(b"host"), scope.get("scheme"), scope.get("root_path", ""))
-            if await self._replayed(replay, pool, scope, send, cache_headers):
-                return
+        replay = scope["method"] == "GET" and scope["path"] == "/sparql"
 
         async def sending(message):
             if message["type"] == "http.response.start" and message["status"] == 200:
@@ -156,28 +197,15 @@ class ReleaseCaching:
                 # file's): a revalidation is decided above, by release, so only those can ever match.
                 # A route's own Cache-Control (a longer max-age) is kept.
                 headers = [(n, v) for n, v in message.get("headers", []) if n.lower() not in _VALIDATORS]
-                if replay is not None and QUERY_JOB in scope:
-                    # Keyed in the release of the validator, whichever the route's read found.
+                if replay and QUERY_JOB in scope:
+                    # Keyed in the release of the validator, whichever the route's read found (`SparqlReplay`).
                     key = pool.results.key(release_id, scope[QUERY_JOB])
                     if key is not None:
-                        self._replayable[replay] = _Replayable(key, headers, scope.get("route"))
+                        scope[REPLAY_KEY] = (etag, key)
                 message = {**message, "headers": _with(headers, cache_headers)}
             await send(message)
 
         await self.app(scope, receive, sending)
-
-    async def _replayed(self, replay: tuple, pool, scope, send, cache_headers: list) -> bool:
-        """Answer a repeated /sparql GET from the result cache as its route did; False if not kept."""
-        kept = self._replayable.get(replay)
-        reply = None if kept is None else pool.results.get(kept.key, count_miss=False)
-        if reply is None:
-            return False
-        scope["route"] = kept.route
-        await send({"type": "http.response.start", "status": 200, "headers": _with(kept.headers, cache_headers)})
-        parts = reply["parts"] if "parts" in reply else [reply["body"]]
-        for number, part in enumerate(parts, 1):
-            await send({"type": "http.response.body", "body": part, "more_body": number < len(parts)})
-        return True
 
 
 def _with(headers: list, cache_headers: list) -> list:

@@ -83,6 +83,16 @@ class Metrics:
             buckets=_BUCKETS, registry=self.registry,
         )
         self.registry.register(PoolCollector(app))
+        self._children: dict[tuple[str, int], tuple] = {}
+
+    def answered(self, route, path: str, status: int, seconds: float) -> None:
+        """Count one request by its route template (not its URL: no unbounded labels) and status."""
+        name = getattr(route, "path", None) or ("/static" if path.startswith("/static/") else "other")
+        children = self._children.get((name, status))
+        if children is None:  # a label lookup costs more than the count itself; a route has a few statuses
+            children = self._children.setdefault((name, status), (self.latency.labels(name), self.requests.labels(name, str(status))))
+        children[0].observe(seconds)
+        children[1].inc()
 
 
 class MetricsMiddleware:
@@ -96,15 +106,10 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()
-        status = {"code": 500}
 
         async def sending(message):
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                route = scope.get("route")
-                name = getattr(route, "path", None) or ("/static" if scope["path"].startswith("/static/") else "other")
-                self.metrics.latency.labels(name).observe(time.perf_counter() - started)
-                self.metrics.requests.labels(name, str(status["code"])).inc()
+                self.metrics.answered(scope.get("route"), scope["path"], message["status"], time.perf_counter() - started)
             await send(message)
 
         await self.app(scope, receive, sending)
