@@ -161,3 +161,34 @@ def test_query_processes_end_with_a_server_killed_outright(store):
             server.process.kill()
             server.process.wait()
             wait_for(lambda: not any(_alive(p) for p in workers + children), seconds=30, what="the query processes to end")
+
+
+def test_a_reader_whose_client_hung_up_is_replaced_even_when_its_reply_came_first(store, tmp_path):
+    """The race of an abandoned query: the client hangs up, its reader is sent a kill (in a thread), and the reply
+    arrives before the kill lands. The reader must not go back to the pool, where the kill would stop the next
+    client's query ("killed from outside": one 503 per cell in the 1x benchmark's runs at concurrency 8)."""
+    import asyncio
+
+    from conftest import pooled_client
+    from icgraph.config import Settings
+    from icgraph.server.app import create_app
+
+    settings = Settings(store=store, build_dir=tmp_path / "build", query_workers=2)
+    with pooled_client(create_app(settings), settings) as client:
+        pool = client.app.state.pool
+        replaced = pool.counters["abandoned"]
+
+        async def reply_after_the_hang_up():
+            worker = await pool._acquire("a client")
+            worker.abandoned = True  # as `_read` marks it when the client's connection closes mid-query
+            reply = asyncio.get_running_loop().create_future()
+            reply.set_result(("ok", {"body": b"", "content_type": "application/sparql-results+json"}))
+            pool._finished(worker, reply)  # the reply came first
+            return worker
+
+        worker = client.portal.call(reply_after_the_hang_up)
+        assert worker not in pool._idle and worker not in pool._readers
+        assert pool.counters["abandoned"] == replaced + 1
+        wait_for(lambda: len(pool._readers) == 2 and not worker.process.is_alive(), what="the reader's replacement")
+        answers = [client.get("/sparql", params={"query": ASK}, headers=JSON) for _ in range(6)]
+        assert [a.status_code for a in answers] == [200] * 6

@@ -934,9 +934,12 @@ class StorePool:
         self._idle.append(worker)
 
     def _finished(self, worker: _Worker, task: asyncio.Task) -> None:
-        """A reader's job ended: give the worker back, or replace it (saying why)."""
+        """A reader's job ended: give the worker back, or replace it (saying why).
+
+        A reader whose client hung up has been sent a kill (in a thread): it is replaced even when its reply
+        came first, or the kill would land on the next client's query (a 503 "killed from outside")."""
         error = task.exception() if not task.cancelled() else None
-        if isinstance(error, (WorkerTimedOut, WorkerDied)):
+        if isinstance(error, (WorkerTimedOut, WorkerDied)) or worker.abandoned:
             if worker.abandoned:
                 reason = "abandoned"
             elif isinstance(error, WorkerTimedOut):
