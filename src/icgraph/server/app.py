@@ -110,5 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the application with uvicorn until interrupted."""
+    settings = settings or Settings()
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, timeout_graceful_shutdown=5,
                 access_log=settings.access_log)
