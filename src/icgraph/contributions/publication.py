@@ -375,12 +375,14 @@ def _shape_data(quads: list[ox.Quad]) -> Graph:
     """What the gate validates: every graph but the inferred cooperation edges (as `icgraph.build` does)."""
     from icgraph.build import _shape_relevant
 
-    graph, inferred = Graph(), Graph()
+    graph, inferred = Graph(), []
     for quad in quads:
-        triple = (from_ox(quad.subject), from_ox(quad.predicate), from_ox(quad.object))
-        (inferred if quad.graph_name.value == str(INFERRED_GRAPH) else graph).add(triple)
+        if quad.graph_name.value == str(INFERRED_GRAPH):
+            inferred.append(quad.triple)
+        else:
+            graph.add((from_ox(quad.subject), from_ox(quad.predicate), from_ox(quad.object)))
     for triple in _shape_relevant(inferred):
-        graph.add(triple)
+        graph.add((from_ox(triple.subject), from_ox(triple.predicate), from_ox(triple.object)))
     for prefix, iri in PREFIXES.items():
         graph.bind(prefix, iri, override=True)
     return graph
