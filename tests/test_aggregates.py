@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from icgraph.aggregates import Aggregates, job_key
+from icgraph.aggregates import KEPT_AS_PAGES, Aggregates, job_key
 from icgraph.precompute import precomputed_library
 from icgraph.config import Settings
 from icgraph.publish import release_from_dump
@@ -188,3 +188,25 @@ def test_library_only_aggregates_hold_the_library_and_one_run_serves_every_resul
                              timeout=built.query_timeout, library_only=True)
     assert set(entry["by_label"]) == {"library/practices-per-country"} and entry["refused"] == {}
     assert entry["by_label"]["library/practices-per-country"]["answers"] == 4  # json, xml, csv, tsv
+
+
+def test_the_pages_data_is_kept_past_the_result_limit_that_bounds_what_clients_get(release, built, tmp_path):
+    """The practice browser's rows and the map's data never leave the release writer: they are kept past
+    ``max_result_bytes`` (at 1000x they were refused, and /practices and /map ran live past the time limit),
+    while a library answer past it is still kept only as pages or refused, as a client would be."""
+    import shutil
+
+    from icgraph.precompute import write_aggregates
+    from icgraph.server.facet_index import INDEX_NAME
+
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    shutil.copy(built.queries_dir / "practices.rq", queries)
+    limit = 20_000  # bytes: less than the facet rows, the map's data and the practices' answer at 1x
+    entry = write_aggregates(Path(release.path) / "store", tmp_path / "small.sqlite", queries, limit, timeout=built.query_timeout)
+    assert "practices" not in entry["refused"] and "map" not in entry["refused"]
+    assert INDEX_NAME in entry["indexes"] and len(entry["indexes"]) > 1  # the facet index and the map's
+    kept = Aggregates.__new__(Aggregates)
+    kept._path, kept._db_handle = tmp_path / "small.sqlite", None
+    library = [a for a in kept.answers() if a.label == "library/practices"]
+    assert [a.content_type for a in library if not a.job.get("page")] == [KEPT_AS_PAGES]  # not kept whole: as pages

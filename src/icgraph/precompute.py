@@ -29,6 +29,12 @@ class KeptAsPages(Exception):
     the query API serves any page of it, and its other formats are cut from those pages."""
 
 
+#: How large the answer to one of the writer's own page jobs may be: the practice browser's rows and the map's data,
+#: from which it makes the release's indexes, never leave it. What a client may get stays ``max_result_bytes``
+#: (a library answer past it is kept as pages, or refused). At 1000x those rows were past 128 MiB, and without
+#: their indexes /practices and /map ran live past the time limit.
+PAGE_DATA_BYTES = 4 << 30
+
 _READER = None
 
 
@@ -110,6 +116,8 @@ class Recorder:
                 reply = {"body": body, "content_type": cut["content_type"]}
             else:
                 reply = await self.answer(job, query, bindings, fmt, hide)
+                if fmt is not None and len(reply["body"]) > self.max_result_bytes:  # the reader allows page data more
+                    raise Refused(f"The result is larger than this endpoint's limit of {self.max_result_bytes} bytes.")
             self.answers[key] = Answer(key, self.label, job, reply["content_type"], reply["body"], time.perf_counter() - started)
         answer = self.answers[key]
         if fmt is not None:
@@ -169,7 +177,7 @@ class ProcessRecorder(Recorder):
         super().__init__(max_result_bytes, timeout, page_rows)
         self.store_folder = str(store_folder)
         # spawn: the build process holds threads and open files a fork would copy
-        self.pool = ProcessPool(max_workers=1, initializer=_open_reader, initargs=(max_result_bytes,),
+        self.pool = ProcessPool(max_workers=1, initializer=_open_reader, initargs=(max(max_result_bytes, PAGE_DATA_BYTES),),
                                 context=get_context("spawn"))
 
     def start(self) -> None:
