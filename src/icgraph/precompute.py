@@ -116,13 +116,18 @@ class Recorder:
                 reply = {"body": body, "content_type": cut["content_type"]}
             else:
                 reply = await self.answer(job, query, bindings, fmt, hide)
-                if fmt is not None and len(reply["body"]) > self.max_result_bytes:  # the reader allows page data more
-                    raise Refused(f"The result is larger than this endpoint's limit of {self.max_result_bytes} bytes.")
+                if fmt is not None:  # the reader allows the pages' data more (`PAGE_DATA_BYTES`)
+                    self._refuse_past_the_limit(reply["body"])
             self.answers[key] = Answer(key, self.label, job, reply["content_type"], reply["body"], time.perf_counter() - started)
         answer = self.answers[key]
         if fmt is not None:
             return {"body": answer.body, "content_type": answer.content_type}
         return pickle.loads(answer.body)
+
+    def _refuse_past_the_limit(self, body: bytes) -> None:
+        """Refuse an answer larger than a client may get, as a reader refuses it."""
+        if len(body) > self.max_result_bytes:
+            raise Refused(f"The result is larger than this endpoint's limit of {self.max_result_bytes} bytes.")
 
     def _may_keep_pages(self, fmt) -> bool:
         """Only a library answer in the format pages are cut from (`paging.whole_format`) is kept as pages; the
@@ -151,8 +156,7 @@ class Recorder:
             return
         started = time.perf_counter()
         body = ox.parse_query_results(whole.body, ox.QueryResultsFormat.JSON).serialize(format=fmt.oxigraph)
-        if len(body) > self.max_result_bytes:  # as a reader refuses it
-            raise Refused(f"The result is larger than this endpoint's limit of {self.max_result_bytes} bytes.")
+        self._refuse_past_the_limit(body)
         self.answers[key] = Answer(key, self.label, job, fmt.content_type, body, time.perf_counter() - started)
 
     def close(self) -> None:
