@@ -8,7 +8,7 @@ of the values; ``practices-page.rq`` for the listing), once per release: the rel
 keeps it in ``aggregates.sqlite`` (`icgraph.precompute`), and a server whose release has none
 builds it from those queries on first use. A selection's results and every facet's counts are
 then set operations in Python (`FacetIndex.counts`, `FacetIndex.selected`), equal to what
-``facet-values.rq`` counts under the same selection (tests/test_facet_index.py holds them equal).
+``facet-counts.rq`` counts under the same selection (tests/test_facet_index.py holds them equal).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class FacetIndex:
 
     def counts(self, facet, practices: set[int] | None, participations: set[int] | None) -> dict[str, int]:
         """Practices per token of ``facet`` among ``practices`` (None: all) and, for a participation facet,
-        counting only the ``participations`` given (None: all): what facet-values.rq counts."""
+        counting only the ``participations`` given (None: all): what facet-counts.rq counts."""
         counts = {}
         for token, ids in self.by_value.get(facet.name, {}).items():
             if facet.per_participation:

@@ -3,10 +3,10 @@
 A facet has a URL parameter name, a label, and a query, ``sparql/facet-NAME.rq``, that
 pairs each practice with its values of the facet (``?practice ?value``). From that one query
 come both the filter (the practices having one of the selected values: the query opened with
-``VALUES ?value { ... }``) and the counts (``facet-values.rq`` joined with it). Selections are
-combined with AND across facets and OR within one facet; the counts of a facet are computed
-under every *other* facet's selection, so each count says how many practices the current
-selection would show with that value added.
+``VALUES ?value { ... }``) and the counts (``facet-counts.rq`` joined with it, each value then
+labelled once by ``facet-values.rq``). Selections are combined with AND across facets and OR
+within one facet; the counts of a facet are computed under every *other* facet's selection, so
+each count says how many practices the current selection would show with that value added.
 
 The facets of the participants (level, kind, role) pair a practice's *participations* with
 their values (``?practice ?participation ?value``): selected together, they keep the practices
@@ -100,7 +100,7 @@ class Facet:
             groups.append(values_block("practice", sorted(practices, key=str)))
         if participations is not None and self.per_participation:
             groups.append(values_block("participation", sorted(participations, key=str)))
-        return compose("facet-values", *groups)
+        return compose("facet-values", nested("facet-counts", *groups))
 
     def values(self, index, practices: set | None, selection: Selection, participations: set | None = None) -> list[FacetValue]:
         """The facet's values with their counts under ``practices``/``participations`` (numbers of ``index``)."""

@@ -77,14 +77,15 @@ def _body_start(text: str) -> int:
     raise SyntaxError("not a SPARQL query")
 
 
-def nested(name: str) -> str:
-    """The SELECT of ``icgraph/sparql/{name}.rq`` as a sub-query group, ``{ SELECT ... }``, without its prologue.
+def nested(name: str, *groups: str) -> str:
+    """The SELECT of ``icgraph/sparql/{name}.rq`` as a sub-query group, ``{ SELECT ... }``, without its prologue,
+    and with the group patterns (or VALUES blocks) ``groups`` opening its WHERE clause.
 
     The composed query carries every prefix of `icgraph.namespaces.PREFIXES` (see `compose`).
     """
     text = load(name).text
     body = "\n".join(line for line in text[_body_start(text):].splitlines() if not line.lstrip().startswith("#"))
-    return "{ " + body + " }"
+    return "{ " + with_groups(body, *groups) + " }"
 
 
 def body(name: str) -> str:
