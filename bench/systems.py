@@ -198,6 +198,9 @@ MaxDirtyBuffers = {dirty}
 MaxQueryMem = {query_mem}
 ThreadsPerQuery = 2
 AsyncQueueMaxThreads = 10
+; The transaction log one request may write, in bytes (0: no limit). A load's switch moves every
+; graph in one request; Virtuoso's default of 50,000,000 refused it at 100x (4.7 M triples).
+TransactionAfterImageLimit = {after_image}
 
 [HTTPServer]
 ServerPort = {http_port}
@@ -219,13 +222,13 @@ MaxQueryExecutionTime = {max_seconds}
 
 def virtuoso_ini(db: Path, sql_port: int, http_port: int, *, dirs: tuple[Path, ...] = (), buffers: int = 10000,
                  dirty: int = 6000, query_mem: str = "256M", connections: int = 10, checkpoint: int = 60,
-                 max_rows: int = 1_000_000, max_seconds: int = 15) -> str:
+                 max_rows: int = 1_000_000, max_seconds: int = 15, after_image: int = 0) -> str:
     """The text of a virtuoso.ini for the database folder ``db``. The defaults suit a test server: a
     runaway query stops after ``max_seconds``. The benchmark sizes the buffers to the data and lifts the limits."""
     return VIRTUOSO_INI.format(
         db=db, sql_port=sql_port, http_port=http_port, dirs=", ".join(str(d) for d in (".", db, *dirs)), buffers=buffers,
         dirty=dirty, query_mem=query_mem, connections=connections, checkpoint=checkpoint, max_rows=max_rows,
-        max_seconds=max_seconds,
+        max_seconds=max_seconds, after_image=after_image,
     )
 
 

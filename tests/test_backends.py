@@ -133,3 +133,28 @@ def test_graph_names_and_base_iris_never_become_update_text(iri):
                  lambda: store.insert_triples(iri, [ox.Triple(ox.NamedNode("http://x/s"), ox.NamedNode("http://x/p"), ox.Literal("o"))])):
         with pytest.raises(ValueError, match="is not an IRI"):
             send()
+
+
+@pytest.mark.parametrize("code, error, setting", [
+    ("40005 Error SR325", "Transaction aborted because it's log after image size went above the 50000000 bytes limit",
+     "TransactionAfterImageLimit"),
+    ("S1T00 Error SR171", "Transaction timed out", "MaxQueryExecutionTime"),
+    ("42000 Error SP030", "SPARQL compiler, line 1: syntax error", None),
+])
+def test_a_store_error_a_setting_mends_names_the_setting(code, error, setting):
+    """Virtuoso's errors as its source writes them (libsrc/Wi/sqlsrv.c): a limit of virtuoso.ini is named
+    after the store's first line and before the request it quotes; any other error is passed on as it is."""
+    import httpx
+
+    from icgraph.backends import RemoteRefusal, _check_response
+
+    body = f"Virtuoso {code}: {error}\n\nSPARQL query:\nMOVE SILENT GRAPH <urn:a> TO GRAPH <urn:b>".encode()
+    with pytest.raises(RemoteRefusal) as refused:
+        _check_response(httpx.Response(500, content=body), body, "http://store/sparql-auth")
+    first, second, *rest = str(refused.value).split("\n")
+    assert first == f"http://store/sparql-auth answered 500: Virtuoso {code}: {error}"
+    if setting is None:
+        assert second == "" and "virtuoso.ini" not in str(refused.value)
+    else:
+        assert setting in second and "virtuoso.ini" in second and "restart Virtuoso" in second
+    assert rest[-1] == "MOVE SILENT GRAPH <urn:a> TO GRAPH <urn:b>"

@@ -381,6 +381,32 @@ def test_a_failed_load_changes_nothing(loaded, built, tmp_path):
         assert store.graph_triple_counts(STAGING_PREFIX) == {}
 
 
+def test_a_switch_past_virtuosos_transaction_log_limit_changes_nothing_and_says_what_to_set(built, tmp_path):
+    """A Virtuoso whose TransactionAfterImageLimit is below what the switch moves (at 1x, 2 MB: each staging
+    batch fits, the switch of ~100,000 triples needs 4-5 MB; at 100x the default 50 MB was too small)."""
+    server = start_virtuoso(tmp_path / "virtuoso", after_image=2_000_000)
+    try:
+        before = tmp_path / "before.nq"
+        marker = '<https://w3id.org/icgraph/id/x> <http://www.w3.org/2000/01/rdf-schema#label> "the previous load"'
+        before.write_text(f"{marker} <https://w3id.org/icgraph/graph/curation> .\n", encoding="utf-8")
+        result = CliRunner().invoke(main, ["load", "--store", server.store, "--from", str(before)], env=server.env)
+        assert result.exit_code == 0, result.output
+
+        dump = built.build_result.release.dump("icgraph.nq")
+        result = CliRunner().invoke(main, ["load", "--store", server.store, "--from", str(dump)], env=server.env)
+        assert result.exit_code == 1
+        assert "triple counts verified" in result.output  # it failed at the switch, not while staging
+        assert "the store was not changed" in result.output
+        first_lines = result.output.split("SPARQL query:")[0]  # the hint comes before the request Virtuoso quotes
+        assert "SR325" in first_lines and "TransactionAfterImageLimit" in first_lines and "virtuoso.ini" in first_lines
+        with RemoteStore(parse_location(server.store)) as store:
+            assert store.graph_triple_counts() == _counts(before)
+            assert store.graph_triple_counts(STAGING_PREFIX) == {}  # the refused switch's staging graphs are gone
+            assert bool(store.query(f"ASK {{ {marker} }}", use_default_graph_as_union=True))
+    finally:
+        stop_virtuoso(server)
+
+
 # ---------------------------------------------------------------------------
 # The query library, on both backends
 # ---------------------------------------------------------------------------

@@ -70,7 +70,8 @@ def virtuoso_binary() -> str | None:
     return shutil.which("virtuoso-t")
 
 
-def start_virtuoso(folder: Path, timeout: float = 120) -> Virtuoso:
+def start_virtuoso(folder: Path, timeout: float = 120, **settings) -> Virtuoso:
+    """A Virtuoso on a new database in ``folder``; ``settings``: `bench.systems.virtuoso_ini`'s, by name."""
     binary = virtuoso_binary()
     if binary is None:
         reason = (
@@ -87,7 +88,7 @@ def start_virtuoso(folder: Path, timeout: float = 120) -> Virtuoso:
     # Virtuoso's MaxQueryExecutionTime is also the transaction time limit of an update (SR171
     # "Transaction timed out"): a load's switch moves every graph and the merge in one request,
     # which on a loaded two-core machine takes more than the 15 s that suit a runaway query.
-    ini.write_text(virtuoso_ini(folder, free_port(), http_port, max_seconds=UPDATE_SECONDS), encoding="utf-8")
+    ini.write_text(virtuoso_ini(folder, free_port(), http_port, **{"max_seconds": UPDATE_SECONDS, **settings}), encoding="utf-8")
     log = open(folder / "stdout.log", "wb")
     process = subprocess.Popen([binary, "+foreground", "+configfile", str(ini)], cwd=folder, stdout=log, stderr=subprocess.STDOUT)
     server = Virtuoso(f"http://127.0.0.1:{http_port}", process, folder)

@@ -72,6 +72,23 @@ class ResultTooLarge(RemoteStoreError):
     """The remote answer is larger than the limit the caller set."""
 
 
+class RemoteRefusal(RemoteStoreError):
+    """The remote store answered the request with an error: it did not do it."""
+
+
+#: Errors of a store that a setting of the store mends, by texts its message contains: what to change.
+STORE_ERROR_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("SR325", "log after image"),
+     "Virtuoso keeps the changes of one request in its transaction log up to TransactionAfterImageLimit "
+     "bytes ([Parameters] in virtuoso.ini; 50,000,000 when unset), and this request needs more. A load "
+     "switches every graph in one request: set the limit above half the dump's size in N-Quads (about 45 "
+     "bytes for each triple it moves), or to 0 (no limit), restart Virtuoso and load again (docs/triple-stores.md, \"Loading atomically\")."),
+    (("SR171", "Transaction timed out"),
+     "Virtuoso holds an update to [SPARQL] MaxQueryExecutionTime (virtuoso.ini) too: set it above the time "
+     "this request needs, or to 0 (no limit), restart Virtuoso and try again."),
+)
+
+
 # ---------------------------------------------------------------------------
 # Where the store is
 # ---------------------------------------------------------------------------
@@ -465,7 +482,9 @@ class RemoteStore:
         4. one SPARQL Update request MOVEs every staging graph onto its live name and drops live
            graphs the dump no longer has. The store runs a request as one transaction (Virtuoso,
            Fuseki/TDB2, GraphDB do), so a reader sees it all or none of it; a loader killed before
-           this request leaves only staging graphs, which step 1 of the next load removes.
+           this request leaves only staging graphs, which step 1 of the next load removes. A switch
+           the store refuses (Virtuoso past its TransactionAfterImageLimit, say) it has undone: the
+           staging graphs are dropped and the error says what to change (`STORE_ERROR_HINTS`).
 
         The merge of the dump's graphs (each distinct triple once) is staged and switched the same
         way, onto ``endpoint.merge_graph``: the default graph readers ask for.
@@ -495,21 +514,29 @@ class RemoteStore:
                 raise StoreError(f"the store does not hold what was sent ({details}); nothing was switched")
             say("triple counts verified")
         except BaseException:
-            try:
-                self.drop_graphs(staging.values())
-            except Exception:  # noqa: BLE001 - the next load cleans up what is left
-                pass
+            self._drop_staging(staging.values())
             raise
         live = set(self.graph_triple_counts())
         removed = sorted(live - set(dataset))
         operations = [f"MOVE SILENT GRAPH {iri_term(staging[g])} TO GRAPH {iri_term(g)}" if dataset[g] else f"DROP SILENT GRAPH {iri_term(g)}"
                       for g in dataset]
         operations += [f"DROP SILENT GRAPH {iri_term(g)}" for g in removed]
-        self.update(" ;\n".join(operations))
+        try:
+            self.update(" ;\n".join(operations))
+        except RemoteRefusal:  # the store refused the switch (and undid it): its staging graphs go too
+            self._drop_staging(staging.values())
+            raise
         del dataset[merge]
         serving = self.graph_triple_counts()
         say(f"switched: build {build_id} serves")
         return LoadReport(build_id=build_id, graphs=serving, removed=removed, cleaned=leftovers)
+
+    def _drop_staging(self, graphs: Iterable[str]) -> None:
+        """Drop a failed load's staging graphs if the store lets us; the next load drops what is left."""
+        try:
+            self.drop_graphs(graphs)
+        except Exception:  # noqa: BLE001 - the load's own error is the one to report
+            pass
 
 
 def iri_term(iri: str) -> str:
@@ -579,7 +606,12 @@ def _check_response(response: httpx.Response, body: bytes, url: str) -> None:
             f"{url} refused the credentials ({response.status_code}); check ICGRAPH_STORE_USER / ICGRAPH_STORE_PASSWORD"
         )
     if response.status_code >= 300:
-        raise RemoteStoreError(f"{url} answered {response.status_code}: {_message(body)}")
+        message = _message(body)
+        hint = next((hint for texts, hint in STORE_ERROR_HINTS if all(text in message for text in texts)), None)
+        if hint:  # after the store's own first line, before the request it quotes
+            first, _, rest = message.partition("\n")
+            message = f"{first}\n{hint}\n{rest}".rstrip()
+        raise RemoteRefusal(f"{url} answered {response.status_code}: {message}")
     # Virtuoso answers a query stopped by its own limits with partial results and these headers.
     if "x-sql-state" in response.headers or "x-sparql-maxrows" in response.headers:
         reason = response.headers.get("x-sql-message") or "the result was cut at the server's ResultSetMaxRows"
