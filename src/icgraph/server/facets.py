@@ -25,6 +25,8 @@ becomes an RDF term through pyoxigraph's constructors only.
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -272,14 +274,14 @@ def browse(selection: Selection, index, page: int = 1) -> dict:
 
     def participations_among(skip: str | None = None) -> set | None:
         kept = [found for name, found in shared.items() if name != skip]
-        return set.intersection(*kept) if kept else None
+        return functools.reduce(operator.and_, kept) if kept else None
 
     def among(skip: str | None = None) -> set | None:
         kept = [practices for name, practices in sets.items() if name != skip]
         participations = participations_among(skip)
         if participations is not None:
             kept.append(index.practices_of(participations))
-        return set.intersection(*kept) if kept else None
+        return functools.reduce(operator.and_, kept) if kept else None
 
     everything = among()
     matching = [number for number, practice in enumerate(index.listed) if everything is None or practice in everything]
