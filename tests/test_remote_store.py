@@ -275,14 +275,24 @@ def test_the_server_answers_from_virtuosos_aggregates_until_a_write(remote_clien
     client = remote_client
     pool = client.app.state.pool
     assert pool.aggregates() is not None and pool.aggregates().release_id == aggregates.release_id
+    asked = []  # what the home page asks the store itself: neither its counts, the release's size nor its graphs
+    read = pool.read
+    pool.read = lambda job, *args, **kwargs: asked.append(job.get("op")) or read(job, *args, **kwargs)
+    count_graphs = pool.store.graph_triple_counts
+    pool.store.graph_triple_counts = lambda *args, **kwargs: asked.append("graph counts") or count_graphs(*args, **kwargs)
+    pool.store._graphs = None  # the live graphs not yet listed
     before = _aggregate_answers(client)
     home = client.get("/?format=json")
     assert home.status_code == 200, home.text
     practices = home.json()["practices"]
     assert practices > 50 and _aggregate_answers(client) == before + 1
+    assert home.json()["triples"] == pool.release.manifest["triples"] and asked == []
     library = client.get("/api/queries/practices-per-country", params={"format": "csv"})
     assert library.status_code == 200 and library.headers["content-type"].startswith("text/csv")
     assert _aggregate_answers(client) == before + 2
+    entity = client.get("/id/practice/bilbao-anti-rumours-strategy", headers={"Accept": "text/turtle"})
+    assert entity.status_code == 200 and "rumour" in entity.text.lower()  # run live: the release names the graphs
+    assert "graph counts" not in asked and pool.store._graphs is not None
 
     graph = sorted(g.value for g in RemoteStore(parse_location(loaded.store)).named_graphs())[0]
     triple = "<urn:icgraph:test:practice> a <https://w3id.org/icgraph/def#Practice>"
@@ -293,6 +303,8 @@ def test_the_server_answers_from_virtuosos_aggregates_until_a_write(remote_clien
         assert pool.aggregates() is None
         after = client.get("/?format=json")
         assert after.status_code == 200 and after.json()["practices"] == practices + 1  # live, with the write
+        assert after.json()["triples"] == home.json()["triples"] + 1 and "statistics" in asked  # counted in the store
+        assert "graph counts" in asked  # the written store's graphs are listed by the store, not the release
         again = client.get("/api/queries/practices-per-country", params={"format": "csv"})
         assert again.status_code == 200 and again.content == library.content  # the same answer, now run live
         assert _aggregate_answers(client) == before + 2
