@@ -158,3 +158,17 @@ def test_a_store_error_a_setting_mends_names_the_setting(code, error, setting):
     else:
         assert setting in second and "virtuoso.ini" in second and "restart Virtuoso" in second
     assert rest[-1] == "MOVE SILENT GRAPH <urn:a> TO GRAPH <urn:b>"
+
+
+@pytest.mark.parametrize("status, refused", [(500, True), (404, True), (502, False), (503, False), (504, False)])
+def test_only_the_stores_own_error_says_it_did_not_do_the_request(status, refused):
+    """A load drops its staging graphs after a switch the store refused (`RemoteRefusal`); a gateway's error says
+    nothing of what the store behind it does, so it is a plain `RemoteStoreError`."""
+    import httpx
+
+    from icgraph.backends import RemoteRefusal, RemoteStoreError, _check_response
+
+    body = b"Virtuoso 40005 Error SR325: Transaction aborted"
+    with pytest.raises(RemoteStoreError) as error:
+        _check_response(httpx.Response(status, content=body), body, "http://store/sparql-auth")
+    assert isinstance(error.value, RemoteRefusal) is refused

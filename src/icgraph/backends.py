@@ -73,7 +73,8 @@ class ResultTooLarge(RemoteStoreError):
 
 
 class RemoteRefusal(RemoteStoreError):
-    """The remote store answered the request with an error: it did not do it."""
+    """The remote store answered the request with an error: it did not do it. (A gateway's 502, 503 or 504 is
+    not one: the store behind it may still be doing the request.)"""
 
 
 #: Errors of a store that a setting of the store mends, by texts its message contains: what to change.
@@ -616,7 +617,8 @@ def _check_response(response: httpx.Response, body: bytes, url: str) -> None:
         if hint:  # after the store's own first line, before the request it quotes
             first, _, rest = message.partition("\n")
             message = f"{first}\n{hint}\n{rest}".rstrip()
-        raise RemoteRefusal(f"{url} answered {response.status_code}: {message}")
+        refused = RemoteStoreError if response.status_code in (502, 503, 504) else RemoteRefusal
+        raise refused(f"{url} answered {response.status_code}: {message}")
     # Virtuoso answers a query stopped by its own limits with partial results and these headers.
     if "x-sql-state" in response.headers or "x-sparql-maxrows" in response.headers:
         reason = response.headers.get("x-sql-message") or "the result was cut at the server's ResultSetMaxRows"

@@ -52,8 +52,8 @@ class FacetIndex:
     participation_practice: list[int] | array
     #: facet name -> token -> the practice numbers (participation numbers for a participation facet) with it,
     #: as bitmaps. Stored as sorted arrays (`to_bytes`: at 100x they unpickle in 50-70 ms, sets took 250-290 ms
-    #: of the first /practices), made bitmaps on loading (160 ms at 1000x). At 1000x a selection of three facets
-    #: took 170 ms to count over sets and arrays, 38 ms over bitmaps.
+    #: of the first /practices), made bitmaps on loading (the whole index loads in 175 ms at 1000x). At 1000x a
+    #: selection of three facets took 170 ms to count over sets and arrays, 33 ms over bitmaps.
     by_value: dict[str, dict[str, BitMap]]
     #: facet name -> token -> (label, rank or None), from the unfiltered facet-values.rq.
     labels: dict[str, dict[str, tuple[str, int | None]]]
