@@ -343,12 +343,6 @@ def on_virtuoso(release: Path, folder: Path, log):
         server.stop()
         raise SystemExit(f"icgraph load into Virtuoso failed: {done.stderr[-1500:]}")
     log(f"icgraph load into Virtuoso: {time.perf_counter() - started:.1f} s ({done.stdout.strip()})")
-    # The benchmark's Virtuoso does not checkpoint by itself (CheckpointInterval 0; Virtuoso's default is every 60
-    # minutes). Before a checkpoint, the pages of an entity took 6.2-6.5 s each at 100x after a load, against
-    # 0.06-0.2 s after one: what a visitor sees within the hour after a load that no one checkpoints.
-    started = time.perf_counter()
-    checkpoint = server.isql("checkpoint;", timeout=1800)
-    log(f"checkpoint: {time.perf_counter() - started:.1f} s (isql exit {checkpoint.returncode})")
     return server, store
 
 
