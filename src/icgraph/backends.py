@@ -72,6 +72,11 @@ class ResultTooLarge(RemoteStoreError):
     """The remote answer is larger than the limit the caller set."""
 
 
+class SwitchedWrong(StoreError):
+    """The store switched to the loaded graphs but does not serve what was sent: unlike any other load error,
+    the store *was* changed."""
+
+
 class RemoteRefusal(RemoteStoreError):
     """The remote store answered the request with an error: it did not do it. (A gateway's 502, 503 or 504 is
     not one: the store behind it may still be doing the request.)"""
@@ -491,6 +496,8 @@ class RemoteStore:
            this request leaves only staging graphs, which step 1 of the next load removes. A switch
            the store refuses (Virtuoso past its TransactionAfterImageLimit, say) it has undone: the
            staging graphs are dropped and the error says what to change (`STORE_ERROR_HINTS`).
+        5. the live graphs' and the merge's triple counts are checked against the dump again: a store
+           that said it switched but serves something else fails the load, loudly.
 
         The merge of the dump's graphs (each distinct triple once) is staged and switched the same
         way, onto ``endpoint.merge_graph``: the default graph readers ask for.
@@ -532,9 +539,18 @@ class RemoteStore:
         except RemoteRefusal:  # the store refused the switch (and undid it): its staging graphs go too
             self._drop_staging(staging.values())
             raise
-        del dataset[merge]
         serving = self.graph_triple_counts()
-        say(f"switched: build {build_id} serves")
+        merge_node = ox.NamedNode(merge)
+        merged = {row["g"].value: int(row["n"].value)
+                  for row in self.query(sparql.load("graph-triple-counts"), default_graph=[], named_graphs=[merge_node])}
+        wrong = {graph: (len(triples), {**serving, **merged}.get(graph, 0)) for graph, triples in dataset.items()
+                 if {**serving, **merged}.get(graph, 0) != len(triples)}
+        if wrong:  # the store said the switch was done: what it serves now is not what was sent
+            details = "; ".join(f"{g}: dump {want}, store {got}" for g, (want, got) in sorted(wrong.items()))
+            raise SwitchedWrong(f"the store switched to build {build_id} but does not serve what was sent ({details}); "
+                                "load again, and check the store's log")
+        del dataset[merge]
+        say(f"switched: build {build_id} serves, triple counts verified")
         return LoadReport(build_id=build_id, graphs=serving, removed=removed, cleaned=leftovers)
 
     def _drop_staging(self, graphs: Iterable[str]) -> None:

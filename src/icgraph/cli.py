@@ -88,7 +88,7 @@ def build(store, store_update_url: str | None, store_gsp_url: str | None, strict
     Nothing is published unless SHACL finds no violation: the previous store stays in place.
     A remote store (--store sparql+http://...) is loaded as `icgraph load` does.
     """
-    from icgraph.backends import RemoteStoreError, is_remote
+    from icgraph.backends import RemoteStoreError, SwitchedWrong, is_remote
     from icgraph.build import BuildError, build as run_build
     from icgraph.release import ReleaseError
     from icgraph.ingest.compendium import SourceError
@@ -101,6 +101,8 @@ def build(store, store_update_url: str | None, store_gsp_url: str | None, strict
         result = run_build(settings, strict=strict, progress=_progress)
     except (SourceError, CurationError) as error:
         _fail(str(error))
+    except SwitchedWrong as error:
+        _switched_wrong(settings, error)
     except (StoreError, RemoteStoreError, SyntaxError) as error:
         _fail(f"the store was not changed: {error}")
     except (BuildError, ReleaseError) as error:
@@ -137,7 +139,7 @@ def load(store, store_update_url: str | None, store_gsp_url: str | None, source:
     An embedded store gets a new release made from the dump (without a SHACL report). A remote store
     loaded from a release's dump records that release (BUILD_DIR/current), whose files the server offers.
     """
-    from icgraph.backends import RemoteStoreError, is_remote, publish
+    from icgraph.backends import RemoteStoreError, SwitchedWrong, is_remote, publish
     from icgraph.publish import release_from_dump
     from icgraph.release import ReleaseError, activate, current_link, current_release, release_of_dump
     from icgraph.store import StoreError
@@ -163,11 +165,22 @@ def load(store, store_update_url: str | None, store_gsp_url: str | None, source:
             click.echo("Stages: " + ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in made.manifest["timings"].items()))
             for name, reason in made.manifest.get("skipped", {}).items():
                 click.echo(f"Left out {name}: {reason}")
+    except SwitchedWrong as error:
+        _switched_wrong(settings, error)
     except (StoreError, RemoteStoreError, ReleaseError, SyntaxError) as error:
         _fail(f"the store was not changed: {error}")
     click.echo(f"Loaded {source} into {serving}")
     if is_remote(settings.store) and loaded is not None:
         _remote_aggregates(loaded, settings)
+
+
+def _switched_wrong(settings: Settings, error: Exception) -> None:
+    """A remote store that switched but does not serve what was sent: no release describes it any more (the
+    server then lists its graphs and runs every query in the store, never from a release's answers)."""
+    from icgraph.release import current_link
+
+    current_link(settings.store, settings.build_dir).unlink(missing_ok=True)
+    _fail(f"the store was changed, but wrongly: {error}. No release describes it now: the server asks the store itself.")
 
 
 def _remote_aggregates(release, settings: Settings) -> None:
