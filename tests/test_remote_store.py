@@ -380,35 +380,43 @@ def test_a_killed_load_leaves_the_previous_data_serving(loaded, built, tmp_path)
         assert store.graph_triple_counts() == before  # graph/extra is gone again
 
 
-def test_a_store_that_switched_but_lost_triples_fails_the_load_loudly(loaded, built, monkeypatch):
-    """A store that answers the switch as done but then serves fewer triples than were sent (seen once on
-    Virtuoso at 100x: its merge graph short of 389,552 of 4,717,064 triples): here one merged triple is
-    deleted right after the switch. The load exits 1 saying so, and no release describes the store any more."""
+@pytest.mark.parametrize("where", ["merge", "graph"])
+def test_a_store_that_switched_but_lost_triples_is_mended_or_fails_the_load_loudly(loaded, built, monkeypatch, where):
+    """A store that answers the switch as done but then serves fewer triples than were sent: Virtuoso 7.2.5 did
+    at 100x, its merge graph short of 159,387 and 389,552 of 4,717,064 triples in 2 of 3 loads. Here one triple
+    is deleted right after the switch. From the merge only: the load makes the merge again from the graphs and
+    succeeds, saying so. From a graph: the load exits 1 saying so, and no release describes the store any more."""
     dump = built.build_result.release.dump("icgraph.nq")
-    merge = RemoteStore(parse_location(loaded.store)).endpoint.merge_graph
-    lost = next(q.triple for q in ox.parse(path=str(dump), format=ox.RdfFormat.N_QUADS)
+    store = RemoteStore(parse_location(loaded.store))
+    quad = next(q for q in ox.parse(path=str(dump), format=ox.RdfFormat.N_QUADS)
                 if not isinstance(q.subject, ox.BlankNode) and not isinstance(q.object, ox.BlankNode))
+    graph = store.endpoint.merge_graph if where == "merge" else quad.graph_name.value
     update = RemoteStore.update
 
     def switch_then_lose(self, text, **kwargs):
         update(self, text, **kwargs)
         if text.startswith("MOVE SILENT GRAPH"):
-            update(self, f"DELETE DATA {{ GRAPH <{merge}> {{ {lost} }} }}")
+            update(self, f"DELETE DATA {{ GRAPH <{graph}> {{ {quad.triple} }} }}")
 
     link = Path(loaded.env["ICGRAPH_BUILD_DIR"]) / "current"
     assert link.exists()
     monkeypatch.setattr(RemoteStore, "update", switch_then_lose)
     result = CliRunner().invoke(main, ["load", "--store", loaded.store, "--from", str(dump)], env=loaded.env)
     monkeypatch.undo()
+    merged = len(set(q.triple for q in ox.parse(path=str(dump), format=ox.RdfFormat.N_QUADS)))
+    if where == "merge":
+        assert result.exit_code == 0, result.output
+        assert f"the merge graph held {merged - 1} of {merged} triples after the switch: made again" in result.output
+        assert store._merge_count() == {graph: merged} and link.exists()
+        return
     assert result.exit_code == 1
-    assert "the store was changed, but wrongly" in result.output and merge in result.output
-    expected = len(set(q.triple for q in ox.parse(path=str(dump), format=ox.RdfFormat.N_QUADS)))
-    assert f"dump {expected}, store {expected - 1}" in result.output
+    assert "the store was changed, but wrongly" in result.output and graph in result.output
+    assert f"dump {_counts(dump)[graph]}, store {_counts(dump)[graph] - 1}" in result.output
     assert not link.exists()  # the server no longer answers from that release's files
 
     result = CliRunner().invoke(main, ["load", "--store", loaded.store, "--from", str(dump)], env=loaded.env)
     assert result.exit_code == 0, result.output  # loaded again: whole, and described by its release
-    assert link.exists()
+    assert link.exists() and store.graph_triple_counts() == _counts(dump)
 
 
 def test_a_failed_load_changes_nothing(loaded, built, tmp_path):
